@@ -1,0 +1,215 @@
+"""Pydantic models for connections and sync objects declared in YAML.
+
+Field names follow the source documents (object_id, sync_type, sync_column, merge_keys,
+filter_condition, column_mappings) so users of those tools recognise them. Every model
+forbids unknown fields: a typo is an error, never a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
+FREQUENCIES = ("continuous", "hourly", "daily", "weekly", "monthly")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- connections
+
+
+class DuckDBConnection(_Strict):
+    """An embedded DuckDB database file (source or target)."""
+
+    type: Literal["duckdb"]
+    path: str
+    description: str | None = None
+
+
+class PostgresConnection(_Strict):
+    """A PostgreSQL server, given as discrete fields or a libpq URI in `dsn`."""
+
+    type: Literal["postgres"]
+    host: str | None = None
+    port: int = 5432
+    database: str | None = None
+    user: str | None = None
+    password: str | None = None
+    dsn: str | None = None
+    options: dict[str, str] = Field(default_factory=dict)
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _dsn_or_fields(self) -> PostgresConnection:
+        if not self.dsn and not (self.host and self.database):
+            raise ValueError("give either dsn, or host and database")
+        return self
+
+
+class DeltaConnection(_Strict):
+    """A folder (local path or URL) whose tables are Delta tables at <root>/<schema>/<object>."""
+
+    type: Literal["delta"]
+    root: str
+    storage_options: dict[str, str] = Field(default_factory=dict)
+    description: str | None = None
+
+
+class ParquetConnection(_Strict):
+    """A folder of Parquet tables at <root>/<schema>/<object>, each with a manifest."""
+
+    type: Literal["parquet"]
+    root: str
+    compression: Literal["zstd", "snappy", "gzip", "lz4", "uncompressed"] = "zstd"
+    compression_level: int | None = None
+    row_group_size: int = 122_880
+    description: str | None = None
+
+
+Connection = Annotated[
+    Union[DuckDBConnection, PostgresConnection, DeltaConnection, ParquetConnection],
+    Field(discriminator="type"),
+]
+
+# --------------------------------------------------------------------------- sync objects
+
+
+class SourceSpec(_Strict):
+    """Where rows come from: a table/view (schema + object) or a SQL query."""
+
+    connection: str
+    schema_: str | None = Field(default=None, alias="schema")
+    object: str | None = None
+    query: str | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _object_or_query(self) -> SourceSpec:
+        if bool(self.object) == bool(self.query):
+            raise ValueError("give exactly one of object (with optional schema) or query")
+        return self
+
+
+class TargetSpec(_Strict):
+    """Where rows go: a table named by schema and object on a target connection."""
+
+    connection: str
+    schema_: str | None = Field(default=None, alias="schema", pattern=IDENT)
+    object: str = Field(pattern=IDENT)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class PartitionSpec(_Strict):
+    """A time-window partitioning on a source column."""
+
+    column: str
+    granularity: Literal["hourly", "daily", "weekly", "monthly"]
+    start: dt.datetime | dt.date
+    end: dt.datetime | dt.date | None = None
+    timezone: str = "UTC"
+    # strftime format for string partition columns; defaults by granularity.
+    format: str | None = None
+
+    @property
+    def start_str(self) -> str:
+        fmt = "%Y-%m-%d-%H:%M" if self.granularity == "hourly" else "%Y-%m-%d"
+        return self.start.strftime(fmt)
+
+
+class BackfillSpec(_Strict):
+    """How partition backfills are split into runs; none = one run for any range."""
+
+    max_partitions_per_run: int | None = Field(default=None, ge=1)
+
+
+SyncType = Literal["full", "incremental", "merge", "append_only"]
+
+
+class SyncObject(_Strict):
+    """One table kept in sync; becomes one Dagster asset when active."""
+
+    object_id: str = Field(pattern=IDENT)
+    name: str | None = None
+    description: str | None = None
+    active: bool = True
+    group: str | None = Field(default=None, pattern=IDENT)
+    source: SourceSpec
+    target: TargetSpec
+    sync_type: SyncType
+    sync_column: str | None = None
+    merge_keys: list[str] = Field(default_factory=list)
+    filter_condition: str | None = None
+    column_mappings: dict[str, str] | None = None
+    partition: PartitionSpec | None = None
+    batch_size: int = Field(default=100_000, ge=1, le=10_000_000)
+    frequency: str | None = None
+    backfill: BackfillSpec = BackfillSpec()
+    # Whole-source merges delete target rows missing from the source unless switched off.
+    delete_missing: bool | None = None
+    # Skip writing when the source fingerprint equals the one stored with the target.
+    skip_unchanged: bool = True
+
+    @field_validator("frequency")
+    @classmethod
+    def _frequency(cls, value: str | None) -> str | None:
+        if value is None or value.lower() in FREQUENCIES:
+            return value.lower() if value else value
+        from dagster._utils.schedules import is_valid_cron_string
+
+        if not is_valid_cron_string(value):
+            raise ValueError(
+                f"'{value}' is neither one of {', '.join(FREQUENCIES)} nor a valid cron expression"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _sync_type_fields(self) -> SyncObject:
+        if self.sync_type == "merge" and not self.merge_keys:
+            raise ValueError("merge_keys: sync_type merge needs at least one merge key")
+        if self.sync_type in ("incremental", "append_only") and not self.sync_column:
+            raise ValueError(f"sync_column: sync_type {self.sync_type} needs a sync_column")
+        if self.delete_missing and (self.sync_column or self.sync_type != "merge"):
+            raise ValueError(
+                "delete_missing: only a whole-source merge (no sync_column) can detect deletes"
+            )
+        return self
+
+    @property
+    def target_columns_by_source(self) -> dict[str, str] | None:
+        """column_mappings as given: source column or expression -> target column."""
+        return self.column_mappings
+
+    def target_column_for(self, source_column: str) -> str | None:
+        """The target column a source column lands in, or None if it is not carried."""
+        if self.column_mappings is None:
+            return source_column
+        for expr, target in self.column_mappings.items():
+            if expr.strip().strip('"') == source_column:
+                return target
+        return None
+
+    @property
+    def deletes_missing(self) -> bool:
+        """Whether target rows absent from the source are deleted by this object's merges."""
+        if self.delete_missing is not None:
+            return self.delete_missing
+        return self.sync_type == "merge" and not self.sync_column
+
+
+class ProjectConfig(_Strict):
+    """Everything loaded from the configs folder."""
+
+    connections: dict[str, Connection]
+    sync_objects: list[SyncObject]
+    # file each object came from, for error messages raised after loading
+    sources: dict[str, str] = Field(default_factory=dict)
+
+    def active_objects(self) -> list[SyncObject]:
+        return [o for o in self.sync_objects if o.active]

@@ -1,0 +1,45 @@
+"""The code location: `dagster dev` / `dagster asset materialize -m sync_assets.definitions`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from sync_assets.automation import schedules_for, unpartitioned_job
+from sync_assets.config.loader import default_configs_dir, load_project
+from sync_assets.config.models import ProjectConfig
+from sync_assets.factory import WRITER_TAG, asset_key, build_asset, io_manager_key
+from sync_assets.io_managers import IO_MANAGERS
+
+
+def build_definitions(project: ProjectConfig, base_dir: str | Path) -> dg.Definitions:
+    """Assets, IO managers, jobs and schedules for a loaded configuration."""
+    base_dir = str(base_dir)
+    objects = project.active_objects()
+    keys = {o.object_id: asset_key(o, project) for o in objects}
+    resources = {}
+    for name in sorted({o.target.connection for o in objects}):
+        conn = project.connections[name]
+        mine = {keys[o.object_id]: o for o in objects if o.target.connection == name}
+        manager = IO_MANAGERS[conn.type](name, conn, base_dir, mine)
+        resources[io_manager_key(name)] = dg.IOManagerDefinition.hardcoded_io_manager(manager)
+    job = unpartitioned_job(objects, keys)
+    return dg.Definitions(
+        assets=[build_asset(o, project, base_dir) for o in objects],
+        resources=resources,
+        jobs=[job] if job else [],
+        schedules=schedules_for(objects, keys),
+        executor=dg.multiprocess_executor.configured({
+            # one writer per DuckDB file / target table inside a run
+            "tag_concurrency_limits": [{"key": WRITER_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1}],
+        }),
+    )
+
+
+def load_definitions(configs_dir: str | Path | None = None) -> dg.Definitions:
+    root = Path(configs_dir) if configs_dir else default_configs_dir()
+    return build_definitions(load_project(root), root.parent)
+
+
+defs = load_definitions()

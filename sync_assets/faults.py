@@ -1,0 +1,19 @@
+"""Named crash points for the kill -9 tests.
+
+`crashpoint("staged")` kills the process with SIGKILL when the environment variable
+SYNC_ASSETS_CRASH_AT names that point: the tests use it to stop a real sync at exact moments
+(data staged, before commit, files written before the manifest) and then prove that a rerun
+leaves the target equal to the source. Unset (always, outside tests) it does nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+CRASH_ENV = "SYNC_ASSETS_CRASH_AT"
+
+
+def crashpoint(name: str) -> None:
+    if os.environ.get(CRASH_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,204 @@
+"""Plan one sync: read state, probe the source, decide what to read and how to write it.
+
+The probe and the read run in one source session (one snapshot), and the read is bounded by
+the high watermark the probe saw, so the state committed with the rows describes exactly the
+rows that were read: nothing is read twice by the next run, nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from sync_assets.config.models import SyncObject
+from sync_assets.sources.base import Source, SourceSession
+from sync_assets.sql.literals import quote_ident, to_json_value
+from sync_assets.sql.select import Bounds, probe_sql, select_sql, window_bounds
+from sync_assets.state import WHOLE, SyncState
+from sync_assets.targets.base import TargetWindow, WritePlan
+
+
+@dataclass(frozen=True)
+class Window:
+    """The partition keys of a run and the time window they cover (half-open)."""
+
+    start: dt.datetime
+    end: dt.datetime
+    keys: tuple[str, ...]
+
+
+@dataclass
+class SyncBatch:
+    """What an asset hands its IO manager: a lazy row stream and how to apply it."""
+
+    object_id: str
+    plan: WritePlan
+    state: SyncState
+    reader: pa.RecordBatchReader | None = None  # None: nothing to write
+    skip_reason: str | None = None
+    watermark: object = None
+    full_resync: bool = False
+    source_sql: str | None = None
+    plan_seconds: float = 0.0
+    _stack: ExitStack = field(default_factory=ExitStack, repr=False)
+
+    def elapsed(self) -> float:
+        """Seconds spent planning (probe and opening the source)."""
+        return self.plan_seconds
+
+    def close(self) -> None:
+        """Release the source session (the stream is unusable afterwards)."""
+        self._stack.close()
+
+
+def plan_sync(obj: SyncObject, source: Source, state: SyncState, window: Window | None) -> SyncBatch:
+    """Open a source session and build the SyncBatch for one run of `obj`."""
+    started = time.monotonic()
+    stack = ExitStack()
+    try:
+        session = stack.enter_context(source.session(obj.source))
+        batch = _Planner(obj, source, session, state, window).build()
+    except BaseException:
+        stack.close()
+        raise
+    batch._stack = stack
+    batch.plan_seconds = time.monotonic() - started
+    if batch.reader is None:
+        stack.close()
+    return batch
+
+
+class _Planner:
+    def __init__(self, obj, source, session: SourceSession, state, window):
+        self.obj, self.source, self.session = obj, source, session
+        self.state, self.window = state, window
+        self.dialect = source.dialect
+        self.relation = source.relation(obj.source)
+        self.types = self._column_types()
+
+    def _column_types(self) -> dict[str, pa.DataType]:
+        wanted = [c for c in (self.obj.sync_column, self.obj.partition and self.obj.partition.column) if c]
+        if not wanted:
+            return {}
+        cols = ", ".join(quote_ident(c) for c in dict.fromkeys(wanted))
+        schema = self.session.schema(f"SELECT {cols} FROM {self.relation}")
+        return {f.name: f.type for f in schema}
+
+    # ------------------------------------------------------------------ building blocks
+
+    def _window_bounds(self) -> list[Bounds]:
+        if not self.window:
+            return []
+        part = self.obj.partition
+        return [window_bounds(part.column, self.types[part.column], self.window.start, self.window.end, part.format)]
+
+    def _select(self, extra: list[Bounds], predicates=()) -> str:
+        obj = self.obj
+        bounds = self._window_bounds() + extra
+        return select_sql(self.relation, obj.column_mappings, obj.filter_condition, bounds, self.dialect, predicates)
+
+    def _probe(self, fingerprint: bool) -> dict:
+        sql = probe_sql(self._select([]), self.obj.sync_column, self.dialect, fingerprint=fingerprint)
+        return self.session.fetch_small(sql).to_pylist()[0]
+
+    def _target_window(self) -> TargetWindow | None:
+        if not self.window:
+            return None
+        part = self.obj.partition
+        return TargetWindow(
+            column=self.obj.target_column_for(part.column),
+            start=self.window.start, end=self.window.end, keys=self.window.keys,
+            granularity=part.granularity, fmt=part.format, timezone=part.timezone,
+        )
+
+    def _keys(self) -> tuple[str, ...]:
+        return self.window.keys if self.window else (WHOLE,)
+
+    def _span(self):
+        return (self.window.start, self.window.end) if self.window else (None, None)
+
+    # ------------------------------------------------------------------ decisions
+
+    def build(self) -> SyncBatch:
+        if self.obj.sync_column and self.obj.sync_type != "full" and not self.obj.deletes_missing:
+            return self._incremental()
+        return self._snapshot()
+
+    def _snapshot(self) -> SyncBatch:
+        """full, and merge of the whole source: compare fingerprints, then read everything."""
+        obj = self.obj
+        probe = self._probe(fingerprint=True)
+        start, end = self._span()
+        known = self.state.fingerprint_for(start, end)
+        if obj.skip_unchanged and known and known["fingerprint"] == probe["fingerprint"] and known["rows"] == probe["n_rows"]:
+            return self._skip("source unchanged since the last sync (same fingerprint)")
+        new_state = self.state.with_fingerprint(start, end, probe["fingerprint"], probe["n_rows"])
+        if obj.sync_column and probe.get("hi") is not None:
+            new_state = new_state.with_watermark(self._keys(), to_json_value(probe["hi"]))
+        if obj.sync_type == "full":
+            plan = WritePlan("replace", window=self._target_window())
+        else:
+            plan = WritePlan("merge", tuple(obj.merge_keys), delete_missing=obj.deletes_missing, window=self._target_window())
+        return self._read(plan, new_state, self._select([]), probe.get("hi"))
+
+    def _incremental(self) -> SyncBatch:
+        """incremental, append_only and watermark merges: rows beyond each key's watermark."""
+        obj = self.obj
+        hi = self._probe(fingerprint=False)["hi"]
+        marks = {k: self.state.watermarks.get(k) for k in self._keys()}
+        if hi is None or all(m is not None and _same(m, hi) for m in marks.values()):
+            return self._skip("no rows beyond the stored watermark")
+        sql = self._incremental_select(marks, hi)
+        # the window's content is no longer what its fingerprint described
+        new_state = self.state.without_fingerprints(*self._span()).with_watermark(self._keys(), to_json_value(hi))
+        if obj.merge_keys:
+            plan = WritePlan("merge", tuple(obj.merge_keys), update=obj.sync_type != "append_only", window=self._target_window())
+        else:
+            plan = WritePlan("append", window=self._target_window())
+        batch = self._read(plan, new_state, sql, hi)
+        batch.full_resync = all(m is None for m in marks.values())
+        return batch
+
+    def _incremental_select(self, marks: dict, hi) -> str:
+        col = self.obj.sync_column
+        typ = self.types[col]
+        groups: dict[object, list[str]] = {}
+        for key, mark in marks.items():
+            groups.setdefault(None if mark is None else str(mark), []).append(key)
+        if len(groups) == 1:
+            lo = next(iter(marks.values()))
+            return self._select([Bounds(col, typ, lo, hi, include_nulls=lo is None)])
+        # partitions of one run that were synced to different watermarks: each its own bound
+        either = " OR ".join(self._group_predicate(keys, lo, hi) for lo, keys in groups.items())
+        return self._select([], [f"({either})"])
+
+    def _group_predicate(self, keys: list[str], lo, hi) -> str:
+        part = self.obj.partition
+        spans = [self._key_window(k) for k in keys]
+        windows = " OR ".join(
+            window_bounds(part.column, self.types[part.column], s, e, part.format).predicate(self.dialect)
+            for s, e in spans
+        )
+        mark = Bounds(self.obj.sync_column, self.types[self.obj.sync_column], lo, hi, include_nulls=lo is None)
+        return f"(({windows}) AND {mark.predicate(self.dialect)})"
+
+    def _key_window(self, key: str):
+        from sync_assets.partitions import key_window
+
+        return key_window(self.obj.partition, key)
+
+    def _read(self, plan: WritePlan, new_state: SyncState, sql: str, hi) -> SyncBatch:
+        reader = self.session.stream(sql, self.obj.batch_size)
+        return SyncBatch(self.obj.object_id, plan, new_state, reader, watermark=hi, source_sql=sql)
+
+    def _skip(self, reason: str) -> SyncBatch:
+        return SyncBatch(self.obj.object_id, WritePlan("append", window=self._target_window()), self.state, skip_reason=reason)
+
+
+def _same(stored, value) -> bool:
+    """Whether a stored (JSON) watermark equals a freshly probed value."""
+    return str(stored) == str(to_json_value(value))

@@ -1,0 +1,17 @@
+"""Keep credentials out of errors, logs and metadata."""
+
+from __future__ import annotations
+
+import re
+
+_URI_PASSWORD = re.compile(r"(://[^:/@\s]*:)([^@\s]+)(@)")
+_KEY_VALUE = re.compile(r"(?i)\b(password|pwd|secret|token|account_key|client_secret)=([^;\s&]+)")
+
+
+def redact(text: str, secrets: list[str | None] = ()) -> str:
+    """Text with known secret values and password-shaped fields replaced by ***."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    text = _URI_PASSWORD.sub(r"\1***\3", text)
+    return _KEY_VALUE.sub(r"\1=***", text)

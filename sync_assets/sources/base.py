@@ -1,0 +1,45 @@
+"""What every source connector provides: a relation to select from and a read session."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
+
+import pyarrow as pa
+
+from sync_assets.config.models import SourceSpec
+
+
+class SourceSession(ABC):
+    """One consistent read of a source: small queries and streams see the same snapshot."""
+
+    @abstractmethod
+    def schema(self, sql: str) -> pa.Schema:
+        """The Arrow schema a query returns, without reading its rows."""
+
+    @abstractmethod
+    def fetch_small(self, sql: str) -> pa.Table:
+        """A query with a tiny result (probes)."""
+
+    @abstractmethod
+    def stream(self, sql: str, batch_size: int) -> pa.RecordBatchReader:
+        """A query's rows as Arrow record batches, never materialised whole."""
+
+
+class Source(ABC):
+    """A source system. `dialect` is the SQL dialect of filter_condition and mappings."""
+
+    dialect: str
+    kind: str
+
+    @abstractmethod
+    def relation(self, spec: SourceSpec) -> str:
+        """The FROM item for a source spec (quoted table name or parenthesised query)."""
+
+    @abstractmethod
+    def session(self, spec: SourceSpec) -> AbstractContextManager[SourceSession]:
+        """Open a read session in which `relation(spec)` can be queried."""
+
+    def describe(self, spec: SourceSpec) -> str:
+        """A human-readable location without secrets."""
+        return spec.query and "query" or f"{spec.schema_ or ''}.{spec.object}".lstrip(".")

@@ -1,0 +1,70 @@
+"""The sync state of one object: watermarks per partition key and source fingerprints.
+
+It is stored with the data by each target (state table, Delta commit metadata, Parquet
+manifest) and mirrored into Dagster metadata. The empty partition key "" is the whole
+table of an unpartitioned object.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+
+WHOLE = ""
+
+
+@dataclass
+class SyncState:
+    watermarks: dict[str, object] = field(default_factory=dict)
+    # windows whose target content was last written from a source with this fingerprint
+    fingerprints: list[dict] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> SyncState:
+        data = data or {}
+        return cls(dict(data.get("watermarks", {})), list(data.get("fingerprints", [])))
+
+    def to_dict(self) -> dict:
+        return {"watermarks": self.watermarks, "fingerprints": self.fingerprints}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, default=str)
+
+    # ------------------------------------------------------------------ fingerprints
+
+    def fingerprint_for(self, start: dt.datetime | None, end: dt.datetime | None) -> dict | None:
+        """The fingerprint recorded for exactly this window (None, None = whole table)."""
+        key = (_iso(start), _iso(end))
+        for entry in self.fingerprints:
+            if (entry.get("start"), entry.get("end")) == key:
+                return entry
+        return None
+
+    def with_fingerprint(self, start, end, fingerprint: str | None, rows: int) -> SyncState:
+        """A copy where this window's fingerprint replaces every overlapping one."""
+        kept = [e for e in self.fingerprints if not _overlaps(e, start, end)]
+        if fingerprint is not None:
+            kept.append({"start": _iso(start), "end": _iso(end), "fingerprint": fingerprint, "rows": rows})
+        return SyncState(dict(self.watermarks), kept)
+
+    def with_watermark(self, keys, value) -> SyncState:
+        """A copy with `value` as the watermark of every key in `keys`."""
+        marks = dict(self.watermarks)
+        marks.update({k: value for k in keys})
+        return SyncState(marks, list(self.fingerprints))
+
+    def without_fingerprints(self, start, end) -> SyncState:
+        return self.with_fingerprint(start, end, None, 0)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _overlaps(entry: dict, start, end) -> bool:
+    if start is None or entry.get("start") is None:
+        return True  # the whole table overlaps everything
+    e_start = dt.datetime.fromisoformat(entry["start"])
+    e_end = dt.datetime.fromisoformat(entry["end"])
+    return e_start < end and start < e_end

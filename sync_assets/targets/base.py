@@ -1,0 +1,91 @@
+"""The contract every target implements: read its sync state, apply a write plan atomically.
+
+A target commits the rows and the object's new sync state in one atomic step (one SQL
+transaction, one Delta commit, one manifest rename), so after a crash at any point the
+target is either before or after the write.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pyarrow as pa
+
+from sync_assets.sql.select import Bounds, window_bounds
+
+WriteMode = Literal["replace", "append", "merge"]
+
+
+@dataclass(frozen=True)
+class TargetWindow:
+    """The slice of the target a partitioned write owns: lo <= column < hi."""
+
+    column: str
+    start: dt.datetime
+    end: dt.datetime
+    keys: tuple[str, ...]
+    granularity: str
+    fmt: str | None = None
+    timezone: str = "UTC"
+
+    def bounds(self, arrow_type: pa.DataType) -> Bounds:
+        return window_bounds(self.column, arrow_type, self.start, self.end, self.fmt)
+
+
+@dataclass(frozen=True)
+class WritePlan:
+    """How incoming rows change the target."""
+
+    mode: WriteMode
+    merge_keys: tuple[str, ...] = ()
+    update: bool = True  # merge: update matched rows (False: insert new keys only)
+    delete_missing: bool = False  # merge: delete target rows (in the window) not in the input
+    window: TargetWindow | None = None
+
+
+@dataclass
+class WriteResult:
+    """What a write did, for metadata."""
+
+    rows_inserted: int = 0
+    rows_updated: int = 0
+    rows_deleted: int = 0
+    row_count: int | None = None  # rows in the table, or in the window for partitioned writes
+    schema: pa.Schema | None = None
+    committed: bool = True
+    extra: dict = field(default_factory=dict)
+
+
+class Target(ABC):
+    """One target table of one sync object."""
+
+    kind: str
+    dialect: str
+
+    @property
+    @abstractmethod
+    def uri(self) -> str:
+        """Where the table is, without secrets."""
+
+    @abstractmethod
+    def read_state(self) -> dict | None:
+        """The object's sync state committed with the data, or None before the first sync."""
+
+    @abstractmethod
+    def write(self, reader: pa.RecordBatchReader, plan: WritePlan, state: dict) -> WriteResult:
+        """Apply `reader`'s rows as `plan` says and commit `state` in the same atomic step."""
+
+    @abstractmethod
+    def read(self, window: TargetWindow | None = None) -> pa.RecordBatchReader:
+        """Stream the table (or one window of it) as Arrow batches."""
+
+    @abstractmethod
+    def count_rows(self, window: TargetWindow | None = None) -> int | None:
+        """Rows in the table (or in one window of it); None if the table does not exist."""
+
+    @abstractmethod
+    def describe(self) -> dict:
+        """Row count and Arrow schema of the table as it is now (None, None if missing)."""

@@ -1,0 +1,181 @@
+"""Delta tables as a target (local path now; the Fabric lakehouse builds on it).
+
+Every write is one Delta commit (overwrite, predicate overwrite, append or merge) and the
+object's sync state rides in that commit's metadata, so data and state move together.
+"""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pyarrow as pa
+from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake.exceptions import TableNotFoundError
+
+from sync_assets.config.models import DeltaConnection
+from sync_assets.paths import is_url, join, resolve
+from sync_assets.sql.literals import quote_ident
+from sync_assets.targets.base import Target, TargetWindow, WritePlan, WriteResult
+from sync_assets.types import cast_reader, delta_type, evolve
+
+STATE_KEY = "sync_assets.state."
+# how many recent commits to look through for our state before reading the whole history
+_RECENT = 50
+
+
+class DeltaTarget(Target):
+    kind = "deltalake"
+    dialect = "delta"
+
+    def __init__(self, conn: DeltaConnection, base_dir: str, object_id: str, schema, table):
+        self.object_id = object_id
+        self.location = join(resolve(base_dir, conn.root), schema, table)
+        self.storage_options = dict(conn.storage_options) or None
+
+    @property
+    def uri(self) -> str:
+        return self.location if is_url(self.location) else f"file://{self.location}"
+
+    def _table(self) -> DeltaTable | None:
+        try:
+            return DeltaTable(self.location, storage_options=self.storage_options)
+        except TableNotFoundError:
+            return None
+
+    # ------------------------------------------------------------------ state
+
+    def read_state(self) -> dict | None:
+        table = self._table()
+        if table is None:
+            return None
+        key = STATE_KEY + self.object_id
+        for limit in (_RECENT, None):
+            for commit in table.history(limit):
+                if key in commit:
+                    return json.loads(commit[key])
+        return None
+
+    # ------------------------------------------------------------------ write
+
+    def write(self, reader: pa.RecordBatchReader, plan: WritePlan, state: dict) -> WriteResult:
+        table = self._table()
+        incoming = pa.schema([pa.field(f.name, delta_type(f.type)) for f in reader.schema])
+        added = []
+        if table is not None:
+            existing = pa.schema(table.schema())
+            incoming, added = evolve(existing, incoming, f"Delta table {self.location}")
+        reader = cast_reader(reader, incoming)
+        commit = CommitProperties(custom_metadata={STATE_KEY + self.object_id: json.dumps(state, default=str)})
+        if table is None or plan.mode != "merge":
+            result = self._write(table, reader, plan, commit)
+        else:
+            result = self._merge(table, reader, plan, commit, bool(added))
+        result.row_count = self._count(plan.window)
+        result.schema = pa.schema(DeltaTable(self.location, storage_options=self.storage_options).schema())
+        return result
+
+    def _predicate(self, window: TargetWindow | None, schema: pa.Schema, alias: str = "") -> str | None:
+        if window is None:
+            return None
+        bounds = window.bounds(schema.field(window.column).type)
+        text = bounds.predicate("delta")
+        col = quote_ident(window.column)
+        return text.replace(col, f"{alias}.{col}") if alias else text
+
+    def _write(self, table, reader, plan: WritePlan, commit) -> WriteResult:
+        before = self._count(plan.window) if table is not None and plan.mode == "replace" else 0
+        mode = "overwrite" if plan.mode == "replace" else "append"
+        predicate = self._predicate(plan.window, reader.schema) if mode == "overwrite" else None
+        counter = _Counter(reader)
+        write_deltalake(
+            self.location, counter.reader(), mode=mode, predicate=predicate,
+            schema_mode="merge" if table is not None else None,
+            storage_options=self.storage_options, commit_properties=commit,
+        )
+        return WriteResult(rows_inserted=counter.rows, rows_deleted=before)
+
+    def _merge(self, table: DeltaTable, reader, plan: WritePlan, commit, new_columns: bool) -> WriteResult:
+        keys = plan.merge_keys
+        on = " AND ".join(f"t.{quote_ident(k)} = s.{quote_ident(k)}" for k in keys)
+        others = [f.name for f in reader.schema if f.name not in keys]
+        differs = " OR ".join(f"t.{quote_ident(c)} IS DISTINCT FROM s.{quote_ident(c)}" for c in others)
+        merger = table.merge(
+            reader, predicate=on, source_alias="s", target_alias="t",
+            merge_schema=new_columns, commit_properties=commit,
+        )
+        if plan.update and others:
+            merger = merger.when_matched_update_all(predicate=differs)
+        merger = merger.when_not_matched_insert_all()
+        if plan.delete_missing:
+            merger = merger.when_not_matched_by_source_delete(
+                predicate=self._predicate(plan.window, reader.schema, alias="t")
+            )
+        metrics = merger.execute()
+        return WriteResult(
+            rows_inserted=metrics["num_target_rows_inserted"],
+            rows_updated=metrics["num_target_rows_updated"],
+            rows_deleted=metrics["num_target_rows_deleted"],
+        )
+
+    # ------------------------------------------------------------------ reading
+
+    def count_rows(self, window: TargetWindow | None = None) -> int | None:
+        if self._table() is None:
+            return None
+        return self._count(window)
+
+    def _count(self, window: TargetWindow | None) -> int:
+        table = self._table()
+        if table is None:
+            return 0
+        if window is None:
+            return int(table.count())
+        dataset = table.to_pyarrow_dataset()
+        pred = window.bounds(dataset.schema.field(window.column).type).predicate("duckdb")
+        con = duckdb.connect()
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            con.register("t", dataset)
+            return con.execute(f"SELECT count(*) FROM t WHERE {pred}").fetchone()[0]
+        finally:
+            con.close()
+
+    def read(self, window: TargetWindow | None = None) -> pa.RecordBatchReader:
+        dataset = DeltaTable(self.location, storage_options=self.storage_options).to_pyarrow_dataset()
+        if window is None:
+            return dataset.scanner().to_reader()
+        con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
+        con.register("t", dataset)
+        pred = window.bounds(dataset.schema.field(window.column).type).predicate("duckdb")
+        reader = con.sql(f"SELECT * FROM t WHERE {pred}").to_arrow_reader(100_000)
+
+        def batches():
+            try:
+                yield from reader
+            finally:
+                con.close()
+
+        return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+    def describe(self) -> dict:
+        table = self._table()
+        if table is None:
+            return {"row_count": None, "schema": None}
+        return {"row_count": int(table.count()), "schema": pa.schema(table.schema())}
+
+
+class _Counter:
+    """Counts rows as a stream is consumed (Delta writes report no row count)."""
+
+    def __init__(self, reader: pa.RecordBatchReader):
+        self._reader, self.rows = reader, 0
+
+    def _batches(self):
+        for batch in self._reader:
+            self.rows += batch.num_rows
+            yield batch
+
+    def reader(self) -> pa.RecordBatchReader:
+        return pa.RecordBatchReader.from_batches(self._reader.schema, self._batches())

@@ -1,0 +1,145 @@
+"""PostgreSQL as a target: COPY (binary, through ADBC) into a temp table, then set-based SQL."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import adbc_driver_postgresql.dbapi as adbc_pg
+import duckdb
+import pyarrow as pa
+
+from sync_assets.config.models import PostgresConnection
+from sync_assets.secrets import redact
+from sync_assets.sources.postgres import plain_reader, plain_schema, postgres_uri
+from sync_assets.sql.literals import quote_ident, quote_string
+from sync_assets.targets.base import TargetWindow
+from sync_assets.targets.sql_target import SqlSession, SqlTarget
+from sync_assets.types import postgres_type
+
+STAGED = "__sync_staged"
+# Arrow types the COPY writer does not take, widened losslessly before staging.
+_COPY_WIDEN = {pa.uint8(): pa.int16(), pa.uint16(): pa.int32(), pa.uint32(): pa.int64(), pa.uint64(): pa.decimal128(20, 0)}
+
+
+class PostgresSqlSession(SqlSession):
+    def __init__(self, con):
+        self.con = con
+        self.cur = con.cursor()
+
+    def execute(self, sql: str) -> int:
+        self.cur.execute(sql)
+        return self.cur.rowcount
+
+    def scalar(self, sql: str):
+        self.cur.execute(sql)
+        row = self.cur.fetchone()
+        return row[0] if row else None
+
+    def rows(self, sql: str) -> list[tuple]:
+        self.cur.execute(sql)
+        return self.cur.fetchall()
+
+    def table_schema(self, schema: str, table: str) -> pa.Schema | None:
+        regclass = quote_string(f"{quote_ident(schema)}.{quote_ident(table)}")
+        if self.scalar(f"SELECT to_regclass({regclass}) IS NOT NULL") is not True:
+            return None
+        self.cur.execute(f"SELECT * FROM {quote_ident(schema)}.{quote_ident(table)} LIMIT 0")
+        return plain_schema(self.cur.fetch_arrow_table().schema)
+
+    def column_types(self, schema: str, table: str) -> dict[str, str]:
+        regclass = quote_string(f"{quote_ident(schema)}.{quote_ident(table)}")
+        return dict(self.rows(
+            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+            f"WHERE attrelid = to_regclass({regclass}) AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
+        ))
+
+    def stage(self, reader: pa.RecordBatchReader, *, materialize: bool) -> str:
+        # binary COPY into a temp table: the server holds the batch, the client one batch
+        self.cur.adbc_ingest(STAGED, reader, mode="create", temporary=True)
+        return STAGED
+
+    def commit(self) -> None:
+        self.con.commit()
+
+
+def _copyable(t: pa.DataType) -> pa.DataType:
+    if pa.types.is_dictionary(t):
+        return _copyable(t.value_type)
+    if pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return pa.string()
+    return _COPY_WIDEN.get(t, t)
+
+
+def _nested_as_json(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+    """Nested columns as JSON text (PostgreSQL stores them as jsonb), converted by DuckDB."""
+    nested = [f.name for f in reader.schema if pa.types.is_nested(f.type)]
+    if not nested:
+        return reader
+    con = duckdb.connect()
+    con.register("b", reader)
+    replaced = ", ".join(f"to_json({quote_ident(c)})::VARCHAR AS {quote_ident(c)}" for c in nested)
+    out = con.sql(f"SELECT * REPLACE ({replaced}) FROM b").to_arrow_reader(65_536)
+
+    def batches():
+        try:
+            yield from out
+        finally:
+            con.close()
+
+    return pa.RecordBatchReader.from_batches(out.schema, batches())
+
+
+class PostgresTarget(SqlTarget):
+    kind = "postgres"
+    dialect = "postgres"
+    default_schema = "public"
+
+    def __init__(self, conn: PostgresConnection, base_dir: str, object_id: str, schema, table):
+        super().__init__(object_id, schema, table)
+        self.conn = conn
+
+    @property
+    def uri(self) -> str:
+        c = self.conn
+        where = f"{c.host}:{c.port}/{c.database}" if c.host else redact(c.dsn or "", [c.password])
+        return f"postgresql://{where}#{self.schema}.{self.table}"
+
+    def type_of(self, arrow_type: pa.DataType) -> str:
+        return postgres_type(arrow_type)
+
+    def prepare_reader(self, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+        reader = _nested_as_json(reader)
+        schema = pa.schema([pa.field(f.name, _copyable(f.type)) for f in reader.schema])
+        if schema.equals(reader.schema):
+            return reader
+        return pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in reader))
+
+    @contextmanager
+    def session(self):
+        try:
+            con = adbc_pg.connect(postgres_uri(self.conn))
+        except Exception as exc:  # the driver's message may echo the URI
+            raise ConnectionError(redact(str(exc), [self.conn.password])) from None
+        try:
+            yield PostgresSqlSession(con)
+        finally:
+            con.rollback()
+            con.close()
+
+    def read(self, window: TargetWindow | None = None) -> pa.RecordBatchReader:
+        con = adbc_pg.connect(postgres_uri(self.conn))
+        session = PostgresSqlSession(con)
+        where = ""
+        if window:
+            schema = session.table_schema(self.schema, self.table)
+            where = " WHERE " + window.bounds(schema.field(window.column).type).predicate("postgres")
+        session.cur.execute(f"SELECT * FROM {self.table_sql}{where}")
+        reader = plain_reader(session.cur.fetch_record_batch())
+
+        def batches():
+            try:
+                yield from reader
+            finally:
+                con.close()
+
+        return pa.RecordBatchReader.from_batches(reader.schema, batches())

@@ -1,0 +1,164 @@
+"""The write path shared by SQL targets (DuckDB, PostgreSQL).
+
+One transaction holds everything: DDL (create / add columns), staging the stream, the
+set-based apply and the state upsert. A crash before COMMIT leaves the table as it was.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import abstractmethod
+from contextlib import AbstractContextManager
+
+import pyarrow as pa
+
+from sync_assets.faults import crashpoint
+from sync_assets.sql import apply
+from sync_assets.sql.literals import qualified
+from sync_assets.targets.base import Target, WritePlan, WriteResult
+from sync_assets.types import SchemaChangeError, evolve
+
+
+class SqlSession:
+    """Engine operations a SqlTarget needs, on one connection inside one transaction."""
+
+    def execute(self, sql: str) -> int:
+        """Run a statement; return the number of rows it affected (or -1)."""
+        raise NotImplementedError
+
+    def scalar(self, sql: str):
+        raise NotImplementedError
+
+    def rows(self, sql: str) -> list[tuple]:
+        raise NotImplementedError
+
+    def table_schema(self, schema: str, table: str) -> pa.Schema | None:
+        """The Arrow schema of a table, or None if it does not exist."""
+        raise NotImplementedError
+
+    def column_types(self, schema: str, table: str) -> dict[str, str]:
+        """SQL type of each column, as the engine spells it."""
+        raise NotImplementedError
+
+    def stage(self, reader: pa.RecordBatchReader, *, materialize: bool) -> str:
+        """Make the stream queryable as a relation; return its name."""
+        raise NotImplementedError
+
+    def commit(self) -> None:
+        raise NotImplementedError
+
+
+class SqlTarget(Target):
+    """A table in a SQL database, written in one transaction with its sync state."""
+
+    default_schema: str
+
+    def __init__(self, object_id: str, schema: str | None, table: str):
+        self.object_id = object_id
+        self.schema = schema or self.default_schema
+        self.table = table
+        self.table_sql = qualified(self.schema, table)
+
+    @abstractmethod
+    def session(self) -> AbstractContextManager[SqlSession]:
+        """A connection with an open transaction, rolled back unless committed."""
+
+    @abstractmethod
+    def type_of(self, arrow_type: pa.DataType) -> str:
+        """The engine's column type for an Arrow type."""
+
+    def prepare_reader(self, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+        """Engine-specific conversion of the stream before staging (default: none)."""
+        return reader
+
+    # ------------------------------------------------------------------ state
+
+    def read_state(self) -> dict | None:
+        with self.session() as s:
+            if s.table_schema(apply.STATE_SCHEMA, apply.STATE_TABLE) is None:
+                return None
+            text = s.scalar(apply.state_select_sql(self.object_id))
+            return json.loads(text) if text else None
+
+    # ------------------------------------------------------------------ write
+
+    def write(self, reader: pa.RecordBatchReader, plan: WritePlan, state: dict) -> WriteResult:
+        reader = self.prepare_reader(reader)
+        with self.session() as s:
+            schema = self._ensure_table(s, reader.schema)
+            types = s.column_types(self.schema, self.table)
+            columns = [f.name for f in reader.schema]
+            window = self._window_predicate(plan, schema)
+            staged = s.stage(reader, materialize=plan.mode == "merge")
+            crashpoint("staged")
+            result = self._apply(s, plan, staged, columns, types, window)
+            result.row_count = s.scalar(apply.count_sql(self.table_sql, window))
+            result.schema = s.table_schema(self.schema, self.table)
+            for sql in apply.state_ddl(self.dialect):
+                s.execute(sql)
+            s.execute(apply.state_upsert_sql(self.object_id, f"{self.schema}.{self.table}", json.dumps(state, default=str)))
+            crashpoint("before_commit")
+            s.commit()
+        return result
+
+    def _ensure_table(self, s: SqlSession, incoming: pa.Schema) -> pa.Schema:
+        existing = s.table_schema(self.schema, self.table)
+        if existing is None:
+            s.execute(f"CREATE SCHEMA IF NOT EXISTS {qualified(self.schema)}")
+            s.execute(apply.create_table_sql(self.table_sql, incoming, self.type_of))
+            return incoming
+        _, added = evolve(existing, incoming, f"{self.kind} table {self.schema}.{self.table}")
+        for field in added:
+            s.execute(apply.add_column_sql(self.table_sql, field, self.type_of))
+        return pa.schema(list(existing) + added)
+
+    def _window_predicate(self, plan: WritePlan, schema: pa.Schema) -> str | None:
+        if not plan.window:
+            return None
+        column = plan.window.column
+        if column not in schema.names:
+            raise SchemaChangeError(f"partition column '{column}' is missing from {self.table_sql}")
+        return plan.window.bounds(schema.field(column).type).predicate(self.dialect)
+
+    def _apply(self, s, plan: WritePlan, staged, columns, types, window) -> WriteResult:
+        table = self.table_sql
+        if plan.mode == "append":
+            return WriteResult(rows_inserted=s.execute(apply.insert_sql(table, staged, columns, types)))
+        if plan.mode == "replace":
+            deleted = s.execute(apply.delete_window_sql(table, window))
+            inserted = s.execute(apply.insert_sql(table, staged, columns, types))
+            return WriteResult(rows_inserted=inserted, rows_deleted=deleted)
+        return self._merge(s, plan, staged, columns, types, window)
+
+    def _merge(self, s, plan: WritePlan, staged, columns, types, window) -> WriteResult:
+        table, keys = self.table_sql, list(plan.merge_keys)
+        dupes = s.rows(apply.duplicate_keys_sql(staged, keys))
+        if dupes:
+            raise ValueError(
+                f"merge_keys {keys} are not unique in the source rows of this run "
+                f"(e.g. {dupes[0][:-1]} appears {dupes[0][-1]} times)"
+            )
+        deleted = 0
+        if plan.delete_missing:
+            deleted = s.execute(apply.delete_missing_sql(table, staged, keys, window))
+        s.execute(apply.changed_rows_sql(table, staged, columns, keys, types, update=plan.update, temp=apply.CHANGED))
+        updated = s.execute(apply.delete_replaced_sql(table, apply.CHANGED, keys, self.dialect))
+        written = s.execute(apply.insert_sql(table, apply.CHANGED, columns, types))
+        return WriteResult(rows_inserted=written - updated, rows_updated=updated, rows_deleted=deleted)
+
+    # ------------------------------------------------------------------ reading
+
+    def count_rows(self, window=None) -> int | None:
+        with self.session() as s:
+            schema = s.table_schema(self.schema, self.table)
+            if schema is None:
+                return None
+            pred = window.bounds(schema.field(window.column).type).predicate(self.dialect) if window else None
+            return s.scalar(apply.count_sql(self.table_sql, pred))
+
+    def describe(self) -> dict:
+        with self.session() as s:
+            schema = s.table_schema(self.schema, self.table)
+            if schema is None:
+                return {"row_count": None, "schema": None}
+            return {"row_count": s.scalar(apply.count_sql(self.table_sql)), "schema": schema}

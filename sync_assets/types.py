@@ -1,0 +1,224 @@
+"""Explicit Arrow -> target type mapping, and schema checks for evolving targets.
+
+Each target system gets its own table here instead of a transpiled guess; nested types go
+to JSON text where the target has no nested type (PostgreSQL: jsonb), and types a target
+cannot hold are widened losslessly (Delta has no unsigned integers, for example).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+class SchemaChangeError(ValueError):
+    """A source schema change the target cannot take without losing data."""
+
+
+def _is_nested(t: pa.DataType) -> bool:
+    return pa.types.is_nested(t)
+
+
+def _base(t: pa.DataType) -> pa.DataType:
+    return t.value_type if pa.types.is_dictionary(t) else t
+
+
+# ----------------------------------------------------------------------------- Delta / Parquet
+
+_DELTA_WIDEN = {
+    pa.uint8(): pa.int16(),
+    pa.uint16(): pa.int32(),
+    pa.uint32(): pa.int64(),
+    pa.uint64(): pa.decimal128(20, 0),
+    pa.float16(): pa.float32(),
+    pa.null(): pa.string(),
+    pa.large_string(): pa.string(),
+    pa.large_binary(): pa.binary(),
+    pa.string_view(): pa.string(),
+}
+
+
+def delta_type(t: pa.DataType) -> pa.DataType:
+    """The Arrow type a Delta table stores for `t` (Delta protocol types only)."""
+    t = _base(t)
+    if t in _DELTA_WIDEN:
+        return _DELTA_WIDEN[t]
+    if pa.types.is_timestamp(t):
+        # Delta has TIMESTAMP (an instant, UTC) and TIMESTAMP_NTZ, both in microseconds.
+        return pa.timestamp("us", tz="UTC" if t.tz else None)
+    if pa.types.is_time(t) or pa.types.is_duration(t) or pa.types.is_interval(t):
+        return pa.string()
+    if pa.types.is_decimal(t) and t.precision > 38:
+        return pa.string()
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return pa.list_(delta_type(t.value_type))
+    if pa.types.is_struct(t):
+        return pa.struct([pa.field(f.name, delta_type(f.type)) for f in t])
+    if pa.types.is_map(t):
+        return pa.map_(delta_type(t.key_type), delta_type(t.item_type))
+    return t
+
+
+def parquet_type(t: pa.DataType) -> pa.DataType:
+    """Parquet holds every Arrow type we read; dictionaries are decoded for stable schemas."""
+    return _base(t)
+
+
+# ----------------------------------------------------------------------------- SQL targets
+
+def _decimal_sql(t: pa.DataType, max_precision: int | None) -> str:
+    if max_precision and t.precision > max_precision:
+        return "VARCHAR"
+    return f"DECIMAL({t.precision},{t.scale})"
+
+
+def duckdb_type(t: pa.DataType) -> str:
+    """DuckDB column type for an Arrow type (DuckDB holds nested types natively)."""
+    t = _base(t)
+    simple = {
+        pa.bool_(): "BOOLEAN", pa.int8(): "TINYINT", pa.int16(): "SMALLINT",
+        pa.int32(): "INTEGER", pa.int64(): "BIGINT", pa.uint8(): "UTINYINT",
+        pa.uint16(): "USMALLINT", pa.uint32(): "UINTEGER", pa.uint64(): "UBIGINT",
+        pa.float16(): "FLOAT", pa.float32(): "FLOAT", pa.float64(): "DOUBLE",
+        pa.string(): "VARCHAR", pa.large_string(): "VARCHAR", pa.string_view(): "VARCHAR",
+        pa.binary(): "BLOB", pa.large_binary(): "BLOB", pa.date32(): "DATE",
+        pa.date64(): "DATE", pa.null(): "VARCHAR",
+    }
+    if t in simple:
+        return simple[t]
+    if pa.types.is_timestamp(t):
+        return "TIMESTAMPTZ" if t.tz else "TIMESTAMP"
+    if pa.types.is_time(t):
+        return "TIME"
+    if pa.types.is_decimal(t):
+        return _decimal_sql(t, 38)
+    if pa.types.is_duration(t) or pa.types.is_interval(t):
+        return "INTERVAL"
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return f"{duckdb_type(t.value_type)}[]"
+    if pa.types.is_struct(t):
+        inner = ", ".join(f'"{f.name}" {duckdb_type(f.type)}' for f in t)
+        return f"STRUCT({inner})"
+    if pa.types.is_map(t):
+        return f"MAP({duckdb_type(t.key_type)}, {duckdb_type(t.item_type)})"
+    if pa.types.is_fixed_size_binary(t):
+        return "BLOB"
+    raise SchemaChangeError(f"no DuckDB type for Arrow type {t}")
+
+
+def postgres_type(t: pa.DataType) -> str:
+    """PostgreSQL column type for an Arrow type; nested types become jsonb."""
+    t = _base(t)
+    simple = {
+        pa.bool_(): "boolean", pa.int8(): "smallint", pa.int16(): "smallint",
+        pa.int32(): "integer", pa.int64(): "bigint", pa.uint8(): "smallint",
+        pa.uint16(): "integer", pa.uint32(): "bigint", pa.uint64(): "numeric(20,0)",
+        pa.float16(): "real", pa.float32(): "real", pa.float64(): "double precision",
+        pa.string(): "text", pa.large_string(): "text", pa.string_view(): "text",
+        pa.binary(): "bytea", pa.large_binary(): "bytea", pa.date32(): "date",
+        pa.date64(): "date", pa.null(): "text",
+    }
+    if t in simple:
+        return simple[t]
+    if pa.types.is_timestamp(t):
+        return "timestamptz" if t.tz else "timestamp"
+    if pa.types.is_time(t):
+        return "time"
+    if pa.types.is_decimal(t):
+        return f"numeric({t.precision},{t.scale})"
+    if pa.types.is_duration(t) or pa.types.is_interval(t):
+        return "interval"
+    if _is_nested(t):
+        return "jsonb"
+    if pa.types.is_fixed_size_binary(t):
+        return "bytea"
+    raise SchemaChangeError(f"no PostgreSQL type for Arrow type {t}")
+
+
+# ----------------------------------------------------------------------------- evolution
+
+def lossless(src: pa.DataType, dst: pa.DataType) -> bool:
+    """True when every value of `src` fits `dst` exactly (same type, or a widening)."""
+    src, dst = _base(src), _base(dst)
+    if src == dst:
+        return True
+    if pa.types.is_null(src):
+        return True
+    if pa.types.is_integer(src) and pa.types.is_integer(dst):
+        return _int_fits(src, dst)
+    if pa.types.is_integer(src) and pa.types.is_decimal(dst):
+        return dst.precision - dst.scale >= len(str(_int_range(src)[1]))
+    if pa.types.is_floating(src) and pa.types.is_floating(dst):
+        return src.bit_width <= dst.bit_width
+    if pa.types.is_integer(src) and pa.types.is_floating(dst):
+        return src.bit_width < dst.bit_width and dst.bit_width == 64 and src.bit_width <= 32
+    if pa.types.is_decimal(src) and pa.types.is_decimal(dst):
+        return dst.scale >= src.scale and dst.precision - dst.scale >= src.precision - src.scale
+    if pa.types.is_timestamp(src) and pa.types.is_timestamp(dst):
+        return (src.tz is None) == (dst.tz is None) and _unit_rank(dst) >= _unit_rank(src)
+    if pa.types.is_date(src) and pa.types.is_date(dst):
+        return True
+    text = (pa.string(), pa.large_string(), pa.string_view())
+    if src in text and dst in text:
+        return True
+    if pa.types.is_binary(src) or pa.types.is_large_binary(src):
+        return pa.types.is_binary(dst) or pa.types.is_large_binary(dst)
+    return False
+
+
+def _int_range(t: pa.DataType) -> tuple[int, int]:
+    bits = t.bit_width
+    if pa.types.is_unsigned_integer(t):
+        return 0, 2**bits - 1
+    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+
+def _int_fits(src, dst) -> bool:
+    lo, hi = _int_range(src)
+    dlo, dhi = _int_range(dst)
+    return dlo <= lo and hi <= dhi
+
+
+def _unit_rank(t) -> int:
+    return ["s", "ms", "us", "ns"].index(t.unit)
+
+
+def evolve(existing: pa.Schema, incoming: pa.Schema, where: str) -> tuple[pa.Schema, list[pa.Field]]:
+    """The schema incoming rows are cast to, and the new columns to add to the target.
+
+    A column whose incoming type does not fit the existing target type losslessly raises
+    SchemaChangeError naming the column and both types.
+    """
+    known = {f.name: f for f in existing}
+    fields, added = [], []
+    for field in incoming:
+        if field.name not in known:
+            fields.append(field)
+            added.append(field)
+            continue
+        target = known[field.name]
+        if not lossless(field.type, target.type):
+            raise SchemaChangeError(
+                f"{where}: column '{field.name}' changed from {target.type} to {field.type} in the "
+                "source; writing it would lose data. Change the target column, or cast in "
+                "column_mappings."
+            )
+        fields.append(pa.field(field.name, target.type))
+    return pa.schema(fields), added
+
+
+def cast_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """Cast a batch to `schema` column by column (safe casts: overflow raises)."""
+    if batch.schema.equals(schema):
+        return batch
+    columns = [
+        col if col.type == f.type else pc.cast(col, f.type) for col, f in zip(batch.columns, schema)
+    ]
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def cast_reader(reader: pa.RecordBatchReader, schema: pa.Schema) -> pa.RecordBatchReader:
+    """A reader yielding `reader`'s batches cast to `schema`, lazily."""
+    if reader.schema.equals(schema):
+        return reader
+    return pa.RecordBatchReader.from_batches(schema, (cast_batch(b, schema) for b in reader))
