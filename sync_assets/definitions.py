@@ -9,8 +9,14 @@ import dagster as dg
 from sync_assets.automation import schedules_for, unpartitioned_job
 from sync_assets.config.loader import default_configs_dir, load_project
 from sync_assets.config.models import ProjectConfig
-from sync_assets.factory import WRITER_TAG, asset_key, build_asset, io_manager_key
+from sync_assets.factory import asset_key, build_asset, io_manager_key
 from sync_assets.io_managers import IO_MANAGERS
+
+
+# Steps run in the run's own process: a step is one streamed copy, and a subprocess per step
+# would cost seconds of start-up each. Steps of one run therefore never write concurrently;
+# across runs, each asset's pool (one slot) keeps one writer per DuckDB file / target table.
+EXECUTOR = dg.in_process_executor
 
 
 def build_definitions(project: ProjectConfig, base_dir: str | Path) -> dg.Definitions:
@@ -30,10 +36,7 @@ def build_definitions(project: ProjectConfig, base_dir: str | Path) -> dg.Defini
         resources=resources,
         jobs=[job] if job else [],
         schedules=schedules_for(objects, keys),
-        executor=dg.multiprocess_executor.configured({
-            # one writer per DuckDB file / target table inside a run
-            "tag_concurrency_limits": [{"key": WRITER_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1}],
-        }),
+        executor=EXECUTOR,
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from contextlib import contextmanager
 from urllib.parse import quote, urlencode
 
-import adbc_driver_postgresql.dbapi as adbc_pg
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -16,6 +15,13 @@ from sync_assets.sql.literals import qualified
 # Unconstrained NUMERIC has no declared scale: read it with 9 decimals and fail loudly
 # (pyarrow's safe cast) rather than round if a value does not fit.
 UNCONSTRAINED_NUMERIC = pa.decimal128(38, 9)
+
+
+def _connect(uri: str):
+    # imported on first use: the driver manager costs ~1 s of start-up for every process
+    import adbc_driver_postgresql.dbapi as adbc_pg
+
+    return adbc_pg.connect(uri)
 
 
 def postgres_uri(conn: PostgresConnection) -> str:
@@ -73,6 +79,7 @@ def plain_reader(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
 class PostgresSession(SourceSession):
     def __init__(self, con):
         self.con = con
+        self._open = []  # cursors whose streams are still being read (a dropped cursor closes its stream)
 
     def _cursor(self):
         return self.con.cursor()
@@ -93,6 +100,7 @@ class PostgresSession(SourceSession):
 
     def stream(self, sql: str, batch_size: int) -> pa.RecordBatchReader:
         cur = self._cursor()  # closed with the connection at the end of the session
+        self._open.append(cur)
         cur.execute(sql)
         return plain_reader(cur.fetch_record_batch())
 
@@ -111,7 +119,7 @@ class PostgresSource(Source):
 
     @contextmanager
     def session(self, spec: SourceSpec):
-        con = adbc_pg.connect(postgres_uri(self.conn))
+        con = _connect(postgres_uri(self.conn))
         try:
             with con.cursor() as cur:
                 # probe and read must see one snapshot: the watermark stored with the

@@ -57,7 +57,7 @@ def changed_rows_sql(table: str, staged: str, columns, keys, types, *, update: b
     others = [c for c in columns if c not in keys]
     if update and others:
         differs = " OR ".join(
-            f"t.{quote_ident(c)} IS DISTINCT FROM CAST(s.{quote_ident(c)} AS {types[c]})" for c in others
+            f"(t.{quote_ident(c)} IS DISTINCT FROM CAST(s.{quote_ident(c)} AS {types[c]}))" for c in others
         )
         condition = f"{new} OR {differs}"
     names = ", ".join(f"s.{quote_ident(c)}" for c in columns)

@@ -99,7 +99,8 @@ class DeltaTarget(Target):
         keys = plan.merge_keys
         on = " AND ".join(f"t.{quote_ident(k)} = s.{quote_ident(k)}" for k in keys)
         others = [f.name for f in reader.schema if f.name not in keys]
-        differs = " OR ".join(f"t.{quote_ident(c)} IS DISTINCT FROM s.{quote_ident(c)}" for c in others)
+        # parenthesised: DataFusion binds OR tighter than IS DISTINCT FROM
+        differs = " OR ".join(f"(t.{quote_ident(c)} IS DISTINCT FROM s.{quote_ident(c)})" for c in others)
         merger = table.merge(
             reader, predicate=on, source_alias="s", target_alias="t",
             merge_schema=new_columns, commit_properties=commit,

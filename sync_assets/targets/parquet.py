@@ -209,7 +209,7 @@ class _Rewrite:
         if not old:
             return {"inserted": total, "updated": 0, "deleted": 0}
         others = [f.name for f in self.schema if f.name not in keys]
-        differs = " OR ".join(f"o.{quote_ident(c)} IS DISTINCT FROM s.{quote_ident(c)}" for c in others) or "FALSE"
+        differs = " OR ".join(f"(o.{quote_ident(c)} IS DISTINCT FROM s.{quote_ident(c)})" for c in others) or "FALSE"
         matched, updated = self.con.execute(
             f"SELECT count(*), count(*) FILTER (WHERE {differs}) FROM {src} AS s JOIN {old} AS o ON {match}"
         ).fetchone()

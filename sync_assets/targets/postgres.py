@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-import adbc_driver_postgresql.dbapi as adbc_pg
 import duckdb
 import pyarrow as pa
 
 from sync_assets.config.models import PostgresConnection
 from sync_assets.secrets import redact
-from sync_assets.sources.postgres import plain_reader, plain_schema, postgres_uri
+from sync_assets.sources.postgres import _connect, plain_reader, plain_schema, postgres_uri
 from sync_assets.sql.literals import quote_ident, quote_string
 from sync_assets.targets.base import TargetWindow
 from sync_assets.targets.sql_target import SqlSession, SqlTarget
@@ -117,7 +116,7 @@ class PostgresTarget(SqlTarget):
     @contextmanager
     def session(self):
         try:
-            con = adbc_pg.connect(postgres_uri(self.conn))
+            con = _connect(postgres_uri(self.conn))
         except Exception as exc:  # the driver's message may echo the URI
             raise ConnectionError(redact(str(exc), [self.conn.password])) from None
         try:
@@ -127,7 +126,7 @@ class PostgresTarget(SqlTarget):
             con.close()
 
     def read(self, window: TargetWindow | None = None) -> pa.RecordBatchReader:
-        con = adbc_pg.connect(postgres_uri(self.conn))
+        con = _connect(postgres_uri(self.conn))
         session = PostgresSqlSession(con)
         where = ""
         if window:
@@ -140,6 +139,7 @@ class PostgresTarget(SqlTarget):
             try:
                 yield from reader
             finally:
+                session.cur.close()  # the session (and its cursor) must live as long as the stream
                 con.close()
 
         return pa.RecordBatchReader.from_batches(reader.schema, batches())

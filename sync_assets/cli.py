@@ -1,0 +1,119 @@
+"""`sync-assets`: validate configs, build the demo, materialize everything, print a summary.
+
+Materialization goes through `dagster asset materialize` (one run for the unpartitioned
+objects, one run per partitions definition over its whole range), so runs and metadata land
+in the Dagster instance at $DAGSTER_HOME exactly as from the UI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sync_assets.config.loader import ConfigError, default_configs_dir, load_project
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sync-assets", description=__doc__)
+    parser.add_argument("--configs", help="configs folder (default: $SYNC_ASSETS_CONFIGS or ./configs)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("validate", help="load and check every config file; list the sync objects")
+    sub.add_parser("materialize", help="materialize every active object (all partitions)")
+    demo = sub.add_parser("demo", help="build the demo source if needed, then materialize everything")
+    demo.add_argument("--changes", action="store_true", help="first apply a round of source changes")
+    args = parser.parse_args(argv)
+    if args.configs:
+        os.environ["SYNC_ASSETS_CONFIGS"] = str(Path(args.configs).resolve())
+    try:
+        return {"validate": validate, "materialize": materialize, "demo": run_demo}[args.command](args)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+
+
+def validate(args) -> int:
+    project = load_project()
+    for obj in project.sync_objects:
+        state = "active" if obj.active else "inactive"
+        print(f"{obj.object_id:32} {obj.sync_type:12} {state:8} {obj.source.connection} -> {obj.target.connection}")
+    print(f"{len(project.sync_objects)} sync objects, {len(project.connections)} connections: OK")
+    return 0
+
+
+def run_demo(args) -> int:
+    from sync_assets.demo import apply_changes, ensure_demo_source
+    from sync_assets.paths import resolve
+
+    project = load_project()
+    path = resolve(default_configs_dir().parent, project.connections["demo_source"].path)
+    if ensure_demo_source(path):
+        print(f"built demo source {path}")
+    if args.changes:
+        print(f"applied source changes: {apply_changes(path)}")
+    return materialize(args)
+
+
+def _run_groups(defs) -> list[tuple[list[str], str | None]]:
+    """(asset keys, partition range) per run: unpartitioned together, then per partitions def."""
+    unpartitioned, by_def = [], {}
+    for spec in defs.resolve_all_asset_specs():
+        key = spec.key.to_user_string()
+        if spec.partitions_def is None:
+            unpartitioned.append(key)
+        else:
+            by_def.setdefault(spec.partitions_def, []).append(key)
+    groups = [(unpartitioned, None)] if unpartitioned else []
+    for pdef, keys in by_def.items():
+        all_keys = pdef.get_partition_keys()
+        if all_keys:
+            groups.append((keys, f"{all_keys[0]}...{all_keys[-1]}"))
+    return groups
+
+
+def materialize(args) -> int:
+    from sync_assets.definitions import load_definitions
+
+    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_DIR))
+    defs = load_definitions()
+    failed = 0
+    for keys, partition_range in _run_groups(defs):
+        cmd = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "sync_assets.definitions", "--select", ",".join(keys)]
+        if partition_range:
+            cmd += ["--partition-range", partition_range]
+        print(f"$ dagster asset materialize --select {','.join(keys)}" + (f" --partition-range {partition_range}" if partition_range else ""), flush=True)
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            failed += 1
+            print(done.stdout[-4000:] + done.stderr[-4000:], file=sys.stderr)
+    print_summary(defs)
+    return 1 if failed else 0
+
+
+def print_summary(defs) -> None:
+    """The latest materialization of every asset: what was read and written."""
+    import dagster as dg
+
+    instance = dg.DagsterInstance.get()
+    header = f"{'asset':36} {'type':12} {'read':>8} {'ins':>8} {'upd':>7} {'del':>7} {'rows':>9}  note"
+    print("\n" + header + "\n" + "-" * len(header))
+    for spec in sorted(defs.resolve_all_asset_specs(), key=lambda s: s.key.to_user_string()):
+        event = instance.get_latest_materialization_event(spec.key)
+        if event is None:
+            print(f"{spec.key.to_user_string():36} (never materialized)")
+            continue
+        m = {k: getattr(v, "value", v) for k, v in event.asset_materialization.metadata.items()}
+        rows = m.get("dagster/row_count", m.get("dagster/partition_row_count", m.get("sync/range_row_count", "")))
+        note = m.get("sync/skipped") or ("initial load" if m.get("sync/initial_load") else "")
+        print(
+            f"{spec.key.to_user_string():36} {m.get('sync/sync_type', ''):12} {m.get('sync/rows_read', 0):>8} "
+            f"{m.get('sync/rows_inserted', 0):>8} {m.get('sync/rows_updated', 0):>7} {m.get('sync/rows_deleted', 0):>7} {rows:>9}  {note}"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
