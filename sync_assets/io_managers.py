@@ -101,9 +101,9 @@ class _RowCounter:
         def batches():
             for i, batch in enumerate(reader):
                 self.rows += batch.num_rows
-                if i == 1:
-                    crashpoint("mid_stream")  # tests: die while the target is being written
                 yield batch
+                if i == 0:
+                    crashpoint("mid_stream")  # tests: die after the target took the first batch
 
         return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
