@@ -48,6 +48,7 @@ class DuckDBSource(Source):
         # read_only lets several runs read the same file at once
         con = duckdb.connect(self.path, read_only=True)
         try:
-            yield DuckDBSession(con)
+            session = DuckDBSession(con)
+            yield session
         finally:
             con.close()

@@ -49,7 +49,7 @@ def _plain_field(field: pa.Field) -> pa.Field:
     kind = (field.metadata or {}).get(b"POSTGRESQL:type", b"").decode()
     if kind == "numeric":
         return pa.field(field.name, _numeric_type(field))
-    if isinstance(field.type, pa.ExtensionType):
+    if isinstance(field.type, pa.BaseExtensionType):
         return pa.field(field.name, field.type.storage_type)
     return pa.field(field.name, field.type)
 
@@ -61,7 +61,7 @@ def plain_schema(schema: pa.Schema) -> pa.Schema:
 def _plain_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     columns = []
     for column, field in zip(batch.columns, schema):
-        if isinstance(column.type, pa.ExtensionType):
+        if isinstance(column.type, pa.BaseExtensionType):
             column = column.storage
         if column.type != field.type:
             column = pc.cast(column, field.type)  # safe cast: raises rather than truncating
@@ -125,7 +125,8 @@ class PostgresSource(Source):
                 # probe and read must see one snapshot: the watermark stored with the
                 # data then describes exactly the rows that were read.
                 cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            yield PostgresSession(con)
+            session = PostgresSession(con)  # held here until the stream is consumed
+            yield session
         finally:
             con.rollback()
             con.close()
