@@ -113,7 +113,7 @@ def _collect(path, doc, connections, objects, origins, problems) -> None:
         try:
             connections[name] = _CONNECTION.validate_python(raw)
         except ValidationError as exc:
-            problems.extend(_pydantic_problems(path, f"connection '{name}'", exc))
+            problems.extend(_pydantic_problems(path, f"connection '{name}'", exc, tagged=True))
     raw_objects = doc.get("sync_objects") or []
     if not isinstance(raw_objects, list):
         problems.append(f"{path}: sync_objects must be a list")
@@ -140,10 +140,12 @@ def _object_label(raw: Any, index: int) -> str:
     return f"sync_objects[{index}] (no object_id)"
 
 
-def _pydantic_problems(path: Path, label: str, exc: ValidationError) -> list[str]:
+def _pydantic_problems(path: Path, label: str, exc: ValidationError, tagged: bool = False) -> list[str]:
+    """One line per pydantic error; `tagged` drops the union tag pydantic puts first."""
     lines = []
     for err in exc.errors(include_url=False, include_input=False):
-        field = ".".join(str(p) for p in err["loc"] if not str(p).endswith("Connection")) or "-"
+        loc = err["loc"][1:] if tagged and len(err["loc"]) > 1 else err["loc"]
+        field = ".".join(str(p) for p in loc) or "-"
         message = err["msg"].removeprefix("Value error, ")
         lines.append(f"{path}: {label}: field '{field}': {message}")
     return lines

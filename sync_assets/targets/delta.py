@@ -99,8 +99,13 @@ class DeltaTarget(Target):
         keys = plan.merge_keys
         on = " AND ".join(f"t.{quote_ident(k)} = s.{quote_ident(k)}" for k in keys)
         others = [f.name for f in reader.schema if f.name not in keys]
-        # parenthesised: DataFusion binds OR tighter than IS DISTINCT FROM
-        differs = " OR ".join(f"(t.{quote_ident(c)} IS DISTINCT FROM s.{quote_ident(c)})" for c in others)
+        known = set(pa.schema(table.schema()).names)
+        # parenthesised: DataFusion binds OR tighter than IS DISTINCT FROM; a column new to
+        # the table differs wherever the source has a value for it
+        differs = " OR ".join(
+            f"(t.{quote_ident(c)} IS DISTINCT FROM s.{quote_ident(c)})" if c in known else f"(s.{quote_ident(c)} IS NOT NULL)"
+            for c in others
+        )
         merger = table.merge(
             reader, predicate=on, source_alias="s", target_alias="t",
             merge_schema=new_columns, commit_properties=commit,

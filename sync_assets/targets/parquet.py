@@ -134,6 +134,7 @@ class _Rewrite:
         self.plan, self.staging, self.txn = plan, staging, txn
         self.table = target.table
         self.new_partitions: dict[str, list[dict]] = {}
+        self.known_columns: set[str] = set()  # columns the files being rewritten have
 
     def _key_sql(self) -> str:
         if not self.plan.window:
@@ -170,6 +171,8 @@ class _Rewrite:
             affected |= set(window_keys)
         affected |= self._partitions_holding(src, keys)
         old = self._old(sorted(affected))
+        if old:  # files written before a column was added lack it
+            self.known_columns = {r[0] for r in self.con.execute(f"DESCRIBE SELECT * FROM {old}").fetchall()}
         match = " AND ".join(f"o.{quote_ident(k)} = s.{quote_ident(k)}" for k in keys)
         not_in_src = f"NOT EXISTS (SELECT 1 FROM {src} AS s WHERE {match})"
         in_window = f"{self._key_sql()} IN ({', '.join(quote_string(k) for k in window_keys)})"
@@ -209,7 +212,10 @@ class _Rewrite:
         if not old:
             return {"inserted": total, "updated": 0, "deleted": 0}
         others = [f.name for f in self.schema if f.name not in keys]
-        differs = " OR ".join(f"(o.{quote_ident(c)} IS DISTINCT FROM s.{quote_ident(c)})" for c in others) or "FALSE"
+        differs = " OR ".join(
+            f"(o.{quote_ident(c)} IS DISTINCT FROM s.{quote_ident(c)})" if c in self.known_columns else f"(s.{quote_ident(c)} IS NOT NULL)"
+            for c in others
+        ) or "FALSE"
         matched, updated = self.con.execute(
             f"SELECT count(*), count(*) FILTER (WHERE {differs}) FROM {src} AS s JOIN {old} AS o ON {match}"
         ).fetchone()

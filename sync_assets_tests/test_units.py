@@ -1,0 +1,146 @@
+"""Pure functions: SQL builders, literals, type mapping, state, redaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+import pytest
+import sqlglot
+
+from sync_assets.secrets import redact
+from sync_assets.sql import apply
+from sync_assets.sql.literals import literal
+from sync_assets.sql.select import Bounds, probe_sql, select_sql, window_bounds
+from sync_assets.state import SyncState
+from sync_assets.targets.base import TargetWindow
+from sync_assets.targets.parquet import partition_key_sql
+from sync_assets.types import SchemaChangeError, delta_type, duckdb_type, evolve, lossless, postgres_type
+
+UTC = dt.timezone.utc
+START, END = dt.datetime(2025, 3, 1, tzinfo=UTC), dt.datetime(2025, 3, 2, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "arrow_type, dialect, expected",
+    [
+        (pa.timestamp("us", tz="UTC"), "duckdb", "CAST('2025-03-01 00:00:00+00:00' AS TIMESTAMPTZ)"),
+        (pa.timestamp("us", tz="UTC"), "delta", "'2025-03-01 00:00:00+00:00'"),
+        (pa.timestamp("us"), "postgres", "CAST('2025-03-01 00:00:00' AS TIMESTAMP)"),
+        (pa.date32(), "postgres", "CAST('2025-03-01' AS DATE)"),
+        (pa.string(), "duckdb", "'2025-03-01 00:00:00+00:00'"),
+    ],
+)
+def test_literals(arrow_type, dialect, expected):
+    assert literal(START, arrow_type, dialect) == expected
+
+
+def test_literal_escapes_quotes():
+    assert literal("o'brien", pa.string(), "postgres") == "'o''brien'"
+
+
+def test_window_is_half_open_and_watermark_is_left_open():
+    window = window_bounds("day", pa.date32(), START, END, None)
+    assert window.predicate("duckdb") == '"day" >= CAST(\'2025-03-01\' AS DATE) AND "day" < CAST(\'2025-03-02\' AS DATE)'
+    mark = Bounds("id", pa.int64(), 10, 20)
+    assert mark.predicate("postgres") == '"id" > 10 AND "id" <= 20'
+    first = Bounds("id", pa.int64(), None, 20, include_nulls=True)
+    assert first.predicate("postgres") == '("id" <= 20 OR "id" IS NULL)'
+
+
+def test_string_window_uses_format():
+    window = window_bounds("d", pa.string(), START, END, "%Y%m%d")
+    assert window.predicate("duckdb") == "\"d\" >= '20250301' AND \"d\" < '20250302'"
+
+
+def test_select_and_probe_parse_in_their_dialects():
+    sql = select_sql('"main"."t"', {"id": "key", "upper(name)": "name"}, "status <> 'x'",
+                     [Bounds("id", pa.int64(), 1, 9)], "postgres")
+    assert sql == 'SELECT id AS "key", upper(name) AS "name" FROM "main"."t" WHERE (status <> \'x\') AND "id" > 1 AND "id" <= 9'
+    for dialect in ("postgres", "duckdb"):
+        sqlglot.parse_one(probe_sql(sql, "id", dialect, fingerprint=True), read=dialect)
+
+
+def test_changed_rows_statement():
+    sql = apply.changed_rows_sql('"s"."t"', "stg", ["id", "v"], ["id"], {"id": "bigint", "v": "text"}, update=True, temp="chg")
+    assert sql == (
+        'CREATE TEMP TABLE chg AS SELECT s."id", s."v", (t."id" IS NULL) AS __is_new FROM stg AS s '
+        'LEFT JOIN "s"."t" AS t ON t."id" = s."id" WHERE t."id" IS NULL OR (t."v" IS DISTINCT FROM CAST(s."v" AS text))'
+    )
+    insert_only = apply.changed_rows_sql('"t"', "stg", ["id", "v"], ["id"], {"id": "bigint", "v": "text"}, update=False, temp="c")
+    assert insert_only.endswith('WHERE t."id" IS NULL')
+
+
+def test_apply_statements_parse_as_postgres():
+    for sql in (
+        apply.delete_missing_sql('"s"."t"', "stg", ["a", "b"], '"d" >= 1'),
+        apply.delete_replaced_sql('"s"."t"', "chg", ["a"], "postgres"),
+        apply.state_upsert_sql("obj'1", "s.t", '{"a": "it\'s"}'),
+        apply.insert_sql('"t"', "stg", ["a"], {"a": "numeric(12,2)"}),
+    ):
+        sqlglot.parse_one(sql, read="postgres")
+    assert "'obj''1'" in apply.state_upsert_sql("obj'1", "s.t", "{}")
+
+
+@pytest.mark.parametrize(
+    "arrow_type, duck, pg, delta",
+    [
+        (pa.decimal128(12, 2), "DECIMAL(12,2)", "numeric(12,2)", pa.decimal128(12, 2)),
+        (pa.timestamp("ns", tz="Europe/Amsterdam"), "TIMESTAMPTZ", "timestamptz", pa.timestamp("us", tz="UTC")),
+        (pa.timestamp("ms"), "TIMESTAMP", "timestamp", pa.timestamp("us")),
+        (pa.bool_(), "BOOLEAN", "boolean", pa.bool_()),
+        (pa.large_string(), "VARCHAR", "text", pa.string()),
+        (pa.binary(), "BLOB", "bytea", pa.binary()),
+        (pa.uint64(), "UBIGINT", "numeric(20,0)", pa.decimal128(20, 0)),
+        (pa.list_(pa.int32()), "INTEGER[]", "jsonb", pa.list_(pa.int32())),
+        (pa.struct([("a", pa.string())]), 'STRUCT("a" VARCHAR)', "jsonb", pa.struct([("a", pa.string())])),
+        (pa.time64("us"), "TIME", "time", pa.string()),
+    ],
+)
+def test_type_mapping(arrow_type, duck, pg, delta):
+    assert duckdb_type(arrow_type) == duck
+    assert postgres_type(arrow_type) == pg
+    assert delta_type(arrow_type) == delta
+
+
+@pytest.mark.parametrize(
+    "src, dst, ok",
+    [
+        (pa.int32(), pa.int64(), True), (pa.int64(), pa.int32(), False), (pa.uint32(), pa.int64(), True),
+        (pa.decimal128(10, 2), pa.decimal128(12, 2), True), (pa.decimal128(12, 4), pa.decimal128(12, 2), False),
+        (pa.float64(), pa.float32(), False), (pa.string(), pa.int64(), False), (pa.int32(), pa.float64(), True),
+        (pa.timestamp("us"), pa.timestamp("us", tz="UTC"), False), (pa.date32(), pa.date64(), True),
+    ],
+)
+def test_lossless(src, dst, ok):
+    assert lossless(src, dst) is ok
+
+
+def test_evolve_adds_columns_and_refuses_lossy_changes():
+    existing = pa.schema([("id", pa.int64()), ("v", pa.decimal128(12, 2))])
+    schema, added = evolve(existing, pa.schema([("id", pa.int32()), ("v", pa.decimal128(12, 2)), ("new", pa.string())]), "t")
+    assert [f.name for f in added] == ["new"] and schema.field("id").type == pa.int64()
+    with pytest.raises(SchemaChangeError, match="column 'v' changed from decimal128\\(12, 2\\) to string"):
+        evolve(existing, pa.schema([("id", pa.int64()), ("v", pa.string())]), "t")
+
+
+def test_weekly_partition_key_starts_on_sunday():
+    import duckdb
+
+    window = TargetWindow("ts", START, END, ("2025-03-02",), "weekly")
+    sql = partition_key_sql("ts", pa.timestamp("us"), window)
+    keys = duckdb.sql(f"SELECT {sql} FROM (SELECT TIMESTAMP '2025-03-08 23:00' AS ts UNION ALL SELECT TIMESTAMP '2025-03-09 01:00')").fetchall()
+    assert sorted(k[0] for k in keys) == ["2025-03-02", "2025-03-09"]
+
+
+def test_state_fingerprints_replace_overlapping_windows():
+    state = SyncState().with_fingerprint(START, END + dt.timedelta(days=9), "range", 10)
+    state = state.with_fingerprint(START, END, "one-day", 1)
+    assert state.fingerprint_for(START, END)["fingerprint"] == "one-day"
+    assert state.fingerprint_for(START, END + dt.timedelta(days=9)) is None  # stale range dropped
+
+
+def test_redact():
+    assert redact("postgresql://u:hunter2@h/db failed") == "postgresql://u:***@h/db failed"
+    assert redact("DRIVER=x;PWD=abc;UID=u") == "DRIVER=x;PWD=***;UID=u"
+    assert redact("token is zz-top", ["zz-top"]) == "token is ***"
