@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Create .venv and install sync_assets with the locked dependency versions.
+# Usage: scripts/bootstrap.sh [test]   ("test" adds the test dependencies)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
+lock=requirements.lock
+[ "${1:-}" = "test" ] && lock=requirements-test.lock
+.venv/bin/uv pip install --quiet --python .venv/bin/python -r "$lock"
+.venv/bin/uv pip install --quiet --python .venv/bin/python --no-deps -e .
