@@ -74,7 +74,6 @@ def materialize(folder: Path, target: str) -> dict:
 
 
 def count_rows(folder: Path, target: str) -> int:
-    import duckdb
 
     if target == "delta":
         from deltalake import DeltaTable

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from sync_assets.config.models import ProjectConfig, SyncObject
+from sync_assets.config.models import SyncObject
 
 CRONS = {
     "continuous": "*/5 * * * *",

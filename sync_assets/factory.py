@@ -13,7 +13,7 @@ from sync_assets.config.models import ProjectConfig, SyncObject
 from sync_assets.connectors import KINDS, make_source, target_schema
 from sync_assets.io_managers import SyncError, SyncIOManager
 from sync_assets.partitions import partitions_def
-from sync_assets.plan import SyncBatch, Window, plan_sync
+from sync_assets.plan import Window, plan_sync
 from sync_assets.secrets import redact
 from sync_assets.state import SyncState
 

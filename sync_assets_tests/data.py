@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from sync_assets_tests.harness import duck, duck_table
+from sync_assets_tests.harness import Project, duck, duck_table
 
 COLUMNS = "id, name, amount, flag, day, day_str, ts, updated_at, payload"
 
@@ -47,3 +47,16 @@ def delete_items(path: Path, where: str) -> None:
 
 def source_rows(path: Path, where: str = "TRUE") -> pa.Table:
     return duck_table(path, f"SELECT {COLUMNS} FROM items WHERE {where}")
+
+
+def items_project(tmp_path: Path, target_conn: dict, rows: int = 300, **obj) -> tuple[Project, Path]:
+    """A project syncing a fresh `items` source (object `items_sync` unless overridden)."""
+    src = tmp_path / "source.duckdb"
+    create_items(src, rows)
+    spec = {
+        "object_id": "items_sync",
+        "source": {"connection": "src", "schema": "main", "object": "items"},
+        "target": {"connection": "tgt", "schema": "sales", "object": "items"},
+    }
+    spec.update(obj)
+    return Project(tmp_path, {"src": {"type": "duckdb", "path": str(src)}, "tgt": target_conn}, [spec]), src

@@ -98,7 +98,8 @@ def _comparable(table: pa.Table, like: pa.Schema) -> pa.Table:
 def assert_same_rows(expected: pa.Table, actual: pa.Table, key: str | list[str]) -> None:
     """The target holds exactly the expected rows (compared on the expected columns)."""
     keys = [key] if isinstance(key, str) else key
-    assert sorted(actual.column_names) == sorted(expected.column_names) or set(expected.column_names) <= set(actual.column_names)
+    missing = set(expected.column_names) - set(actual.column_names)
+    assert not missing, f"target lacks columns {sorted(missing)}"
     actual = _comparable(actual, expected.schema)
     order = [(k, "ascending") for k in keys]
     exp_rows = expected.sort_by(order).to_pylist()

@@ -17,7 +17,7 @@ import sys
 import pytest
 
 from sync_assets.faults import CRASH_ENV
-from sync_assets_tests.data import create_items, delete_items, insert_items, source_rows, update_items
+from sync_assets_tests.data import delete_items, items_project, insert_items, source_rows, update_items
 from sync_assets_tests.harness import Project, assert_same_rows
 
 POINTS = {
@@ -38,17 +38,9 @@ def killed_sync(project: Project, object_id: str, point: str, partition: str | N
     assert done.returncode == -signal.SIGKILL, done.stderr[-3000:]
 
 
-def project_for(tmp_path, target_conn, n_rows=3000, **obj):
-    src = tmp_path / "source.duckdb"
-    create_items(src, n_rows)
-    spec = {
-        "object_id": "items_sync",
-        "source": {"connection": "src", "schema": "main", "object": "items"},
-        "target": {"connection": "tgt", "schema": "sales", "object": "items"},
-        "batch_size": 500,  # several batches, so mid_stream is truly mid-write
-    }
-    spec.update(obj)
-    return Project(tmp_path, {"src": {"type": "duckdb", "path": str(src)}, "tgt": target_conn}, [spec]), src
+def project_for(tmp_path, target_conn, **obj):
+    # several batches, so mid_stream is truly mid-write
+    return items_project(tmp_path, target_conn, rows=3000, **{"batch_size": 500, **obj})
 
 
 def assert_before_or_after(project, before, after):

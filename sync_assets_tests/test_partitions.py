@@ -7,24 +7,19 @@ from __future__ import annotations
 
 import pytest
 
-from sync_assets_tests.data import create_items, delete_items, insert_items, source_rows, update_items
-from sync_assets_tests.harness import Project, assert_same_rows, write_marker
+from sync_assets_tests.data import delete_items, items_project, insert_items, source_rows, update_items
+from sync_assets_tests.harness import assert_same_rows, write_marker
 
 DAYS = ("2025-03-01", "2025-03-10")
 
 
 def partitioned_project(tmp_path, target_conn, column: str, **obj):
-    src = tmp_path / "source.duckdb"
-    create_items(src)
     spec = {
-        "object_id": "items_daily",
-        "source": {"connection": "src", "schema": "main", "object": "items"},
+        "object_id": "items_daily", "sync_type": "full",
         "target": {"connection": "tgt", "schema": "sales", "object": "items_daily"},
-        "sync_type": "full",
         "partition": {"column": column, "granularity": "daily", "start": "2025-03-01", "end": "2025-03-11"},
     }
-    spec.update(obj)
-    return Project(tmp_path, {"src": {"type": "duckdb", "path": str(src)}, "tgt": target_conn}, [spec]), src
+    return items_project(tmp_path, target_conn, **{**spec, **obj})
 
 
 @pytest.mark.parametrize("column", ["day", "day_str", "ts"])

@@ -6,17 +6,12 @@ import json
 
 import pytest
 
-from sync_assets_tests.data import create_items, source_rows
+from sync_assets_tests.data import items_project
 from sync_assets_tests.harness import Project, assert_same_rows, duck, write_marker
 
 
 def project_for(tmp_path, target_conn, **obj):
-    src = tmp_path / "source.duckdb"
-    create_items(src, 50)
-    spec = {"object_id": "items_sync", "source": {"connection": "src", "schema": "main", "object": "items"},
-            "target": {"connection": "tgt", "object": "items"}, "sync_type": "merge", "merge_keys": ["id"]}
-    spec.update(obj)
-    return Project(tmp_path, {"src": {"type": "duckdb", "path": str(src)}, "tgt": target_conn}, [spec]), src
+    return items_project(tmp_path, target_conn, rows=50, **{"sync_type": "merge", "merge_keys": ["id"], **obj})
 
 
 def test_new_source_column_is_added(tmp_path, target_conn):

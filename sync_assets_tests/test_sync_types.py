@@ -8,21 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from sync_assets_tests.data import create_items, delete_items, insert_items, source_rows, update_items
-from sync_assets_tests.harness import Project, assert_same_rows, write_marker
+from sync_assets_tests.data import delete_items, items_project, insert_items, source_rows, update_items
+from sync_assets_tests.harness import Project, assert_same_rows, duck_table, write_marker
 
 
 def make_project(tmp_path, target_conn, **obj) -> tuple[Project, object]:
-    src = tmp_path / "source.duckdb"
-    create_items(src)
-    base = {
-        "object_id": "items_sync",
-        "source": {"connection": "src", "schema": "main", "object": "items"},
-        "target": {"connection": "tgt", "schema": "sales", "object": "items"},
-    }
-    base.update(obj)
-    project = Project(tmp_path, {"src": {"type": "duckdb", "path": str(src)}, "tgt": target_conn}, [base])
-    return project, src
+    return items_project(tmp_path, target_conn, **obj)
 
 
 def check_rerun_writes_nothing(project: Project) -> None:
@@ -98,9 +89,6 @@ def test_merge_with_watermark_and_column_mappings(tmp_path, target_conn):
     insert_items(src, 1001, 3)
     meta = project.materialize("items_sync")
     assert (meta["sync/rows_inserted"], meta["sync/rows_updated"]) == (3, 2)
-    expected = source_rows(src)  # noqa: F841 - the query below reads the same file
-    from sync_assets_tests.harness import duck_table
-
     want = duck_table(src, f"SELECT {expected_sql} FROM items WHERE flag OR id > 1000")
     assert_same_rows(want, project.target_table("items_sync"), "item_id")
 

@@ -16,6 +16,7 @@ from deltalake.exceptions import TableNotFoundError
 from sync_assets.config.models import DeltaConnection
 from sync_assets.paths import is_url, join, resolve
 from sync_assets.sql.literals import quote_ident
+from sync_assets.streams import closing
 from sync_assets.targets.base import Target, TargetWindow, WritePlan, WriteResult
 from sync_assets.types import cast_reader, delta_type, evolve
 
@@ -157,13 +158,7 @@ class DeltaTarget(Target):
         pred = window.bounds(dataset.schema.field(window.column).type).predicate("duckdb")
         reader = con.sql(f"SELECT * FROM t WHERE {pred}").to_arrow_reader(100_000)
 
-        def batches():
-            try:
-                yield from reader
-            finally:
-                con.close()
-
-        return pa.RecordBatchReader.from_batches(reader.schema, batches())
+        return closing(reader, con.close)
 
     def describe(self) -> dict:
         table = self._table()

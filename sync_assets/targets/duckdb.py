@@ -11,6 +11,7 @@ import pyarrow as pa
 from sync_assets.config.models import DuckDBConnection
 from sync_assets.paths import resolve
 from sync_assets.sql.literals import quote_string
+from sync_assets.streams import closing
 from sync_assets.targets.base import TargetWindow
 from sync_assets.targets.sql_target import SqlSession, SqlTarget
 from sync_assets.types import duckdb_type
@@ -102,10 +103,4 @@ class DuckDBTarget(SqlTarget):
             where = " WHERE " + window.bounds(schema.field(window.column).type).predicate("duckdb")
         reader = con.sql(f"SELECT * FROM {self.table_sql}{where}").to_arrow_reader(100_000)
 
-        def batches():
-            try:
-                yield from reader
-            finally:
-                con.close()
-
-        return pa.RecordBatchReader.from_batches(reader.schema, batches())
+        return closing(reader, con.close)

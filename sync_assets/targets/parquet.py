@@ -22,6 +22,7 @@ from sync_assets.parquet_table import ParquetTable
 from sync_assets.paths import join, resolve
 from sync_assets.sql.literals import quote_ident, quote_string
 from sync_assets.state import WHOLE
+from sync_assets.streams import closing
 from sync_assets.targets.base import Target, TargetWindow, WritePlan, WriteResult
 from sync_assets.types import cast_reader, evolve, parquet_type
 
@@ -107,13 +108,7 @@ class ParquetTarget(Target):
         listed = ", ".join(quote_string(f) for f in files)
         reader = con.sql(f"SELECT * FROM read_parquet([{listed}], union_by_name = true)").to_arrow_reader(100_000)
 
-        def batches():
-            try:
-                yield from reader
-            finally:
-                con.close()
-
-        return pa.RecordBatchReader.from_batches(reader.schema, batches())
+        return closing(reader, con.close)
 
     def count_rows(self, window: TargetWindow | None = None) -> int | None:
         if not self.table.exists():
@@ -226,7 +221,7 @@ class _Rewrite:
 
     def _copy(self, select: str, dest: str, partitioned: bool = False) -> None:
         c = self.target.conn
-        options = [f"FORMAT parquet", f"COMPRESSION {c.compression}", f"ROW_GROUP_SIZE {c.row_group_size}"]
+        options = ["FORMAT parquet", f"COMPRESSION {c.compression}", f"ROW_GROUP_SIZE {c.row_group_size}"]
         if c.compression_level is not None:
             options.append(f"COMPRESSION_LEVEL {c.compression_level}")
         if partitioned:

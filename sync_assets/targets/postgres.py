@@ -11,6 +11,7 @@ from sync_assets.config.models import PostgresConnection
 from sync_assets.secrets import redact
 from sync_assets.sources.postgres import _connect, plain_reader, plain_schema, postgres_uri
 from sync_assets.sql.literals import quote_ident, quote_string
+from sync_assets.streams import closing
 from sync_assets.targets.base import TargetWindow
 from sync_assets.targets.sql_target import SqlSession, SqlTarget
 from sync_assets.types import postgres_type
@@ -79,13 +80,7 @@ def _nested_as_json(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
     replaced = ", ".join(f"to_json({quote_ident(c)})::VARCHAR AS {quote_ident(c)}" for c in nested)
     out = con.sql(f"SELECT * REPLACE ({replaced}) FROM b").to_arrow_reader(65_536)
 
-    def batches():
-        try:
-            yield from out
-        finally:
-            con.close()
-
-    return pa.RecordBatchReader.from_batches(out.schema, batches())
+    return closing(out, con.close)
 
 
 class PostgresTarget(SqlTarget):
@@ -135,11 +130,4 @@ class PostgresTarget(SqlTarget):
         session.cur.execute(f"SELECT * FROM {self.table_sql}{where}")
         reader = plain_reader(session.cur.fetch_record_batch())
 
-        def batches():
-            try:
-                yield from reader
-            finally:
-                session.cur.close()  # the session (and its cursor) must live as long as the stream
-                con.close()
-
-        return pa.RecordBatchReader.from_batches(reader.schema, batches())
+        return closing(reader, session.cur.close, con.close)
