@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import dagster as dg
@@ -12,6 +13,9 @@ from sync_assets.config.models import ProjectConfig
 from sync_assets.factory import asset_key, build_asset, io_manager_key
 from sync_assets.io_managers import IO_MANAGERS
 
+
+# backfill_policy is marked beta; we rely on it deliberately (see factory._backfill_policy)
+warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_policy.*")
 
 # Steps run in the run's own process: a step is one streamed copy, and a subprocess per step
 # would cost seconds of start-up each. Steps of one run therefore never write concurrently;

@@ -7,6 +7,8 @@ and hands a lazy SyncBatch to the target connection's IO manager.
 
 
 
+from contextlib import contextmanager
+
 import dagster as dg
 
 from sync_assets.config.models import ProjectConfig, SyncObject
@@ -69,21 +71,31 @@ def build_asset(obj: SyncObject, project: ProjectConfig, base_dir: str) -> dg.As
     )
     def _sync(context: dg.AssetExecutionContext):
         iom: SyncIOManager = getattr(context.resources, io_key)
-        state = SyncState.from_dict(iom.target_for(obj).read_state())
+        target = iom.target_for(obj)
         window = None
         if obj.partition:
             tw = context.partition_time_window
             window = Window(tw.start, tw.end, tuple(context.partition_keys))
-        try:
-            batch = plan_sync(obj, make_source(source_conn, base_dir), state, window)
-        except Exception as exc:
-            where = f", partitions {window.keys[0]}...{window.keys[-1]}" if window else ""
-            secrets = [getattr(source_conn, "password", None)]
-            raise SyncError(redact(f"object_id '{obj.object_id}'{where}: reading the source failed: {type(exc).__name__}: {exc}", secrets)) from exc
+        secrets = [getattr(source_conn, "password", None), getattr(target_conn, "password", None)]
+        with _naming_failures(obj, window, "reading the target's sync state", secrets):
+            state = SyncState.from_dict(target.read_state())
+        with _naming_failures(obj, window, "reading the source", secrets):
+            batch = plan_sync(obj, make_source(source_conn, base_dir), state, window, target)
         context.log.info(batch.skip_reason or f"{obj.object_id}: {batch.plan.mode} from {_source_label(obj)}")
         return batch
 
     return _sync
+
+
+@contextmanager
+def _naming_failures(obj: SyncObject, window, step: str, secrets):
+    """Re-raise any error as a SyncError naming the object, the partitions and the step."""
+    try:
+        yield
+    except Exception as exc:
+        where = f", partitions {window.keys[0]}...{window.keys[-1]}" if window else ""
+        message = f"object_id '{obj.object_id}'{where}: {step} failed: {type(exc).__name__}: {exc}"
+        raise SyncError(redact(message, secrets)) from exc
 
 
 def _source_label(obj: SyncObject) -> str:

@@ -55,13 +55,17 @@ class SyncBatch:
         self._stack.close()
 
 
-def plan_sync(obj: SyncObject, source: Source, state: SyncState, window: Window | None) -> SyncBatch:
-    """Open a source session and build the SyncBatch for one run of `obj`."""
+def plan_sync(obj: SyncObject, source: Source, state: SyncState, window: Window | None, target=None) -> SyncBatch:
+    """Open a source session and build the SyncBatch for one run of `obj`.
+
+    `target` (optional) lets an unchanged-source skip check that the target still holds the
+    row count the stored fingerprint describes (a table truncated by hand is synced again).
+    """
     started = time.monotonic()
     stack = ExitStack()
     try:
         session = stack.enter_context(source.session(obj.source))
-        batch = _Planner(obj, source, session, state, window).build()
+        batch = _Planner(obj, source, session, state, window, target).build()
     except BaseException:
         stack.close()
         raise
@@ -73,9 +77,9 @@ def plan_sync(obj: SyncObject, source: Source, state: SyncState, window: Window 
 
 
 class _Planner:
-    def __init__(self, obj, source, session: SourceSession, state, window):
+    def __init__(self, obj, source, session: SourceSession, state, window, target=None):
         self.obj, self.source, self.session = obj, source, session
-        self.state, self.window = state, window
+        self.state, self.window, self.target = state, window, target
         self.dialect = source.dialect
         self.relation = source.relation(obj.source)
         self.types = self._column_types()
@@ -135,7 +139,8 @@ class _Planner:
         start, end = self._span()
         known = self.state.fingerprint_for(start, end)
         if obj.skip_unchanged and known and known["fingerprint"] == probe["fingerprint"] and known["rows"] == probe["n_rows"]:
-            return self._skip("source unchanged since the last sync (same fingerprint)")
+            if self.target is None or self.target.count_rows(self._target_window()) == probe["n_rows"]:
+                return self._skip("source unchanged since the last sync (same fingerprint)")
         new_state = self.state.with_fingerprint(start, end, probe["fingerprint"], probe["n_rows"])
         if obj.sync_column and probe.get("hi") is not None:
             new_state = new_state.with_watermark(self._keys(), to_json_value(probe["hi"]))

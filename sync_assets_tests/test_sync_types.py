@@ -122,3 +122,35 @@ def test_merge_rejects_duplicate_source_keys(tmp_path, target_conn):
     project, src = make_project(tmp_path, target_conn, sync_type="merge", merge_keys=["day"])
     with pytest.raises(Exception, match="not unique"):
         project.materialize("items_sync")
+
+
+@pytest.mark.parametrize("target_kind", ["duckdb", "postgres", "delta"])
+def test_target_edited_by_hand_is_synced_again(tmp_path, target_conn, target_kind):
+    """A stored fingerprint alone does not skip a write when the target lost rows."""
+    project, src = make_project(tmp_path, target_conn, sync_type="full")
+    project.materialize("items_sync")
+    target = project.target("items_sync")
+    if target_kind == "delta":
+        from deltalake import DeltaTable
+
+        DeltaTable(target.location).delete("id <= 10")
+    else:
+        with target.session() as s:
+            s.execute(f"DELETE FROM {target.table_sql} WHERE id <= 10")
+            s.commit()
+    meta = project.materialize("items_sync")
+    assert "sync/skipped" not in meta
+    assert_same_rows(source_rows(src), project.target_table("items_sync"), "id")
+
+
+@pytest.mark.parametrize("target_kind", ["duckdb", "postgres"])
+def test_dropped_sql_table_is_reloaded_not_resumed(tmp_path, target_conn):
+    project, src = make_project(tmp_path, target_conn, sync_type="incremental", sync_column="updated_at")
+    project.materialize("items_sync")
+    target = project.target("items_sync")
+    with target.session() as s:
+        s.execute(f"DROP TABLE {target.table_sql}")
+        s.commit()
+    meta = project.materialize("items_sync")
+    assert meta["sync/rows_inserted"] == 300 and meta["sync/initial_load"] is True
+    assert_same_rows(source_rows(src), project.target_table("items_sync"), "id")

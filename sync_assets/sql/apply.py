@@ -109,6 +109,10 @@ def state_upsert_sql(object_id: str, target_table: str, state_json: str) -> str:
     )
 
 
-def state_select_sql(object_id: str) -> str:
+def state_select_sql(object_id: str, target_table: str) -> str:
+    """The object's state, only if it was written for this very table."""
     table = qualified(STATE_SCHEMA, STATE_TABLE)
-    return f"SELECT state FROM {table} WHERE object_id = {quote_string(object_id)}"
+    return (
+        f"SELECT state FROM {table} WHERE object_id = {quote_string(object_id)} "
+        f"AND target_table = {quote_string(target_table)}"
+    )

@@ -73,11 +73,18 @@ class SqlTarget(Target):
 
     # ------------------------------------------------------------------ state
 
+    @property
+    def state_name(self) -> str:
+        return f"{self.schema}.{self.table}"
+
     def read_state(self) -> dict | None:
         with self.session() as s:
+            # a dropped (or re-pointed) table starts over: its old watermark must not apply
+            if s.table_schema(self.schema, self.table) is None:
+                return None
             if s.table_schema(apply.STATE_SCHEMA, apply.STATE_TABLE) is None:
                 return None
-            text = s.scalar(apply.state_select_sql(self.object_id))
+            text = s.scalar(apply.state_select_sql(self.object_id, self.state_name))
             return json.loads(text) if text else None
 
     # ------------------------------------------------------------------ write
@@ -96,7 +103,7 @@ class SqlTarget(Target):
             result.schema = s.table_schema(self.schema, self.table)
             for sql in apply.state_ddl(self.dialect):
                 s.execute(sql)
-            s.execute(apply.state_upsert_sql(self.object_id, f"{self.schema}.{self.table}", json.dumps(state, default=str)))
+            s.execute(apply.state_upsert_sql(self.object_id, self.state_name, json.dumps(state, default=str)))
             crashpoint("before_commit")
             s.commit()
         return result
