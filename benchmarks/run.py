@@ -1,0 +1,348 @@
+"""Side-by-side benchmark: sync_assets against dlt, Sling and a hand-written baseline.
+
+    bash benchmarks/run.sh [--rows 1000000 5000000] [--rounds 3] [--cases full,incremental,backfill]
+
+Starts a throwaway PostgreSQL server, builds a deterministic `orders` table per N, and runs
+each case for each tool, interleaved round by round. Every run is a whole process under
+`/usr/bin/time -v` (wall time, peak RSS); sync_assets also reports its step time. After
+every run the target is checked against the source (row count, sum of id, sum of amount).
+Peers run from .venv-bench (benchmarks/requirements.txt), never from the package's venv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import psycopg
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from benchmarks.pg_full_sync import create_orders  # noqa: E402
+from sync_assets_tests.pg_server import PostgresServer  # noqa: E402
+
+APP_PY = str(ROOT / ".venv" / "bin" / "python")
+PEER_PY = str(ROOT / ".venv-bench" / "bin" / "python")
+PEERS = ROOT / "benchmarks" / "peers"
+TARGETS = ["parquet", "delta", "duckdb", "postgres"]
+
+
+@dataclass
+class Result:
+    walls: list = field(default_factory=list)
+    steps: list = field(default_factory=list)
+    rss: list = field(default_factory=list)
+    checks: list = field(default_factory=list)
+
+
+def prepare_sling() -> str:
+    """Give Sling a local DuckDB CLI with the extensions it loads; return the CLI's path."""
+    site = next((ROOT / ".venv-bench").glob("lib/python*/site-packages"))
+    for extension in site.glob("duckdb_extension_*/extensions/v*/*.duckdb_extension"):
+        folder = Path.home() / ".duckdb" / "extensions" / extension.parent.name / "linux_amd64"
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(extension, folder / extension.name)
+    return str(site / "duckdb_cli" / "duckdb")
+
+
+def timed(cmd: list[str], env: dict) -> tuple[float, float, str]:
+    done = subprocess.run(["/usr/bin/time", "-v", *cmd], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", done.stderr).group(1)
+    parts = [float(p) for p in wall.split(":")]
+    seconds = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
+    rss_mb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1)) / 1024
+    return seconds, rss_mb, done.stderr
+
+
+class Bench:
+    """One N: the source database, one output folder per tool, target databases."""
+
+    def __init__(self, server: PostgresServer, rows: int, work: Path):
+        self.server, self.rows, self.work = server, rows, work
+        self.src = server.create_database(f"src_{rows}")
+        create_orders(self.src, rows)
+        self.env = dict(os.environ, SLING_DISABLE_TELEMETRY="true", RUNTIME__DLTHUB_TELEMETRY="false")
+        self.target_dbs: dict[str, str] = {}
+
+    def target_db(self, tool: str, case: str) -> str:
+        key = f"{tool}_{case}".replace("-", "_")
+        if key not in self.target_dbs:
+            self.target_dbs[key] = self.server.create_database(f"t_{key}_{self.rows}")
+        return self.target_dbs[key]
+
+    def out(self, tool: str, case: str, target: str) -> Path:
+        path = self.work / f"{tool}_{case}_{target}"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    # ------------------------------------------------------------------ tools
+
+    def sync_assets(self, case: str, target: str, fresh: bool, **obj) -> tuple[float, float, float | None]:
+        out = self.out("sync_assets", case, target)
+        if fresh:
+            shutil.rmtree(out)
+            out.mkdir()
+            (out / "home").mkdir()
+            self._sync_assets_config(out, case, target, obj)
+        env = dict(self.env, SYNC_ASSETS_CONFIGS=str(out / "configs"), DAGSTER_HOME=str(out / "home"))
+        cmd = [APP_PY, "-m", "dagster", "asset", "materialize", "-m", "sync_assets.definitions", "--select", "tgt/bench/orders"]
+        if obj.get("partition"):
+            cmd += ["--partition-range", "2024-01-01...2024-12-31"]
+        wall, rss, log = timed(cmd, env)
+        steps = [float(v) / (1000 if u == "ms" else 1) for v, u in re.findall(r'Finished execution of step "[^"]+" in ([\d.]+)(ms|s)', log)]
+        return wall, rss, sum(steps) if steps else None
+
+    def _sync_assets_config(self, out: Path, case: str, target: str, obj: dict) -> None:
+        conns = {
+            "parquet": {"type": "parquet", "root": str(out / "data")},
+            "delta": {"type": "delta", "root": str(out / "data")},
+            "duckdb": {"type": "duckdb", "path": str(out / "sync.duckdb")},
+            "postgres": {"type": "postgres", "dsn": self.target_db("sync_assets", f"{case}_{target}")},
+        }
+        spec = {"object_id": "orders", "source": {"connection": "pg", "schema": "public", "object": "orders"},
+                "target": {"connection": "tgt", "schema": "bench", "object": "orders"}, "sync_type": "full", **obj}
+        doc = {"connections": {"pg": {"type": "postgres", "dsn": self.src}, "tgt": conns[target]}, "sync_objects": [spec]}
+        (out / "configs").mkdir()
+        (out / "configs" / "bench.yaml").write_text(yaml.safe_dump(doc))
+
+    def dlt(self, backend: str, case: str, target: str, fresh: bool) -> tuple[float, float, None]:
+        tool = f"dlt-{backend}"
+        out = self.out(tool, case, target)
+        if fresh:
+            shutil.rmtree(out)
+            out.mkdir()
+        cmd = [PEER_PY, str(PEERS / "dlt_copy.py"), self.src, backend, target, str(out), self.target_db(tool, f"{case}_{target}")]
+        if case == "incremental":
+            cmd.append("--incremental")
+        wall, rss, _ = timed(cmd, self.env)
+        return wall, rss, None
+
+    def sling(self, case: str, target: str, fresh: bool) -> tuple[float, float, None]:
+        out = self.out("sling", case, target)
+        if fresh:
+            shutil.rmtree(out)
+            out.mkdir()
+        # Sling writes Parquet and DuckDB through a DuckDB CLI it would download at first
+        # use; DUCKDB_PATH points it at the one from PyPI's duckdb-cli instead.
+        duck_cli = prepare_sling()
+        env = dict(self.env, SLING_HOME_DIR=str(out / ".sling"), SRC=self.src + "?sslmode=disable", DUCKDB_PATH=str(duck_cli),
+                   TGT=self.target_db("sling", f"{case}_{target}") + "?sslmode=disable", DUCK=f"duckdb://{out}/sling.duckdb")
+        binary = next((ROOT / ".venv-bench").glob("lib/python*/site-packages/sling_linux_amd64/bin/sling-linux-amd64"))
+        cmd = [str(binary), "run", "--src-conn", "SRC", "--src-stream", "public.orders"]
+        if target == "parquet":
+            cmd += ["--tgt-object", f"file://{out}/orders.parquet"]
+        else:
+            cmd += ["--tgt-conn", "DUCK" if target == "duckdb" else "TGT", "--tgt-object", "bench.orders"]
+        cmd += ["--mode", "incremental", "--primary-key", "id", "--update-key", "updated_at"] if case == "incremental" else ["--mode", "full-refresh"]
+        wall, rss, _ = timed(cmd, env)
+        return wall, rss, None
+
+    def baseline(self, case: str, target: str, fresh: bool) -> tuple[float, float, None]:
+        out = self.out("baseline", case, target)
+        wall, rss, _ = timed([PEER_PY, str(PEERS / "baseline_copy.py"), self.src, target, str(out), self.target_db("baseline", f"{case}_{target}")], self.env)
+        return wall, rss, None
+
+    def raw_read(self) -> tuple[float, float, None]:
+        wall, rss, _ = timed(["psql", self.src, "-q", "-c", r"\copy (SELECT * FROM orders) TO '/dev/null' WITH (FORMAT binary)"], self.env)
+        return wall, rss, None
+
+    # ------------------------------------------------------------------ checks
+
+    def source_summary(self, where: str = "TRUE") -> tuple:
+        with psycopg.connect(self.src) as con:
+            return con.execute(f"SELECT count(*), sum(id), sum(amount)::numeric(20,2) FROM orders WHERE {where}").fetchone()
+
+    def target_summary(self, tool: str, case: str, target: str) -> tuple:
+        out = self.out(tool, case, target)
+        sql = "SELECT count(*), sum(id), sum(amount)::DECIMAL(20,2) FROM {}"
+        if target == "postgres":
+            schema = "public" if tool == "baseline" else "bench"
+            with psycopg.connect(self.target_db(tool, f"{case}_{target}")) as con:
+                return con.execute(sql.format(f"{schema}.orders").replace("DECIMAL", "numeric")).fetchone()
+        con = duckdb.connect()
+        try:
+            if target == "duckdb":
+                files = {"sync_assets": "sync.duckdb", "sling": "sling.duckdb", "baseline": "baseline.duckdb"}
+                db = out / files.get(tool, "dlt.duckdb")
+                table = "db.orders" if tool == "baseline" else "db.bench.orders"
+                con.execute(f"ATTACH '{db}' AS db (READ_ONLY)")
+                return con.execute(sql.format(table)).fetchone()
+            if target == "delta":
+                from deltalake import DeltaTable
+
+                path = {"sync_assets": out / "data/bench/orders", "baseline": out / "orders"}.get(tool, out / "bench/orders")
+                con.register("d", DeltaTable(str(path)).to_pyarrow_dataset())
+                return con.execute(sql.format("d")).fetchone()
+            if tool == "sync_assets":
+                from sync_assets.parquet_table import ParquetTable
+
+                files = ParquetTable(str(out / "data/bench/orders")).current_files()
+            elif tool.startswith("dlt"):
+                files = [str(p) for p in (out / "bench" / "orders").glob("*.parquet")]
+            else:
+                files = [str(p) for p in out.rglob("*.parquet")]
+            listed = ", ".join(f"'{f}'" for f in files)
+            return con.execute(sql.format(f"read_parquet([{listed}])")).fetchone()
+        finally:
+            con.close()
+
+
+def matches(source: tuple, target: tuple) -> bool:
+    return source[0] == target[0] and int(source[1]) == int(target[1]) and abs(float(source[2]) - float(target[2])) < 0.5
+
+
+def mutate(uri: str, round_no: int, rows: int) -> None:
+    """1% updates and 0.5% inserts, all with a newer updated_at."""
+    with psycopg.connect(uri, autocommit=True) as con:
+        con.execute(f"UPDATE orders SET amount = amount + 1, updated_at = now() WHERE id % 100 = {round_no}")
+        top = con.execute("SELECT max(id) FROM orders").fetchone()[0]
+        con.execute(f"""INSERT INTO orders SELECT g, (g % 50000)::int, 'placed', 1.00, 'late order ' || g, now(), now()
+                        FROM generate_series({top + 1}::bigint, {top + rows // 200}) g""")
+
+
+def run(args) -> list[tuple]:
+    server = PostgresServer().start()
+    table = []
+    try:
+        for rows in args.rows:
+            with tempfile.TemporaryDirectory(prefix=f"bench_{rows}_", dir=args.workdir) as tmp:
+                bench = Bench(server, rows, Path(tmp))
+                if "full" in args.cases:
+                    table += full_case(bench, args.rounds, args.tools)
+                if "incremental" in args.cases:
+                    table += incremental_case(bench, args.rounds, args.tools)
+                if "backfill" in args.cases:
+                    table += backfill_case(bench, args.rounds)
+    finally:
+        server.stop()
+    return table
+
+
+def _tools(bench: Bench, case: str, wanted: list[str]):
+    tools = {
+        "sync_assets": lambda t, fresh: bench.sync_assets(case, t, fresh, **({"skip_unchanged": False} if case == "full" else {"sync_type": "incremental", "sync_column": "updated_at", "merge_keys": ["id"]})),
+        "dlt-connectorx": lambda t, fresh: bench.dlt("connectorx", case, t, fresh),
+        "dlt-pyarrow": lambda t, fresh: bench.dlt("pyarrow", case, t, fresh),
+        "sling": lambda t, fresh: bench.sling(case, t, fresh),
+        "baseline": lambda t, fresh: bench.baseline(case, t, fresh),
+    }
+    return {k: v for k, v in tools.items() if k in wanted}
+
+
+def supported(tool: str, target: str, case: str) -> bool:
+    if tool == "sling" and target == "delta":
+        return False  # Sling reads Delta but does not write it
+    if case == "incremental" and (target == "parquet" or tool == "baseline"):
+        return False  # merge needs a table format; the baseline is a plain copy
+    return True
+
+
+def full_case(bench: Bench, rounds: int, wanted) -> list[tuple]:
+    results: dict[tuple, Result] = {}
+    source = bench.source_summary()
+    tools = _tools(bench, "full", wanted)
+    for r in range(rounds):
+        res = results.setdefault(("full", "-", "raw COPY read"), Result())
+        wall, rss, _ = bench.raw_read()
+        res.walls.append(wall), res.rss.append(rss), res.checks.append(True)
+        for target in TARGETS:
+            for name, fn in tools.items():
+                if not supported(name, target, "full"):
+                    continue
+                wall, rss, step = fn(target, True)
+                res = results.setdefault(("full", target, name), Result())
+                res.walls.append(wall), res.rss.append(rss)
+                if step is not None:
+                    res.steps.append(step)
+                res.checks.append(matches(source, bench.target_summary(name, "full", target)))
+            print(f"  round {r + 1}, full -> {target}: done", file=sys.stderr, flush=True)
+    return summarize(results, bench.rows)
+
+
+def incremental_case(bench: Bench, rounds: int, wanted) -> list[tuple]:
+    tools = _tools(bench, "incremental", [w for w in wanted if w != "baseline"])
+    targets = ["delta", "duckdb", "postgres"]
+    for target in targets:  # initial loads, not timed
+        for name, fn in tools.items():
+            if supported(name, target, "incremental"):
+                fn(target, True)
+    results: dict[tuple, Result] = {}
+    for r in range(rounds):
+        mutate(bench.src, r + 1, bench.rows)
+        source = bench.source_summary()
+        for target in targets:
+            for name, fn in tools.items():
+                if not supported(name, target, "incremental"):
+                    continue
+                wall, rss, step = fn(target, False)
+                res = results.setdefault(("incremental", target, name), Result())
+                res.walls.append(wall), res.rss.append(rss)
+                if step is not None:
+                    res.steps.append(step)
+                res.checks.append(matches(source, bench.target_summary(name, "incremental", target)))
+        print(f"  round {r + 1}, incremental: done", file=sys.stderr, flush=True)
+    return summarize(results, bench.rows // 100 + bench.rows // 200)
+
+
+def backfill_case(bench: Bench, rounds: int) -> list[tuple]:
+    """365 daily partitions of created_at, materialized as one range run, to Parquet and Delta."""
+    results: dict[tuple, Result] = {}
+    # rows inserted by the incremental case carry created_at = now(), outside the 2024 range
+    source = bench.source_summary("created_at >= '2024-01-01' AND created_at < '2025-01-01'")
+    partition = {"column": "created_at", "granularity": "daily", "start": "2024-01-01", "end": "2025-01-01"}
+    for _ in range(rounds):
+        for target in ("parquet", "delta"):
+            wall, rss, step = bench.sync_assets("backfill", target, True, partition=partition, skip_unchanged=False)
+            res = results.setdefault(("backfill 365", target, "sync_assets"), Result())
+            res.walls.append(wall), res.rss.append(rss), res.steps.append(step)
+            res.checks.append(matches(source, bench.target_summary("sync_assets", "backfill", target)))
+    return summarize(results, bench.rows)
+
+
+def summarize(results: dict, rows: int) -> list[tuple]:
+    out = []
+    for (case, target, tool), res in results.items():
+        median = statistics.median(res.walls)
+        step = f"{statistics.median(res.steps):.2f}" if res.steps else "-"
+        out.append((case, target, tool, rows, min(res.walls), median, step, rows / median, max(res.rss), all(res.checks)))
+    return out
+
+
+def versions() -> str:
+    peers = subprocess.run([PEER_PY, "-c", "import dlt, connectorx; print('dlt', dlt.__version__, '| connectorx', connectorx.__version__)"], capture_output=True, text=True).stdout.strip()
+    binary = next((ROOT / ".venv-bench").glob("lib/python*/site-packages/sling_linux_amd64/bin/VERSION"))
+    app = subprocess.run([APP_PY, "-c", "import dagster, deltalake, duckdb, pyarrow; print('dagster', dagster.__version__, '| deltalake', deltalake.__version__, '| duckdb', duckdb.__version__, '| pyarrow', pyarrow.__version__)"], capture_output=True, text=True).stdout.strip()
+    return f"{app} | {peers} | sling {binary.read_text().strip()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--cases", default="full,incremental,backfill")
+    parser.add_argument("--tools", default="sync_assets,dlt-connectorx,dlt-pyarrow,sling,baseline")
+    parser.add_argument("--workdir", default=None, help="where outputs go (default: system temp)")
+    args = parser.parse_args()
+    args.cases, args.tools = args.cases.split(","), args.tools.split(",")
+    print(versions())
+    table = run(args)
+    header = f"{'case':13} {'target':9} {'tool':15} {'rows':>9} {'min s':>7} {'median s':>8} {'step s':>7} {'rows/s':>11} {'peak MB':>8}  check"
+    print(header + "\n" + "-" * len(header))
+    for case, target, tool, rows, lo, med, step, rate, rss, ok in table:
+        print(f"{case:13} {target:9} {tool:15} {rows:>9} {lo:>7.2f} {med:>8.2f} {step:>7} {rate:>11,.0f} {rss:>8.0f}  {'ok' if ok else 'MISMATCH'}")
+
+
+if __name__ == "__main__":
+    main()
