@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from sync_assets.config.models import SyncObject
 from sync_assets.sources.base import Source, SourceSession
-from sync_assets.sql.literals import quote_ident, to_json_value
+from sync_assets.sql.literals import from_json_value, quote_ident, to_json_value
 from sync_assets.sql.select import Bounds, probe_sql, select_sql, window_bounds
 from sync_assets.state import WHOLE, SyncState
 from sync_assets.targets.base import TargetWindow, WritePlan
@@ -154,12 +154,15 @@ class _Planner:
         """incremental, append_only and watermark merges: rows beyond each key's watermark."""
         obj = self.obj
         hi = self._probe(fingerprint=False)["hi"]
-        marks = {k: self.state.watermarks.get(k) for k in self._keys()}
-        if hi is None or all(m is not None and _same(m, hi) for m in marks.values()):
+        typ = self.types[obj.sync_column]
+        marks = {k: from_json_value(self.state.watermarks.get(k), typ) for k in self._keys()}
+        behind = [k for k, m in marks.items() if m is None or (hi is not None and m < hi)]
+        if hi is None or not behind:
             return self._skip("no rows beyond the stored watermark")
-        sql = self._incremental_select(marks, hi)
-        # the window's content is no longer what its fingerprint described
-        new_state = self.state.without_fingerprints(*self._span()).with_watermark(self._keys(), to_json_value(hi))
+        sql = self._incremental_select({k: marks[k] for k in behind}, hi)
+        # the window's content is no longer what its fingerprint described; a watermark
+        # never moves back (the source's max may drop when rows are deleted)
+        new_state = self.state.without_fingerprints(*self._span()).with_watermark(behind, to_json_value(hi))
         if obj.merge_keys:
             plan = WritePlan("merge", tuple(obj.merge_keys), update=obj.sync_type != "append_only", window=self._target_window())
         else:
@@ -173,8 +176,8 @@ class _Planner:
         typ = self.types[col]
         groups: dict[object, list[str]] = {}
         for key, mark in marks.items():
-            groups.setdefault(None if mark is None else str(mark), []).append(key)
-        if len(groups) == 1:
+            groups.setdefault(mark, []).append(key)
+        if len(groups) == 1 and len(marks) == len(self._keys()):
             lo = next(iter(marks.values()))
             return self._select([Bounds(col, typ, lo, hi, include_nulls=lo is None)])
         # partitions of one run that were synced to different watermarks: each its own bound
@@ -202,8 +205,3 @@ class _Planner:
 
     def _skip(self, reason: str) -> SyncBatch:
         return SyncBatch(self.obj.object_id, WritePlan("append", window=self._target_window()), self.state, skip_reason=reason)
-
-
-def _same(stored, value) -> bool:
-    """Whether a stored (JSON) watermark equals a freshly probed value."""
-    return str(stored) == str(to_json_value(value))

@@ -154,3 +154,19 @@ def test_dropped_sql_table_is_reloaded_not_resumed(tmp_path, target_conn):
     meta = project.materialize("items_sync")
     assert meta["sync/rows_inserted"] == 300 and meta["sync/initial_load"] is True
     assert_same_rows(source_rows(src), project.target_table("items_sync"), "id")
+
+
+@pytest.mark.parametrize("target_kind", ["duckdb", "delta"])
+def test_watermark_never_moves_back(tmp_path, target_conn):
+    """Deleting the newest source rows lowers max(sync_column); the stored watermark stays."""
+    project, src = make_project(tmp_path, target_conn, sync_type="incremental", sync_column="updated_at")
+    project.materialize("items_sync")
+    delete_items(src, "id > 290")  # the ten newest rows
+    meta = project.materialize("items_sync")
+    assert "sync/skipped" in meta and meta["sync/watermark"] == "2025-03-01T00:05:00"
+    insert_items(src, 2000, 5, stamp="2025-02-01 00:00:00")  # below the old max: late, not re-read
+    insert_items(src, 3000, 5, stamp="2025-06-01 00:00:00")
+    meta = project.materialize("items_sync")
+    assert meta["sync/rows_inserted"] == 5
+    ids = project.target_table("items_sync").column("id").to_pylist()
+    assert len(ids) == len(set(ids)) == 305

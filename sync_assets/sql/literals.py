@@ -86,3 +86,20 @@ def to_json_value(value):
     if isinstance(value, decimal.Decimal):
         return str(value)
     return value
+
+
+def from_json_value(value, arrow_type: pa.DataType):
+    """The inverse of `to_json_value` for a column of `arrow_type` (None stays None)."""
+    if value is None:
+        return None
+    if pa.types.is_timestamp(arrow_type):
+        return _as_datetime(value)
+    if pa.types.is_date(arrow_type):
+        return _as_date(value)
+    if pa.types.is_integer(arrow_type):
+        return int(value)
+    if pa.types.is_floating(arrow_type):
+        return float(value)
+    if pa.types.is_decimal(arrow_type):
+        return decimal.Decimal(str(value))
+    return value
