@@ -135,12 +135,13 @@ class _Planner:
     def _snapshot(self) -> SyncBatch:
         """full, and merge of the whole source: compare fingerprints, then read everything."""
         obj = self.obj
-        probe = self._probe(fingerprint=True)
         start, end = self._span()
-        known = self.state.fingerprint_for(start, end)
-        if obj.skip_unchanged and known and known["fingerprint"] == probe["fingerprint"] and known["rows"] == probe["n_rows"]:
-            if self.target is None or self.target.count_rows(self._target_window()) == probe["n_rows"]:
+        if obj.skip_unchanged:
+            probe = self._probe(fingerprint=True)
+            if self._unchanged(probe):
                 return self._skip("source unchanged since the last sync (same fingerprint)")
+        else:  # no skip wanted: spare the source a full hashing scan
+            probe = self._probe(fingerprint=False) if obj.sync_column else {"n_rows": 0, "fingerprint": None}
         new_state = self.state.with_fingerprint(start, end, probe["fingerprint"], probe["n_rows"])
         if obj.sync_column and probe.get("hi") is not None:
             new_state = new_state.with_watermark(self._keys(), to_json_value(probe["hi"]))
@@ -149,6 +150,13 @@ class _Planner:
         else:
             plan = WritePlan("merge", tuple(obj.merge_keys), delete_missing=obj.deletes_missing, window=self._target_window())
         return self._read(plan, new_state, self._select([]), probe.get("hi"))
+
+    def _unchanged(self, probe: dict) -> bool:
+        """The stored fingerprint matches, and the target still holds that many rows."""
+        known = self.state.fingerprint_for(*self._span())
+        if not known or known["fingerprint"] != probe["fingerprint"] or known["rows"] != probe["n_rows"]:
+            return False
+        return self.target is None or self.target.count_rows(self._target_window()) == probe["n_rows"]
 
     def _incremental(self) -> SyncBatch:
         """incremental, append_only and watermark merges: rows beyond each key's watermark."""

@@ -170,3 +170,14 @@ def test_watermark_never_moves_back(tmp_path, target_conn):
     assert meta["sync/rows_inserted"] == 5
     ids = project.target_table("items_sync").column("id").to_pylist()
     assert len(ids) == len(set(ids)) == 305
+
+
+@pytest.mark.parametrize("target_kind", ["parquet"])
+def test_skip_unchanged_false_always_writes(tmp_path, target_conn):
+    project, src = make_project(tmp_path, target_conn, sync_type="full", skip_unchanged=False)
+    project.materialize("items_sync")
+    before = write_marker(project, "items_sync")
+    meta = project.materialize("items_sync")
+    assert "sync/skipped" not in meta and meta["sync/rows_inserted"] == 300
+    assert write_marker(project, "items_sync") != before
+    assert_same_rows(source_rows(src), project.target_table("items_sync"), "id")
