@@ -7,6 +7,7 @@ from contextlib import contextmanager
 import duckdb
 import pyarrow as pa
 
+from sync_assets import duck
 from sync_assets.config.models import DuckDBConnection, SourceSpec
 from sync_assets.paths import resolve
 from sync_assets.sources.base import Source, SourceSession
@@ -17,9 +18,7 @@ class DuckDBSession(SourceSession):
     """Queries on one DuckDB connection (a file opened read-only, or in memory)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection):
-        self.con = con
-        # Partition windows and hashes are computed in UTC, whatever the host's zone.
-        con.execute("SET TimeZone = 'UTC'")
+        self.con = con  # from duck.connect: UTC, so windows and hashes ignore the host's zone
 
     def schema(self, sql: str) -> pa.Schema:
         return self.con.sql(f"SELECT * FROM ({sql}) LIMIT 0").to_arrow_table().schema
@@ -46,7 +45,7 @@ class DuckDBSource(Source):
     @contextmanager
     def session(self, spec: SourceSpec):
         # read_only lets several runs read the same file at once
-        con = duckdb.connect(self.path, read_only=True)
+        con = duck.connect(self.path, read_only=True)
         try:
             session = DuckDBSession(con)
             yield session

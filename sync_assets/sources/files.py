@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 
-import duckdb
 
+from sync_assets import duck
 from sync_assets.config.models import DeltaConnection, ParquetConnection, SourceSpec
 from sync_assets.parquet_table import ParquetTable
 from sync_assets.paths import join, resolve
@@ -42,7 +42,7 @@ class ParquetSource(Source):
 
     @contextmanager
     def session(self, spec: SourceSpec):
-        con = duckdb.connect()
+        con = duck.connect()
         try:
             files = ", ".join(quote_string(f) for f in self.files(spec))
             con.execute(
@@ -69,7 +69,7 @@ class DeltaSource(Source):
         from deltalake import DeltaTable
 
         table = DeltaTable(join(self.root, spec.schema_, spec.object), storage_options=self.storage_options or None)
-        con = duckdb.connect()
+        con = duck.connect()
         try:
             # one table version for the whole session: probe and read agree
             con.register(VIEW, table.to_pyarrow_dataset())

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 
-import duckdb
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
+from sync_assets import duck
 from sync_assets.config.models import DeltaConnection
 from sync_assets.paths import is_url, join, resolve
 from sync_assets.sql.literals import quote_ident
@@ -140,9 +140,8 @@ class DeltaTarget(Target):
             return int(table.count())
         dataset = table.to_pyarrow_dataset()
         pred = window.bounds(dataset.schema.field(window.column).type).predicate("duckdb")
-        con = duckdb.connect()
+        con = duck.connect()
         try:
-            con.execute("SET TimeZone = 'UTC'")
             con.register("t", dataset)
             return con.execute(f"SELECT count(*) FROM t WHERE {pred}").fetchone()[0]
         finally:
@@ -152,8 +151,7 @@ class DeltaTarget(Target):
         dataset = DeltaTable(self.location, storage_options=self.storage_options).to_pyarrow_dataset()
         if window is None:
             return dataset.scanner().to_reader()
-        con = duckdb.connect()
-        con.execute("SET TimeZone = 'UTC'")
+        con = duck.connect()
         con.register("t", dataset)
         pred = window.bounds(dataset.schema.field(window.column).type).predicate("duckdb")
         reader = con.sql(f"SELECT * FROM t WHERE {pred}").to_arrow_reader(100_000)

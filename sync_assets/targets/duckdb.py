@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from sync_assets import duck
 from sync_assets.config.models import DuckDBConnection
 from sync_assets.paths import resolve
 from sync_assets.sql.literals import quote_string
@@ -86,17 +87,15 @@ class DuckDBTarget(SqlTarget):
     @contextmanager
     def session(self):
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(self.path)
+        con = duck.connect(self.path)
         try:
-            con.execute("SET TimeZone = 'UTC'")
             con.begin()
             yield DuckDBSqlSession(con)
         finally:
             con.close()  # an uncommitted transaction is rolled back
 
     def read(self, window: TargetWindow | None = None) -> pa.RecordBatchReader:
-        con = duckdb.connect(self.path, read_only=True)
-        con.execute("SET TimeZone = 'UTC'")
+        con = duck.connect(self.path, read_only=True)
         where = ""
         if window:
             schema = DuckDBSqlSession(con).table_schema(self.schema, self.table)

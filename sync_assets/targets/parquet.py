@@ -12,10 +12,10 @@ import uuid
 from pathlib import Path
 from urllib.parse import unquote
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sync_assets import duck
 from sync_assets.config.models import ParquetConnection
 from sync_assets.faults import crashpoint
 from sync_assets.parquet_table import ParquetTable
@@ -76,9 +76,8 @@ class ParquetTarget(Target):
         txn = uuid.uuid4().hex[:12]
         staging = self.table.location / "_staging" / txn
         staging.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect()
+        con = duck.connect(timezone=plan.window.timezone if plan.window else "UTC")
         try:
-            con.execute(f"SET TimeZone = {quote_string(plan.window.timezone if plan.window else 'UTC')}")
             con.register(INCOMING, cast_reader(reader, incoming))
             writer = _Rewrite(con, self, manifest, schema, plan, staging, txn)
             result = writer.run()
@@ -104,7 +103,7 @@ class ParquetTarget(Target):
         schema = self.table.schema()
         if not files:
             return pa.RecordBatchReader.from_batches(schema, [])
-        con = duckdb.connect()
+        con = duck.connect()
         listed = ", ".join(quote_string(f) for f in files)
         reader = con.sql(f"SELECT * FROM read_parquet([{listed}], union_by_name = true)").to_arrow_reader(100_000)
 

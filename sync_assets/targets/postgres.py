@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-import duckdb
 import pyarrow as pa
 
+from sync_assets import duck
 from sync_assets.config.models import PostgresConnection
 from sync_assets.secrets import redact
 from sync_assets.sources.postgres import _connect, plain_reader, plain_schema, postgres_uri
@@ -75,7 +75,7 @@ def _nested_as_json(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
     nested = [f.name for f in reader.schema if pa.types.is_nested(f.type)]
     if not nested:
         return reader
-    con = duckdb.connect()
+    con = duck.connect()
     con.register("b", reader)
     replaced = ", ".join(f"to_json({quote_ident(c)})::VARCHAR AS {quote_ident(c)}" for c in nested)
     out = con.sql(f"SELECT * REPLACE ({replaced}) FROM b").to_arrow_reader(65_536)

@@ -1,0 +1,29 @@
+"""DuckDB connections with the settings every sync uses.
+
+DuckDB defaults to 80% of the machine's memory and to keeping insertion order, which makes
+large streamed copies buffer rows; a sync wants memory bounded by its batches instead.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import duckdb
+
+from sync_assets.sql.literals import quote_string
+
+MEMORY_ENV = "SYNC_ASSETS_DUCKDB_MEMORY"
+DEFAULT_MEMORY = "512MB"
+
+
+def connect(path: str = ":memory:", *, read_only: bool = False, timezone: str = "UTC") -> duckdb.DuckDBPyConnection:
+    """A connection whose time zone is fixed, memory capped, and spill folder private."""
+    con = duckdb.connect(path, read_only=read_only)
+    spill = os.path.join(tempfile.gettempdir(), "sync_assets_duckdb")
+    con.execute(f"SET TimeZone = {quote_string(timezone)}")
+    con.execute(f"SET memory_limit = {quote_string(os.environ.get(MEMORY_ENV, DEFAULT_MEMORY))}")
+    con.execute(f"SET temp_directory = {quote_string(spill)}")
+    # row order carries no meaning in a sync; without it DuckDB streams instead of buffering
+    con.execute("SET preserve_insertion_order = false")
+    return con
