@@ -25,7 +25,12 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sync_assets_tests.pg_server import PostgresServer  # noqa: E402
 
-TARGETS = {"delta": {"type": "delta", "root": "lake"}, "parquet": {"type": "parquet", "root": "bronze"}}
+TARGETS = {
+    "delta": {"type": "delta", "root": "lake"},
+    "parquet": {"type": "parquet", "root": "bronze"},
+    "duckdb": {"type": "duckdb", "path": "warehouse.duckdb"},
+    "postgres": {"type": "postgres"},
+}
 
 
 def create_orders(uri: str, rows: int) -> None:
@@ -49,7 +54,13 @@ def write_configs(folder: Path, uri: str) -> None:
     connections = {"pg": {"type": "postgres", "dsn": uri}}
     objects = []
     for name, conn in TARGETS.items():
-        connections[name] = {**conn, "root": str(folder / conn["root"])}
+        if "root" in conn:
+            conn = {**conn, "root": str(folder / conn["root"])}
+        elif "path" in conn:
+            conn = {**conn, "path": str(folder / conn["path"])}
+        else:
+            conn = {**conn, "dsn": uri.rsplit("/", 1)[0] + "/target"}
+        connections[name] = conn
         objects.append({
             "object_id": f"orders_{name}", "source": {"connection": "pg", "schema": "public", "object": "orders"},
             "target": {"connection": name, "schema": "bench", "object": "orders"}, "sync_type": "full",
@@ -73,8 +84,15 @@ def materialize(folder: Path, target: str) -> dict:
     return {"wall_s": int(minutes.split(":")[-1]) * 60 + float(seconds), "peak_rss_mb": rss_kb / 1024, "step_s": step_s}
 
 
-def count_rows(folder: Path, target: str) -> int:
+def count_rows(folder: Path, target: str, uri: str) -> int:
+    import duckdb
 
+    if target == "duckdb":
+        with duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True) as con:
+            return con.execute("SELECT count(*) FROM bench.orders").fetchone()[0]
+    if target == "postgres":
+        with psycopg.connect(uri.rsplit("/", 1)[0] + "/target") as con:
+            return con.execute("SELECT count(*) FROM bench.orders").fetchone()[0]
     if target == "delta":
         from deltalake import DeltaTable
 
@@ -88,10 +106,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--targets", default=",".join(TARGETS))
     args = parser.parse_args()
     server = PostgresServer().start()
     try:
         uri = server.create_database("bench")
+        server.create_database("target")
         create_orders(uri, args.rows)
         with tempfile.TemporaryDirectory(prefix="sync_bench_") as tmp:
             folder = Path(tmp)
@@ -99,9 +119,9 @@ def main() -> None:
             write_configs(folder, uri)
             print(f"{'target':8} {'round':>5} {'wall s':>8} {'step s':>8} {'peak RSS MB':>12} {'rows/s (wall)':>14} rows ok")
             for r in range(args.rounds):
-                for target in TARGETS:
+                for target in args.targets.split(","):
                     m = materialize(folder, target)
-                    ok = count_rows(folder, target) == args.rows
+                    ok = count_rows(folder, target, uri) == args.rows
                     print(f"{target:8} {r + 1:>5} {m['wall_s']:>8.2f} {m['step_s'] or 0:>8.2f} {m['peak_rss_mb']:>12.0f} {args.rows / m['wall_s']:>14,.0f} {ok}")
     finally:
         server.stop()
