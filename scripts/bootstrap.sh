@@ -14,4 +14,5 @@ lock=requirements.lock
 # would otherwise recompile dagster's sources in every process (~4.5 s per run).
 .venv/bin/uv pip install --quiet --compile-bytecode --python .venv/bin/python -r "$lock"
 .venv/bin/uv pip install --quiet --compile-bytecode --python .venv/bin/python --no-deps -e .
-.venv/bin/python -m compileall -q sync_assets >/dev/null
+# also covers packages a venv from an older bootstrap installed without bytecode (quick when current)
+.venv/bin/python -m compileall -q -j 0 sync_assets .venv/lib/python*/site-packages >/dev/null 2>&1 || true
