@@ -44,6 +44,13 @@ class Result:
     rss: list = field(default_factory=list)
     checks: list = field(default_factory=list)
 
+    def add(self, wall: float, rss: float, step: float | None, ok: bool) -> None:
+        self.walls.append(wall)
+        self.rss.append(rss)
+        self.checks.append(ok)
+        if step is not None:
+            self.steps.append(step)
+
 
 def prepare_sling() -> str:
     """Give Sling a local DuckDB CLI with the extensions it loads; return the CLI's path."""
@@ -249,25 +256,25 @@ def supported(tool: str, target: str, case: str) -> bool:
     return True
 
 
+def run_tools(bench: Bench, results: dict, case: str, targets, tools: dict, source: tuple, fresh: bool) -> None:
+    """One round: every supported tool on every target, timed and checked."""
+    for target in targets:
+        for name, fn in tools.items():
+            if supported(name, target, case):
+                wall, rss, step = fn(target, fresh)
+                ok = matches(source, bench.target_summary(name, case, target))
+                results.setdefault((case, target, name), Result()).add(wall, rss, step, ok)
+
+
 def full_case(bench: Bench, rounds: int, wanted) -> list[tuple]:
     results: dict[tuple, Result] = {}
     source = bench.source_summary()
     tools = _tools(bench, "full", wanted)
     for r in range(rounds):
-        res = results.setdefault(("full", "-", "raw COPY read"), Result())
         wall, rss, _ = bench.raw_read()
-        res.walls.append(wall), res.rss.append(rss), res.checks.append(True)
-        for target in TARGETS:
-            for name, fn in tools.items():
-                if not supported(name, target, "full"):
-                    continue
-                wall, rss, step = fn(target, True)
-                res = results.setdefault(("full", target, name), Result())
-                res.walls.append(wall), res.rss.append(rss)
-                if step is not None:
-                    res.steps.append(step)
-                res.checks.append(matches(source, bench.target_summary(name, "full", target)))
-            print(f"  round {r + 1}, full -> {target}: done", file=sys.stderr, flush=True)
+        results.setdefault(("full", "-", "raw COPY read"), Result()).add(wall, rss, None, True)
+        run_tools(bench, results, "full", TARGETS, tools, source, fresh=True)
+        print(f"  round {r + 1}, full: done", file=sys.stderr, flush=True)
     return summarize(results, bench.rows)
 
 
@@ -281,17 +288,7 @@ def incremental_case(bench: Bench, rounds: int, wanted) -> list[tuple]:
     results: dict[tuple, Result] = {}
     for r in range(rounds):
         mutate(bench.src, r + 1, bench.rows)
-        source = bench.source_summary()
-        for target in targets:
-            for name, fn in tools.items():
-                if not supported(name, target, "incremental"):
-                    continue
-                wall, rss, step = fn(target, False)
-                res = results.setdefault(("incremental", target, name), Result())
-                res.walls.append(wall), res.rss.append(rss)
-                if step is not None:
-                    res.steps.append(step)
-                res.checks.append(matches(source, bench.target_summary(name, "incremental", target)))
+        run_tools(bench, results, "incremental", targets, tools, bench.source_summary(), fresh=False)
         print(f"  round {r + 1}, incremental: done", file=sys.stderr, flush=True)
     return summarize(results, bench.rows // 100 + bench.rows // 200)
 
@@ -305,9 +302,8 @@ def backfill_case(bench: Bench, rounds: int) -> list[tuple]:
     for _ in range(rounds):
         for target in ("parquet", "delta"):
             wall, rss, step = bench.sync_assets("backfill", target, True, partition=partition, skip_unchanged=False)
-            res = results.setdefault(("backfill 365", target, "sync_assets"), Result())
-            res.walls.append(wall), res.rss.append(rss), res.steps.append(step)
-            res.checks.append(matches(source, bench.target_summary("sync_assets", "backfill", target)))
+            ok = matches(source, bench.target_summary("sync_assets", "backfill", target))
+            results.setdefault(("backfill 365", target, "sync_assets"), Result()).add(wall, rss, step, ok)
     return summarize(results, bench.rows)
 
 
