@@ -142,7 +142,7 @@ class _Planner:
                 return self._skip("source unchanged since the last sync (same fingerprint)")
         else:  # no skip wanted: spare the source a full hashing scan
             probe = self._probe(fingerprint=False) if obj.sync_column else {"n_rows": 0, "fingerprint": None}
-        new_state = self.state.with_fingerprint(start, end, probe["fingerprint"], probe["n_rows"])
+        new_state = self.state.with_fingerprint(start, end, probe.get("fingerprint"), probe["n_rows"])
         if obj.sync_column and probe.get("hi") is not None:
             new_state = new_state.with_watermark(self._keys(), to_json_value(probe["hi"]))
         if obj.sync_type == "full":

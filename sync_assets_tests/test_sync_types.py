@@ -181,3 +181,11 @@ def test_skip_unchanged_false_always_writes(tmp_path, target_conn):
     assert "sync/skipped" not in meta and meta["sync/rows_inserted"] == 300
     assert write_marker(project, "items_sync") != before
     assert_same_rows(source_rows(src), project.target_table("items_sync"), "id")
+
+
+@pytest.mark.parametrize("target_kind", ["duckdb"])
+def test_skip_unchanged_false_with_a_sync_column(tmp_path, target_conn):
+    project, src = make_project(tmp_path, target_conn, sync_type="full", sync_column="updated_at", skip_unchanged=False)
+    meta = project.materialize("items_sync")
+    assert meta["sync/watermark"] == "2025-03-01T00:05:00"
+    assert_same_rows(source_rows(src), project.target_table("items_sync"), "id")
