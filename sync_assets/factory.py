@@ -19,7 +19,6 @@ from sync_assets.plan import Window, plan_sync
 from sync_assets.secrets import redact
 from sync_assets.state import SyncState
 
-WRITER_TAG = "sync/writer"
 
 
 def io_manager_key(connection_name: str) -> str:
@@ -66,7 +65,6 @@ def build_asset(obj: SyncObject, project: ProjectConfig, base_dir: str) -> dg.As
         backfill_policy=_backfill_policy(obj),
         io_manager_key=io_key,
         required_resource_keys={io_key},
-        op_tags={WRITER_TAG: writer},
         pool=_pool_name(writer),
     )
     def _sync(context: dg.AssetExecutionContext):

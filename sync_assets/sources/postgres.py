@@ -17,7 +17,8 @@ from sync_assets.sql.literals import qualified
 UNCONSTRAINED_NUMERIC = pa.decimal128(38, 9)
 
 
-def _connect(uri: str):
+def connect(uri: str):
+    """An ADBC PostgreSQL connection (the URI holds the password: never log it)."""
     # imported on first use: the driver manager costs ~1 s of start-up for every process
     import adbc_driver_postgresql.dbapi as adbc_pg
 
@@ -119,7 +120,7 @@ class PostgresSource(Source):
 
     @contextmanager
     def session(self, spec: SourceSpec):
-        con = _connect(postgres_uri(self.conn))
+        con = connect(postgres_uri(self.conn))
         try:
             with con.cursor() as cur:
                 # probe and read must see one snapshot: the watermark stored with the

@@ -50,6 +50,16 @@ def _key_match(keys: Sequence[str], left: str, right: str) -> str:
     return " AND ".join(f"{left}.{quote_ident(k)} = {right}.{quote_ident(k)}" for k in keys)
 
 
+def differs_sql(columns, known, old: str, new: str) -> str:
+    """True where row `new` differs from row `old` on `columns`; a column the old rows lack
+    (added by schema evolution) differs wherever the new row has a value. Each comparison is
+    parenthesised: DataFusion (Delta predicates) binds OR tighter than IS DISTINCT FROM."""
+    return " OR ".join(
+        f"({old}.{quote_ident(c)} IS DISTINCT FROM {new}.{quote_ident(c)})" if c in known else f"({new}.{quote_ident(c)} IS NOT NULL)"
+        for c in columns
+    ) or "FALSE"
+
+
 def changed_rows_sql(table: str, staged: str, columns, keys, types, *, update: bool, temp: str) -> str:
     """Staged rows that are new, or (when updating) differ from the target row with their key."""
     new = f"t.{quote_ident(keys[0])} IS NULL"

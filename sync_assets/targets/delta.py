@@ -15,6 +15,7 @@ from deltalake.exceptions import TableNotFoundError
 from sync_assets import duck
 from sync_assets.config.models import DeltaConnection
 from sync_assets.paths import is_url, join, resolve
+from sync_assets.sql.apply import differs_sql
 from sync_assets.sql.literals import quote_ident
 from sync_assets.streams import closing
 from sync_assets.targets.base import Target, TargetWindow, WritePlan, WriteResult
@@ -100,13 +101,7 @@ class DeltaTarget(Target):
         keys = plan.merge_keys
         on = " AND ".join(f"t.{quote_ident(k)} = s.{quote_ident(k)}" for k in keys)
         others = [f.name for f in reader.schema if f.name not in keys]
-        known = set(pa.schema(table.schema()).names)
-        # parenthesised: DataFusion binds OR tighter than IS DISTINCT FROM; a column new to
-        # the table differs wherever the source has a value for it
-        differs = " OR ".join(
-            f"(t.{quote_ident(c)} IS DISTINCT FROM s.{quote_ident(c)})" if c in known else f"(s.{quote_ident(c)} IS NOT NULL)"
-            for c in others
-        )
+        differs = differs_sql(others, set(pa.schema(table.schema()).names), old="t", new="s")
         merger = table.merge(
             reader, predicate=on, source_alias="s", target_alias="t",
             merge_schema=new_columns, commit_properties=commit,

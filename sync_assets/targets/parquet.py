@@ -20,6 +20,7 @@ from sync_assets.config.models import ParquetConnection
 from sync_assets.faults import crashpoint
 from sync_assets.parquet_table import ParquetTable
 from sync_assets.paths import join, resolve
+from sync_assets.sql.apply import differs_sql
 from sync_assets.sql.literals import quote_ident, quote_string
 from sync_assets.state import WHOLE
 from sync_assets.streams import closing
@@ -206,10 +207,7 @@ class _Rewrite:
         if not old:
             return {"inserted": total, "updated": 0, "deleted": 0}
         others = [f.name for f in self.schema if f.name not in keys]
-        differs = " OR ".join(
-            f"(o.{quote_ident(c)} IS DISTINCT FROM s.{quote_ident(c)})" if c in self.known_columns else f"(s.{quote_ident(c)} IS NOT NULL)"
-            for c in others
-        ) or "FALSE"
+        differs = differs_sql(others, self.known_columns, old="o", new="s")
         matched, updated = self.con.execute(
             f"SELECT count(*), count(*) FILTER (WHERE {differs}) FROM {src} AS s JOIN {old} AS o ON {match}"
         ).fetchone()

@@ -9,7 +9,7 @@ import pyarrow as pa
 from sync_assets import duck
 from sync_assets.config.models import PostgresConnection
 from sync_assets.secrets import redact
-from sync_assets.sources.postgres import _connect, plain_reader, plain_schema, postgres_uri
+from sync_assets.sources.postgres import connect, plain_reader, plain_schema, postgres_uri
 from sync_assets.sql.literals import quote_ident, quote_string
 from sync_assets.streams import closing
 from sync_assets.targets.base import TargetWindow
@@ -111,7 +111,7 @@ class PostgresTarget(SqlTarget):
     @contextmanager
     def session(self):
         try:
-            con = _connect(postgres_uri(self.conn))
+            con = connect(postgres_uri(self.conn))
         except Exception as exc:  # the driver's message may echo the URI
             raise ConnectionError(redact(str(exc), [self.conn.password])) from None
         try:
@@ -121,7 +121,7 @@ class PostgresTarget(SqlTarget):
             con.close()
 
     def read(self, window: TargetWindow | None = None) -> pa.RecordBatchReader:
-        con = _connect(postgres_uri(self.conn))
+        con = connect(postgres_uri(self.conn))
         session = PostgresSqlSession(con)
         where = ""
         if window:
