@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Install the test dependencies (and a PostgreSQL server when apt-get can), run the tests.
+# Install the test dependencies (and, when apt-get can, a PostgreSQL server, unixODBC and the
+# PostgreSQL ODBC driver), run the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+SYSTEM_PACKAGES="postgresql unixodbc odbc-postgresql"
+have_pg() { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1; }
+have_odbc() { ls /usr/lib/*/odbc/psqlodbcw.so >/dev/null 2>&1 && ls /usr/lib/*/libodbc.so.2 >/dev/null 2>&1; }
+if ! have_pg || ! have_odbc; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $SYSTEM_PACKAGES >/dev/null
   else
-    echo "PostgreSQL server binaries are needed: sudo apt-get install -y postgresql" >&2
+    echo "the tests need: sudo apt-get install -y $SYSTEM_PACKAGES" >&2
     exit 1
   fi
 fi

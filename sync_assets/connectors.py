@@ -6,19 +6,38 @@ from sync_assets.config.models import SyncObject
 from sync_assets.sources.base import Source
 from sync_assets.sources.duckdb import DuckDBSource
 from sync_assets.sources.files import DeltaSource, ParquetSource
+from sync_assets.sources.odbc import OdbcSource
 from sync_assets.sources.postgres import PostgresSource
 from sync_assets.targets.base import Target
 from sync_assets.targets.delta import DeltaTarget
 from sync_assets.targets.duckdb import DuckDBTarget
+from sync_assets.targets.odbc import OdbcTarget
 from sync_assets.targets.parquet import ParquetTarget
 from sync_assets.targets.postgres import PostgresTarget
 
-SOURCES = {"duckdb": DuckDBSource, "postgres": PostgresSource, "parquet": ParquetSource, "delta": DeltaSource}
-TARGETS = {"duckdb": DuckDBTarget, "postgres": PostgresTarget, "parquet": ParquetTarget, "delta": DeltaTarget}
-# Dagster `kinds` shown in the UI for each connection type
+SOURCES = {"duckdb": DuckDBSource, "postgres": PostgresSource, "parquet": ParquetSource, "delta": DeltaSource,
+           "tsql": OdbcSource}
+TARGETS = {"duckdb": DuckDBTarget, "postgres": PostgresTarget, "parquet": ParquetTarget, "delta": DeltaTarget,
+           "tsql": OdbcTarget}
+# Dagster `kinds` shown in the UI for each connection type (T-SQL: by flavor)
 KINDS = {"duckdb": "duckdb", "postgres": "postgres", "parquet": "parquet", "delta": "deltalake"}
+TSQL_KINDS = {"sqlserver": "sqlserver", "azure_sql": "azure", "synapse": "synapse",
+              "fabric_warehouse": "fabric", "postgres": "postgres"}
 # schema used in paths and asset keys when a target names none
-DEFAULT_SCHEMAS = {"duckdb": "main", "postgres": "public", "parquet": "default", "delta": "dbo"}
+DEFAULT_SCHEMAS = {"duckdb": "main", "postgres": "public", "parquet": "default", "delta": "dbo", "tsql": "dbo"}
+
+
+def kind_of(connection) -> str:
+    """The Dagster kind tag of a connection."""
+    if connection.type == "tsql":
+        return TSQL_KINDS[connection.flavor]
+    return KINDS[connection.type]
+
+
+def default_schema(connection) -> str:
+    if connection.type == "tsql" and connection.flavor == "postgres":
+        return "public"
+    return DEFAULT_SCHEMAS[connection.type]
 
 
 def make_source(connection, base_dir: str) -> Source:
@@ -26,7 +45,7 @@ def make_source(connection, base_dir: str) -> Source:
 
 
 def target_schema(obj: SyncObject, connection) -> str:
-    return obj.target.schema_ or DEFAULT_SCHEMAS[connection.type]
+    return obj.target.schema_ or default_schema(connection)
 
 
 def make_target(obj: SyncObject, connection, base_dir: str) -> Target:

@@ -11,7 +11,7 @@ from sync_assets.automation import schedules_for, unpartitioned_job
 from sync_assets.config.loader import default_configs_dir, load_project
 from sync_assets.config.models import ProjectConfig
 from sync_assets.factory import asset_key, build_asset, io_manager_key
-from sync_assets.io_managers import IO_MANAGERS
+from sync_assets.io_managers import io_manager_class
 
 
 # backfill_policy is marked beta; we rely on it deliberately (see factory._backfill_policy)
@@ -32,7 +32,7 @@ def build_definitions(project: ProjectConfig, base_dir: str | Path) -> dg.Defini
     for name in sorted({o.target.connection for o in objects}):
         conn = project.connections[name]
         mine = {keys[o.object_id]: o for o in objects if o.target.connection == name}
-        manager = IO_MANAGERS[conn.type](name, conn, base_dir, mine)
+        manager = io_manager_class(conn)(name, conn, base_dir, mine)
         resources[io_manager_key(name)] = dg.IOManagerDefinition.hardcoded_io_manager(manager)
     job = unpartitioned_job(objects, keys)
     return dg.Definitions(

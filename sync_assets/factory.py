@@ -12,11 +12,11 @@ from contextlib import contextmanager
 import dagster as dg
 
 from sync_assets.config.models import ProjectConfig, SyncObject
-from sync_assets.connectors import KINDS, make_source, target_schema
+from sync_assets.connectors import kind_of, make_source, target_schema
 from sync_assets.io_managers import SyncError, SyncIOManager
 from sync_assets.partitions import partitions_def
 from sync_assets.plan import Window, plan_sync
-from sync_assets.secrets import redact
+from sync_assets.secrets import connection_secrets, redact
 from sync_assets.state import SyncState
 
 
@@ -58,7 +58,7 @@ def build_asset(obj: SyncObject, project: ProjectConfig, base_dir: str) -> dg.As
         key=asset_key(obj, project),
         description=obj.description or obj.name or f"{obj.sync_type} sync {obj.object_id}",
         group_name=obj.group or obj.source.connection,
-        kinds={KINDS[source_conn.type], KINDS[target_conn.type]},
+        kinds={kind_of(source_conn), kind_of(target_conn)},
         tags={"sync/object_id": obj.object_id, "sync/sync_type": obj.sync_type},
         metadata={"sync/object_id": obj.object_id, "sync/source": _source_label(obj), "sync/config_file": project.sources.get(obj.object_id, "")},
         partitions_def=partitions_def(obj.partition) if obj.partition else None,
@@ -74,7 +74,7 @@ def build_asset(obj: SyncObject, project: ProjectConfig, base_dir: str) -> dg.As
         if obj.partition:
             tw = context.partition_time_window
             window = Window(tw.start, tw.end, tuple(context.partition_keys))
-        secrets = [getattr(source_conn, "password", None), getattr(target_conn, "password", None)]
+        secrets = connection_secrets(source_conn) + connection_secrets(target_conn)
         with _naming_failures(obj, window, "reading the target's sync state", secrets):
             state = SyncState.from_dict(target.read_state())
         with _naming_failures(obj, window, "reading the source", secrets):

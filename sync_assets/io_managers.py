@@ -17,7 +17,7 @@ from sync_assets.connectors import make_target
 from sync_assets.faults import crashpoint
 from sync_assets.metadata import write_metadata
 from sync_assets.plan import SyncBatch
-from sync_assets.secrets import redact
+from sync_assets.secrets import connection_secrets, redact
 from sync_assets.targets.base import Target, TargetWindow, WriteResult
 
 
@@ -51,7 +51,7 @@ class SyncIOManager(dg.IOManager):
             else:
                 result = target.write(counter.wrap(batch.reader), batch.plan, batch.state.to_dict())
         except Exception as exc:
-            secrets = [getattr(self.connection, "password", None)]
+            secrets = connection_secrets(self.connection)
             raise SyncError(redact(
                 f"object_id '{obj.object_id}'{partition}: writing to {target.uri} failed "
                 f"({batch.plan.mode}): {type(exc).__name__}: {exc}", secrets,
@@ -132,4 +132,30 @@ class PostgresIOManager(SyncIOManager):
     family = "postgres"
 
 
+class TsqlIOManager(SyncIOManager):
+    """Tables on a T-SQL endpoint through pyodbc: staged, then one set-based apply."""
+
+    family = "tsql"
+
+
+class SqlServerIOManager(TsqlIOManager):
+    """SQL Server / Azure SQL: #temp staging, MERGE, DDL and data in one transaction."""
+
+
+class SynapseIOManager(TsqlIOManager):
+    """Synapse dedicated SQL pool: staging table (or COPY INTO), MERGE; DDL before the transaction."""
+
+
+class FabricWarehouseIOManager(TsqlIOManager):
+    """Fabric Warehouse: staging table (or COPY INTO), delete + insert; DDL before the transaction."""
+
+
 IO_MANAGERS = {"delta": DeltaIOManager, "parquet": ParquetIOManager, "duckdb": DuckDBIOManager, "postgres": PostgresIOManager}
+TSQL_IO_MANAGERS = {"synapse": SynapseIOManager, "fabric_warehouse": FabricWarehouseIOManager}
+
+
+def io_manager_class(connection) -> type[SyncIOManager]:
+    """The IO manager for a target connection (T-SQL ones by flavor)."""
+    if connection.type == "tsql":
+        return TSQL_IO_MANAGERS.get(connection.flavor, SqlServerIOManager if connection.flavor != "postgres" else TsqlIOManager)
+    return IO_MANAGERS[connection.type]

@@ -15,3 +15,9 @@ def redact(text: str, secrets: list[str | None] = ()) -> str:
             text = text.replace(secret, "***")
     text = _URI_PASSWORD.sub(r"\1***\3", text)
     return _KEY_VALUE.sub(r"\1=***", text)
+
+
+def connection_secrets(connection) -> list[str]:
+    """The secret values of a connection config (passwords, client secrets)."""
+    values = [getattr(connection, name, None) for name in ("password", "client_secret")]
+    return [v for v in values if v]

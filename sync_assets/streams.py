@@ -22,3 +22,19 @@ def closing(reader: pa.RecordBatchReader, *close: Callable[[], object]) -> pa.Re
                 fn()
 
     return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+
+def nested_as_json(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+    """Nested columns (list, struct, map) as JSON text, converted batch by batch by DuckDB,
+    for targets that store them as JSON (PostgreSQL jsonb, T-SQL NVARCHAR(MAX))."""
+    nested = [f.name for f in reader.schema if pa.types.is_nested(f.type)]
+    if not nested:
+        return reader
+    from sync_assets import duck
+    from sync_assets.sql.literals import quote_ident
+
+    con = duck.connect()
+    con.register("b", reader)
+    replaced = ", ".join(f"to_json({quote_ident(c)})::VARCHAR AS {quote_ident(c)}" for c in nested)
+    out = con.sql(f"SELECT * REPLACE ({replaced}) FROM b").to_arrow_reader(65_536)
+    return closing(out, con.close)

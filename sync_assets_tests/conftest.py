@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import os
 import warnings
+from pathlib import Path
+from urllib.parse import urlparse
 
 import dagster as dg
 import pytest
@@ -11,8 +14,10 @@ import pytest
 from sync_assets_tests.pg_server import PostgresServer
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
+# unixODBC reads the project's driver list (Debian's own turns on a log file per process)
+os.environ.setdefault("ODBCSYSINI", str(Path(__file__).resolve().parents[1] / "odbc"))
 
-TARGET_KINDS = ["delta", "parquet", "duckdb", "postgres"]
+TARGET_KINDS = ["delta", "parquet", "duckdb", "postgres", "odbc"]
 _db_counter = itertools.count()
 
 
@@ -38,7 +43,16 @@ def target_connection(kind: str, tmp_path, pg_server=None) -> dict:
         return {"type": "duckdb", "path": str(tmp_path / "warehouse.duckdb")}
     if kind == "postgres":
         return {"type": "postgres", "dsn": pg_server.create_database(f"t{next(_db_counter)}")}
+    if kind == "odbc":
+        return odbc_connection(pg_server.create_database(f"t{next(_db_counter)}"))
     raise ValueError(kind)
+
+
+def odbc_connection(uri: str) -> dict:
+    """A `tsql` connection of flavor postgres: the ODBC writer against the test server."""
+    u = urlparse(uri)
+    return {"type": "tsql", "flavor": "postgres", "server": u.hostname, "port": u.port,
+            "database": u.path.lstrip("/"), "user": u.username, "password": u.password or ""}
 
 
 @pytest.fixture(params=TARGET_KINDS)
@@ -48,5 +62,5 @@ def target_kind(request) -> str:
 
 @pytest.fixture
 def target_conn(target_kind, tmp_path, request) -> dict:
-    server = request.getfixturevalue("pg_server") if target_kind == "postgres" else None
+    server = request.getfixturevalue("pg_server") if target_kind in ("postgres", "odbc") else None
     return target_connection(target_kind, tmp_path, server)

@@ -121,5 +121,16 @@ def write_marker(project: Project, object_id: str):
         return target.table.load()["version"]
     from sync_assets.sql import apply
 
+    if kind == "tsql":
+        from sync_assets.tsql import odbc
+
+        con = odbc.connect(target.conn)
+        try:
+            row = con.cursor().execute(
+                f"SELECT updated_at FROM {apply.STATE_SCHEMA}.{apply.STATE_TABLE} WHERE object_id = ?", object_id
+            ).fetchone()
+            return row[0] if row else None
+        finally:
+            con.close()
     with target.session() as s:
         return s.scalar(f"SELECT updated_at FROM {apply.STATE_SCHEMA}.{apply.STATE_TABLE} WHERE object_id = '{object_id}'")

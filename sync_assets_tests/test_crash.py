@@ -25,6 +25,7 @@ POINTS = {
     "parquet": ["mid_stream", "files_written", "committed"],
     "duckdb": ["mid_stream", "staged", "before_commit", "committed"],
     "postgres": ["mid_stream", "staged", "before_commit", "committed"],
+    "odbc": ["mid_stream", "staged", "before_commit", "committed"],
 }
 CASES = [(kind, point) for kind, points in POINTS.items() for point in points]
 

@@ -71,8 +71,76 @@ class ParquetConnection(_Strict):
     description: str | None = None
 
 
+class CopyStaging(_Strict):
+    """Where Synapse / Fabric Warehouse targets stage Parquet for COPY INTO.
+
+    `url` is a folder: abfss://<container>@<account>.dfs.core.windows.net/<path>, an
+    https:// URL of ADLS Gen2 or OneLake, or a local path (for tests). The service reads the
+    files with `credential` (the body of COPY INTO's CREDENTIAL clause, e.g.
+    "IDENTITY = 'Managed Identity'"); the files are written with `storage_options`.
+    """
+
+    url: str
+    credential: str | None = None
+    storage_options: dict[str, str] = Field(default_factory=dict)
+
+
+TSQL_FLAVORS = ("sqlserver", "azure_sql", "synapse", "fabric_warehouse", "postgres")
+
+
+class TsqlConnection(_Strict):
+    """A Microsoft SQL endpoint reached through ODBC (pyodbc).
+
+    flavor: sqlserver (also azure_sql), synapse (dedicated SQL pool), fabric_warehouse, or
+    postgres (PostgreSQL through psqlODBC, the same writer; used to prove the ODBC plumbing).
+    Give a full ODBC connection string in `odbc_connect`, or the discrete fields.
+    authentication: sql (user + password), service_principal (tenant_id, client_id,
+    client_secret), managed_identity (optional client_id), azure_cli, or default
+    (azure-identity's DefaultAzureCredential); Entra ID tokens go to the driver as an access
+    token, never into the connection string.
+    """
+
+    type: Literal["tsql"]
+    flavor: Literal["sqlserver", "azure_sql", "synapse", "fabric_warehouse", "postgres"] = "sqlserver"
+    odbc_connect: str | None = None
+    driver: str | None = None
+    server: str | None = None
+    port: int | None = None
+    database: str | None = None
+    authentication: Literal["sql", "service_principal", "managed_identity", "azure_cli", "default"] = "sql"
+    user: str | None = None
+    password: str | None = None
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    encrypt: bool = True
+    trust_server_certificate: bool = False
+    login_timeout: int = Field(default=30, ge=1)
+    # further ODBC keywords, passed through as KEY=value
+    options: dict[str, str] = Field(default_factory=dict)
+    staging: CopyStaging | None = None
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _where_and_who(self) -> TsqlConnection:
+        if not self.odbc_connect and not (self.server and self.database):
+            raise ValueError("give either odbc_connect, or server and database")
+        if self.authentication == "service_principal":
+            missing = [f for f in ("tenant_id", "client_id", "client_secret") if not getattr(self, f)]
+            if missing:
+                raise ValueError(f"authentication service_principal needs {', '.join(missing)}")
+        if self.staging and self.flavor not in ("synapse", "fabric_warehouse"):
+            raise ValueError("staging (COPY INTO) is available on synapse and fabric_warehouse only")
+        return self
+
+    @property
+    def secrets(self) -> list[str]:
+        """Values that must never reach logs, errors or metadata."""
+        return [s for s in (self.password, self.client_secret) if s]
+
+
 Connection = Annotated[
-    Union[DuckDBConnection, PostgresConnection, DeltaConnection, ParquetConnection],
+    Union[DuckDBConnection, PostgresConnection, DeltaConnection, ParquetConnection, TsqlConnection],
     Field(discriminator="type"),
 ]
 

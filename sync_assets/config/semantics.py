@@ -17,6 +17,8 @@ SOURCE_DIALECTS = {"duckdb": "duckdb", "postgres": "postgres", "delta": "duckdb"
 
 def source_dialect(connection) -> str:
     """The SQL dialect that filter_condition and column_mappings are written in."""
+    if connection.type == "tsql":
+        return "postgres" if connection.flavor == "postgres" else "tsql"
     return SOURCE_DIALECTS[connection.type]
 
 

@@ -2,7 +2,8 @@
 
 Values (watermarks, window bounds) are rendered for the column's Arrow type, so a predicate
 compares like with like: a DATE column against a DATE, a TIMESTAMPTZ against an instant.
-Dialects: 'duckdb', 'postgres', and 'delta' (DataFusion, as delta-rs parses predicates).
+Dialects: 'duckdb', 'postgres', 'tsql' (SQL Server, Synapse, Fabric Warehouse), and 'delta'
+(DataFusion, as delta-rs parses predicates).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ def literal(value, arrow_type: pa.DataType, dialect: str) -> str:
         day = value.date() if isinstance(value, dt.datetime) else _as_date(value)
         return f"CAST({quote_string(day.isoformat())} AS DATE)"
     if pa.types.is_boolean(arrow_type):
+        if dialect == "tsql":  # BIT has no TRUE/FALSE literals
+            return "1" if value else "0"
         return "TRUE" if value else "FALSE"
     if pa.types.is_integer(arrow_type):
         return str(int(value))
@@ -46,7 +49,7 @@ def literal(value, arrow_type: pa.DataType, dialect: str) -> str:
     if pa.types.is_decimal(arrow_type):
         return str(decimal.Decimal(str(value)))
     if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
-        return quote_string(str(value))
+        return ("N" if dialect == "tsql" else "") + quote_string(str(value))
     raise TypeError(f"cannot compare a column of type {arrow_type} with a literal")
 
 
@@ -54,10 +57,10 @@ def _timestamp_literal(value: dt.datetime, with_tz: bool, dialect: str) -> str:
     if with_tz:
         instant = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
         text = instant.astimezone(dt.timezone.utc).isoformat(sep=" ")
-        cast = "TIMESTAMPTZ"
+        cast = "DATETIMEOFFSET" if dialect == "tsql" else "TIMESTAMPTZ"
     else:
         text = value.replace(tzinfo=None).isoformat(sep=" ")
-        cast = "TIMESTAMP"
+        cast = "DATETIME2" if dialect == "tsql" else "TIMESTAMP"
     if dialect == "delta":
         # DataFusion casts a bare string to the column's own unit; CAST(... AS TIMESTAMP)
         # would be nanoseconds and fail to compare with a microsecond column.

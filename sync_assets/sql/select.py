@@ -83,6 +83,10 @@ def fingerprint_expr(dialect: str) -> str:
     """An order-independent hash of all rows of the subquery aliased `q`."""
     if dialect == "postgres":
         return "sum(hashtextextended(q::text, 0)::numeric)::text"
+    if dialect == "tsql":
+        # 32-bit row checksums summed as BIGINT: cheap, order-independent; a changed row
+        # escapes only on a checksum collision, and the row count is compared as well
+        return "CAST(SUM(CAST(BINARY_CHECKSUM(*) AS BIGINT)) AS VARCHAR(40))"
     return "sum(hash(q)::HUGEINT)::VARCHAR"
 
 
@@ -92,7 +96,7 @@ def probe_sql(select: str, sync_column: str | None, dialect: str, *, fingerprint
     Without the fingerprint the probe is `max(col)` over a flattened subquery, which
     PostgreSQL answers from an index on the watermark column.
     """
-    cols = ["count(*) AS n_rows"]
+    cols = ["COUNT_BIG(*) AS n_rows" if dialect == "tsql" else "count(*) AS n_rows"]
     if fingerprint:
         cols.append(f"{fingerprint_expr(dialect)} AS fingerprint")
     inner = select

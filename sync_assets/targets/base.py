@@ -17,6 +17,11 @@ import pyarrow as pa
 from sync_assets.sql.select import Bounds, window_bounds
 
 WriteMode = Literal["replace", "append", "merge"]
+# Change streams (Change Tracking, CDF) flag deleted source rows in this boolean column; it is
+# never written to the target.
+DELETED_FLAG = "__sync_deleted"
+# With soft deletes, the target column that marks a row deleted at the source.
+SOFT_DELETE_COLUMN = "_is_deleted"
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,10 @@ class WritePlan:
     update: bool = True  # merge: update matched rows (False: insert new keys only)
     delete_missing: bool = False  # merge: delete target rows (in the window) not in the input
     window: TargetWindow | None = None
+    # merge of a change stream: rows flagged in DELETED_FLAG delete their key (or, with
+    # soft_delete, set SOFT_DELETE_COLUMN on it and keep the last values)
+    deletes: bool = False
+    soft_delete: bool = False
 
 
 @dataclass

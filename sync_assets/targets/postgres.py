@@ -6,12 +6,11 @@ from contextlib import contextmanager
 
 import pyarrow as pa
 
-from sync_assets import duck
 from sync_assets.config.models import PostgresConnection
 from sync_assets.secrets import redact
 from sync_assets.sources.postgres import connect, plain_reader, plain_schema, postgres_uri
 from sync_assets.sql.literals import quote_ident, quote_string
-from sync_assets.streams import closing
+from sync_assets.streams import closing, nested_as_json
 from sync_assets.targets.base import TargetWindow
 from sync_assets.targets.sql_target import SqlSession, SqlTarget
 from sync_assets.types import postgres_type
@@ -70,19 +69,6 @@ def _copyable(t: pa.DataType) -> pa.DataType:
     return _COPY_WIDEN.get(t, t)
 
 
-def _nested_as_json(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
-    """Nested columns as JSON text (PostgreSQL stores them as jsonb), converted by DuckDB."""
-    nested = [f.name for f in reader.schema if pa.types.is_nested(f.type)]
-    if not nested:
-        return reader
-    con = duck.connect()
-    con.register("b", reader)
-    replaced = ", ".join(f"to_json({quote_ident(c)})::VARCHAR AS {quote_ident(c)}" for c in nested)
-    out = con.sql(f"SELECT * REPLACE ({replaced}) FROM b").to_arrow_reader(65_536)
-
-    return closing(out, con.close)
-
-
 class PostgresTarget(SqlTarget):
     kind = "postgres"
     dialect = "postgres"
@@ -102,7 +88,7 @@ class PostgresTarget(SqlTarget):
         return postgres_type(arrow_type)
 
     def prepare_reader(self, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
-        reader = _nested_as_json(reader)
+        reader = nested_as_json(reader)
         schema = pa.schema([pa.field(f.name, _copyable(f.type)) for f in reader.schema])
         if schema.equals(reader.schema):
             return reader

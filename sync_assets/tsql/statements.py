@@ -1,0 +1,298 @@
+"""Every statement the ODBC writer runs, built by pure functions from names, types and a flavor.
+
+Tests read these texts against golden files per flavor and parse the T-SQL back with
+sqlglot; the PostgreSQL rendering of the same plan runs for real through psqlODBC.
+
+Applying a staged batch, in one transaction with the state:
+- replace: DELETE the slice (the whole table, or the partition window), INSERT … SELECT.
+- append: INSERT … SELECT.
+- merge: one MERGE where the flavor has it (upsert, plus WHEN NOT MATCHED BY SOURCE … DELETE
+  for whole-source merges on T-SQL); otherwise delete-changed + insert-new.
+- change streams (Change Tracking, CDF) carry a `__sync_deleted` flag per row: flagged keys
+  are deleted (or marked `_is_deleted = 1`) first, the other rows are merged as above.
+Rows that did not change are never rewritten; counts come from one set-based query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sync_assets.targets.base import DELETED_FLAG as DELETED
+from sync_assets.targets.base import SOFT_DELETE_COLUMN as SOFT_DELETED
+from sync_assets.tsql.flavors import Flavor
+
+STATE_SCHEMA = "_sync_assets"
+STATE_TABLE = "sync_state"
+
+
+def quote(name: str, flavor: Flavor) -> str:
+    if flavor.dialect == "tsql":
+        return "[" + name.replace("]", "]]") + "]"
+    return '"' + name.replace('"', '""') + '"'
+
+
+def table_name(schema: str | None, table: str, flavor: Flavor) -> str:
+    return ".".join(quote(p, flavor) for p in (schema, table) if p)
+
+
+def _string(value: str, flavor: Flavor) -> str:
+    text = "'" + value.replace("'", "''") + "'"
+    return "N" + text if flavor.dialect == "tsql" else text
+
+
+def _true(expr: str, flavor: Flavor) -> str:
+    return f"{expr} = 1" if flavor.dialect == "tsql" else expr
+
+
+def _false(expr: str, flavor: Flavor) -> str:
+    return f"{expr} = 0" if flavor.dialect == "tsql" else f"NOT {expr}"
+
+
+def _with(options: str | None) -> str:
+    return f" WITH ({options})" if options else ""
+
+
+# ----------------------------------------------------------------------------- DDL
+
+
+def create_schema_sql(schema: str, flavor: Flavor) -> str:
+    if flavor.dialect == "tsql":
+        # CREATE SCHEMA must be alone in its batch: run it through EXEC
+        return f"IF SCHEMA_ID({_string(schema, flavor)}) IS NULL EXEC({_string('CREATE SCHEMA ' + quote(schema, flavor), flavor)})"
+    return f"CREATE SCHEMA IF NOT EXISTS {quote(schema, flavor)}"
+
+
+def _column_list(columns: Sequence[tuple[str, str]], flavor: Flavor) -> str:
+    return ", ".join(f"{quote(name, flavor)} {sql_type}" for name, sql_type in columns)
+
+
+def create_table_sql(table: str, columns: Sequence[tuple[str, str]], flavor: Flavor) -> str:
+    """CREATE TABLE with explicit column types (from `tsql.types.sql_type`)."""
+    return f"CREATE TABLE {table} ({_column_list(columns, flavor)}){_with(flavor.table_options)}"
+
+
+def add_column_sql(table: str, name: str, sql_type: str, flavor: Flavor) -> str:
+    keyword = "ADD" if flavor.dialect == "tsql" else "ADD COLUMN"
+    return f"ALTER TABLE {table} {keyword} {quote(name, flavor)} {sql_type}"
+
+
+def table_columns_sql(flavor: Flavor) -> str:
+    """Columns of one table (binds: schema, table), in order, as INFORMATION_SCHEMA has them."""
+    return (
+        "SELECT COLUMN_NAME, DATA_TYPE, NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION "
+        "FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION"
+    )
+
+
+# ----------------------------------------------------------------------------- staging
+
+
+def staging_table(object_id: str, flavor: Flavor) -> str:
+    """Where a batch is staged: a session temp table, or a table of its own per object."""
+    if flavor.dialect == "tsql" and flavor.temp_staging:
+        return "[#__sync_stage]"
+    if flavor.temp_staging:
+        return quote("__sync_stage", flavor)
+    return table_name(STATE_SCHEMA, f"stage_{object_id}", flavor)
+
+
+def create_staging_sql(stage: str, columns: Sequence[tuple[str, str]], flavor: Flavor) -> str:
+    temp = "TEMP " if flavor.dialect == "postgres" else ""
+    return f"CREATE {temp}TABLE {stage} ({_column_list(columns, flavor)}){_with(flavor.staging_options)}"
+
+
+def drop_staging_sql(stage: str, flavor: Flavor) -> str:
+    if flavor.dialect == "tsql":
+        lookup = f"tempdb..{stage.strip('[]')}" if stage.startswith("[#") else stage
+        return f"IF OBJECT_ID({_string(lookup, flavor)}) IS NOT NULL DROP TABLE {stage}"
+    return f"DROP TABLE IF EXISTS {stage}"
+
+
+def insert_values_sql(table: str, columns: Sequence[str], flavor: Flavor) -> str:
+    """The parameterised INSERT that fast_executemany binds a whole batch to."""
+    names = ", ".join(quote(c, flavor) for c in columns)
+    marks = ", ".join("?" for _ in columns)
+    return f"INSERT INTO {table} ({names}) VALUES ({marks})"
+
+
+# ----------------------------------------------------------------------------- applying
+
+
+def _cols(alias: str | None, columns: Sequence[str], flavor: Flavor) -> str:
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(f"{prefix}{quote(c, flavor)}" for c in columns)
+
+
+def _match(keys: Sequence[str], left: str, right: str, flavor: Flavor) -> str:
+    return " AND ".join(f"{left}.{quote(k, flavor)} = {right}.{quote(k, flavor)}" for k in keys)
+
+
+def differs(old: str, new: str, columns: Sequence[str], flavor: Flavor) -> str:
+    """Null-safe "row `new` differs from row `old` on `columns`" (NULL equals NULL)."""
+    if flavor.dialect == "tsql":
+        # INTERSECT treats NULLs as equal; IS DISTINCT FROM is missing on older servers
+        return f"NOT EXISTS (SELECT {_cols(old, columns, flavor)} INTERSECT SELECT {_cols(new, columns, flavor)})"
+    return f"({_cols(old, columns, flavor)}) IS DISTINCT FROM ({_cols(new, columns, flavor)})"
+
+
+def upsert_source(stage: str, changes: bool, flavor: Flavor) -> str:
+    """The staged rows a merge upserts: all of them, or the not-deleted rows of a change stream."""
+    if not changes:
+        return stage
+    return f"(SELECT * FROM {stage} WHERE {_false(quote(DELETED, flavor), flavor)})"
+
+
+def insert_select_sql(table: str, source: str, columns: Sequence[str], flavor: Flavor) -> str:
+    return f"INSERT INTO {table} ({_cols(None, columns, flavor)}) SELECT {_cols('s', columns, flavor)} FROM {source} AS s"
+
+
+def delete_window_sql(table: str, window: str | None) -> str:
+    return f"DELETE FROM {table}" + (f" WHERE {window}" if window else "")
+
+
+def count_sql(table: str, where: str | None, flavor: Flavor) -> str:
+    count = "COUNT_BIG(*)" if flavor.dialect == "tsql" else "count(*)"
+    return f"SELECT {count} FROM {table}" + (f" WHERE {where}" if where else "")
+
+
+def duplicate_keys_sql(stage: str, keys: Sequence[str], flavor: Flavor) -> str:
+    cols = _cols(None, keys, flavor)
+    if flavor.dialect == "tsql":
+        return f"SELECT TOP 3 {cols}, COUNT_BIG(*) AS n FROM {stage} GROUP BY {cols} HAVING COUNT_BIG(*) > 1"
+    return f"SELECT {cols}, count(*) AS n FROM {stage} GROUP BY {cols} HAVING count(*) > 1 LIMIT 3"
+
+
+def merge_counts_sql(table: str, source: str, columns, keys, flavor: Flavor, *, update: bool) -> str:
+    """Rows of `source` that a merge inserts, and that it updates (matched and different)."""
+    others = [c for c in columns if c not in keys]
+    new = f"t.{quote(keys[0], flavor)} IS NULL"
+    changed = f"NOT ({new}) AND {differs('t', 's', others, flavor)}" if update and others else "1 = 0"
+    return (
+        f"SELECT COALESCE(SUM(CASE WHEN {new} THEN 1 ELSE 0 END), 0), "
+        f"COALESCE(SUM(CASE WHEN {changed} THEN 1 ELSE 0 END), 0) "
+        f"FROM {source} AS s LEFT JOIN {table} AS t ON {_match(keys, 't', 's', flavor)}"
+    )
+
+
+def merge_sql(table: str, source: str, columns, keys, flavor: Flavor, *, update: bool, delete_missing: bool,
+              window: str | None) -> str:
+    """One MERGE: update changed rows, insert new keys, and (T-SQL, whole-source merges) delete
+    target rows of the window whose key is not in the source."""
+    others = [c for c in columns if c not in keys]
+    hint = " WITH (HOLDLOCK)" if flavor.merge_holdlock else ""
+    parts = [f"MERGE INTO {table}{hint} AS t USING {source} AS s ON {_match(keys, 't', 's', flavor)}"]
+    if update and others:
+        if flavor.dialect == "tsql":
+            sets = ", ".join(f"t.{quote(c, flavor)} = s.{quote(c, flavor)}" for c in others)
+        else:  # PostgreSQL names the SET columns unqualified
+            sets = ", ".join(f"{quote(c, flavor)} = s.{quote(c, flavor)}" for c in others)
+        parts.append(f"WHEN MATCHED AND {differs('t', 's', others, flavor)} THEN UPDATE SET {sets}")
+    by_target = " BY TARGET" if flavor.dialect == "tsql" else ""
+    parts.append(f"WHEN NOT MATCHED{by_target} THEN INSERT ({_cols(None, columns, flavor)}) VALUES ({_cols('s', columns, flavor)})")
+    if delete_missing and flavor.dialect == "tsql":
+        scope = f" AND {window}" if window else ""
+        parts.append(f"WHEN NOT MATCHED BY SOURCE{scope} THEN DELETE")
+    return " ".join(parts) + (";" if flavor.dialect == "tsql" else "")
+
+
+def delete_changed_sql(table: str, source: str, columns, keys, flavor: Flavor) -> str:
+    """Delete + insert merges, step 1: remove target rows that the source has with other values.
+    The target is correlated by its full name: Synapse rejects joins and aliases in DELETE."""
+    others = [c for c in columns if c not in keys]
+    changed = f" AND {differs(table, 's', others, flavor)}" if others else " AND 1 = 0"
+    return f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM {source} AS s WHERE {_match(keys, 's', table, flavor)}{changed})"
+
+
+def insert_new_sql(table: str, source: str, columns, keys, flavor: Flavor) -> str:
+    """Delete + insert merges, step 2: insert source rows whose key the target lacks."""
+    return (
+        f"INSERT INTO {table} ({_cols(None, columns, flavor)}) SELECT {_cols('s', columns, flavor)} FROM {source} AS s "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {_match(keys, 't', 's', flavor)})"
+    )
+
+
+def delete_missing_sql(table: str, stage: str, keys, window: str | None, flavor: Flavor) -> str:
+    """Delete target rows (in the window) whose key is absent from the staged source."""
+    scope = f"{window} AND " if window else ""
+    return f"DELETE FROM {table} WHERE {scope}NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE {_match(keys, 's', table, flavor)})"
+
+
+def delete_flagged_sql(table: str, stage: str, keys, flavor: Flavor) -> str:
+    """Change streams: hard-delete the target rows whose key the stream flags as deleted."""
+    flagged = _true(f"s.{quote(DELETED, flavor)}", flavor)
+    return f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM {stage} AS s WHERE {_match(keys, 's', table, flavor)} AND {flagged})"
+
+
+def soft_delete_flagged_sql(table: str, stage: str, keys, flavor: Flavor) -> str:
+    """Change streams with soft deletes: mark flagged rows `_is_deleted`, keeping their values."""
+    flagged = _true(f"s.{quote(DELETED, flavor)}", flavor)
+    mark = quote(SOFT_DELETED, flavor)
+    one, zero = ("1", "0") if flavor.dialect == "tsql" else ("TRUE", "FALSE")
+    return (
+        f"UPDATE {table} SET {mark} = {one} WHERE ({mark} = {zero} OR {mark} IS NULL) AND EXISTS "
+        f"(SELECT 1 FROM {stage} AS s WHERE {_match(keys, 's', table, flavor)} AND {flagged})"
+    )
+
+
+# ----------------------------------------------------------------------------- sync state
+
+
+def state_table(flavor: Flavor) -> str:
+    return table_name(STATE_SCHEMA, STATE_TABLE, flavor)
+
+
+def state_ddl(flavor: Flavor) -> list[str]:
+    """Create the state table when missing (one row per object, state as JSON text)."""
+    table = state_table(flavor)
+    if flavor.dialect == "postgres":
+        return [
+            create_schema_sql(STATE_SCHEMA, flavor),
+            f"CREATE TABLE IF NOT EXISTS {table} (object_id VARCHAR PRIMARY KEY, target_table VARCHAR NOT NULL, "
+            "state VARCHAR NOT NULL, updated_at timestamptz NOT NULL)",
+        ]
+    short, text = ("VARCHAR(400)", "VARCHAR(MAX)") if flavor.text_type.startswith("VARCHAR") else ("NVARCHAR(400)", "NVARCHAR(MAX)")
+    columns = (f"[object_id] {short} NOT NULL, [target_table] {short} NOT NULL, [state] {text} NOT NULL, "
+               "[updated_at] DATETIME2(6) NOT NULL")
+    return [
+        create_schema_sql(STATE_SCHEMA, flavor),
+        f"IF OBJECT_ID({_string(table, flavor)}, N'U') IS NULL CREATE TABLE {table} ({columns}){_with(flavor.staging_options)}",
+    ]
+
+
+def state_upsert_sql(flavor: Flavor) -> list[str]:
+    """Replace the object's state row (binds: object_id; object_id, target_table, state)."""
+    now = "SYSUTCDATETIME()" if flavor.dialect == "tsql" else "CURRENT_TIMESTAMP"
+    table = state_table(flavor)
+    return [
+        f"DELETE FROM {table} WHERE {quote('object_id', flavor)} = ?",
+        f"INSERT INTO {table} ({_cols(None, ['object_id', 'target_table', 'state', 'updated_at'], flavor)}) VALUES (?, ?, ?, {now})",
+    ]
+
+
+def state_select_sql(flavor: Flavor) -> str:
+    """The object's state, only if written for this very table (binds: object_id, target_table)."""
+    return (
+        f"SELECT {quote('state', flavor)} FROM {state_table(flavor)} "
+        f"WHERE {quote('object_id', flavor)} = ? AND {quote('target_table', flavor)} = ?"
+    )
+
+
+# ----------------------------------------------------------------------------- COPY INTO
+
+
+def copy_into_sql(stage: str, url: str, columns: Sequence[str], flavor: Flavor, credential: str | None) -> str:
+    """Bulk-load staged Parquet files (a folder URL in ADLS / OneLake) into the staging table.
+
+    `credential` is the COPY INTO CREDENTIAL clause body, e.g. "IDENTITY = 'Managed Identity'";
+    None lets the service use the caller's Entra identity (Fabric) or the workspace identity.
+    """
+    cred = f", CREDENTIAL = ({credential})" if credential else ""
+    return (
+        f"COPY INTO {stage} ({_cols(None, columns, flavor)}) FROM {_plain(url)} "
+        f"WITH (FILE_TYPE = 'PARQUET'{cred})"
+    )
+
+
+def _plain(text: str) -> str:
+    """A non-Unicode string literal (COPY INTO takes a plain 'url')."""
+    return "'" + text.replace("'", "''") + "'"
