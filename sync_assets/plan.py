@@ -44,6 +44,7 @@ class SyncBatch:
     full_resync: bool = False
     source_sql: str | None = None
     plan_seconds: float = 0.0
+    notes: dict = field(default_factory=dict)  # extra sync/* metadata of the decision taken
     _stack: ExitStack = field(default_factory=ExitStack, repr=False)
 
     def elapsed(self) -> float:
@@ -128,6 +129,10 @@ class _Planner:
     # ------------------------------------------------------------------ decisions
 
     def build(self) -> SyncBatch:
+        if self.obj.sync_type == "change_tracking":
+            from sync_assets.tsql import change_tracking
+
+            return change_tracking.plan(self)
         if self.obj.sync_column and self.obj.sync_type != "full" and not self.obj.deletes_missing:
             return self._incremental()
         return self._snapshot()

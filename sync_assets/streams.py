@@ -38,3 +38,16 @@ def nested_as_json(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
     replaced = ", ".join(f"to_json({quote_ident(c)})::VARCHAR AS {quote_ident(c)}" for c in nested)
     out = con.sql(f"SELECT * REPLACE ({replaced}) FROM b").to_arrow_reader(65_536)
     return closing(out, con.close)
+
+
+def with_soft_delete_column(reader: pa.RecordBatchReader, flag: str, column: str) -> pa.RecordBatchReader:
+    """A change stream with `column` added as a copy of its delete `flag`: upserted rows carry
+    `column = false`, flagged rows are only used to mark their key."""
+    schema = reader.schema.append(pa.field(column, pa.bool_()))
+
+    def batches():
+        for batch in reader:
+            values = batch.column(batch.schema.get_field_index(flag))
+            yield pa.RecordBatch.from_arrays([*batch.columns, values], schema=schema)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())

@@ -108,3 +108,36 @@ def test_parquet_and_delta_sources(tmp_path):
         "id": pa.array([5000], pa.int64()), "v": [1.0], "at": pa.array([dt.datetime(2025, 1, 2, 5)], pa.timestamp("us"))}), mode="append")
     meta = project.materialize("from_delta", partition="2025-01-02")
     assert meta["sync/rows_inserted"] == 1 and meta["dagster/partition_row_count"] == 25
+
+
+@pytest.mark.parametrize("target_kind", ["duckdb", "odbc"])
+def test_odbc_source_reads_in_batches_and_merges(tmp_path, pg_uri, target_conn):
+    """The ODBC source (pyodbc + unixODBC + psqlODBC against the test server): fetchmany
+    batches become Arrow batches; filter, watermark and merge as with any source."""
+    from sync_assets_tests.conftest import odbc_connection
+
+    pg_source(pg_uri)
+    spec = {
+        "object_id": "odbc_orders",
+        "source": {"connection": "src", "schema": "shop", "object": "orders"},
+        "target": {"connection": "tgt", "object": "orders"},
+        "sync_type": "incremental", "sync_column": "updated_at", "merge_keys": ["id"],
+        "filter_condition": "status <> 'c'", "batch_size": 300,
+    }
+    project = Project(tmp_path, {"src": odbc_connection(pg_uri), "tgt": target_conn}, [spec])
+    meta = project.materialize("odbc_orders")
+    assert meta["sync/rows_read"] == 1333
+    columns = ["id", "customer_id", "status", "amount", "note", "updated_at", "day"]
+    target = project.target_table("odbc_orders")
+    assert_same_rows(pg_rows(pg_uri, "status <> 'c'").select(columns), target.select(columns), "id")
+    assert target.schema.field("amount").type == pa.decimal128(12, 2)
+    # psqlODBC has no zone-aware type: instants arrive as UTC wall time (the session is UTC)
+    created = {r["id"]: r["created_at"] for r in target.select(["id", "created_at"]).to_pylist()}
+    assert created[1].replace(tzinfo=None) == dt.datetime(2025, 1, 1, 0, 1)
+
+    with psycopg.connect(pg_uri, autocommit=True) as con:
+        con.execute("UPDATE shop.orders SET amount = amount + 1, updated_at = timestamp '2026-01-01' WHERE id % 100 = 1")
+        con.execute("INSERT INTO shop.orders SELECT 5000 + g, 1, 'a', 1.00, 1, 'late', '{}', now(), timestamp '2026-01-02', date '2025-01-02' FROM generate_series(1, 7) g")
+    meta = project.materialize("odbc_orders")
+    assert (meta["sync/rows_inserted"], meta["sync/rows_updated"]) == (7, 13)
+    assert_same_rows(pg_rows(pg_uri, "status <> 'c'").select(columns), project.target_table("odbc_orders").select(columns), "id")

@@ -29,6 +29,19 @@ def check_object(obj: SyncObject, connections: dict) -> list[str]:
     problems += _check_target_columns(obj)
     if obj.source.query and connections[obj.source.connection].type in ("delta", "parquet"):
         problems.append("field 'source.query': Delta and Parquet sources take schema + object")
+    if obj.sync_type == "change_tracking":
+        problems += _check_change_tracking(connections[obj.source.connection], connections[obj.target.connection])
+    return problems
+
+
+def _check_change_tracking(source, target) -> list[str]:
+    """Change Tracking is a SQL Server / Azure SQL feature; deletes need a SQL target."""
+    problems = []
+    if source.type != "tsql" or source.flavor not in ("sqlserver", "azure_sql"):
+        problems.append("field 'sync_type': change_tracking needs a tsql source of flavor sqlserver or azure_sql")
+    if target.type in ("delta", "parquet"):
+        problems.append(f"field 'sync_type': change_tracking into a {target.type} target is not supported yet; "
+                        "use a tsql, postgres or duckdb target")
     return problems
 
 

@@ -90,6 +90,23 @@ def delete_missing_sql(table: str, staged: str, keys, window_predicate: str | No
     return f"DELETE FROM {table} AS t WHERE {scope}NOT EXISTS (SELECT 1 FROM {staged} AS s WHERE {match})"
 
 
+def flagged_deletes_sql(table: str, staged: str, keys, flag: str, soft_column: str | None) -> str:
+    """Change streams: delete the keys flagged in `flag`, or with `soft_column`, mark them."""
+    match = _key_match(keys, "t", "s")
+    if soft_column is None:
+        return f"DELETE FROM {table} AS t USING {staged} AS s WHERE {match} AND s.{quote_ident(flag)}"
+    mark = quote_ident(soft_column)
+    return (
+        f"UPDATE {table} AS t SET {mark} = TRUE FROM {staged} AS s "
+        f"WHERE {match} AND s.{quote_ident(flag)} AND t.{mark} IS NOT TRUE"
+    )
+
+
+def not_flagged(staged: str, flag: str) -> str:
+    """The rows of a change stream that are upserts (not deletes), as a FROM item."""
+    return f"(SELECT * FROM {staged} WHERE NOT {quote_ident(flag)})"
+
+
 def duplicate_keys_sql(staged: str, keys) -> str:
     cols = ", ".join(quote_ident(k) for k in keys)
     return f"SELECT {cols}, count(*) AS n FROM {staged} GROUP BY {cols} HAVING count(*) > 1 LIMIT 3"

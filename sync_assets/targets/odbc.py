@@ -18,7 +18,7 @@ import pyarrow as pa
 from sync_assets.config.models import TsqlConnection
 from sync_assets.faults import crashpoint
 from sync_assets.secrets import redact
-from sync_assets.streams import closing, nested_as_json
+from sync_assets.streams import closing, nested_as_json, with_soft_delete_column
 from sync_assets.targets.base import DELETED_FLAG, SOFT_DELETE_COLUMN, Target, TargetWindow, WritePlan, WriteResult
 from sync_assets.tsql import odbc
 from sync_assets.tsql import statements as sql
@@ -96,7 +96,7 @@ class OdbcTarget(Target):
         reader = nested_as_json(reader)
         fields = [pa.field(f.name, storage_type(f.type, self.flavor)) for f in reader.schema]
         if plan.soft_delete and DELETED_FLAG in reader.schema.names:
-            reader = _with_soft_delete_column(reader)
+            reader = with_soft_delete_column(reader, DELETED_FLAG, SOFT_DELETE_COLUMN)
             fields.append(pa.field(SOFT_DELETE_COLUMN, pa.bool_()))
         return cast_reader(reader, pa.schema(fields))
 
@@ -253,15 +253,3 @@ class OdbcTarget(Target):
 def _run(cur, statement: str) -> int:
     cur.execute(statement)
     return max(cur.rowcount, 0)
-
-
-def _with_soft_delete_column(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
-    """Upserted rows of a change stream carry `_is_deleted = false` (the flag's own value)."""
-    schema = reader.schema.append(pa.field(SOFT_DELETE_COLUMN, pa.bool_()))
-
-    def batches():
-        for batch in reader:
-            flag = batch.column(batch.schema.get_field_index(DELETED_FLAG))
-            yield pa.RecordBatch.from_arrays([*batch.columns, flag], schema=schema)
-
-    return pa.RecordBatchReader.from_batches(schema, batches())

@@ -15,7 +15,8 @@ import pyarrow as pa
 from sync_assets.faults import crashpoint
 from sync_assets.sql import apply
 from sync_assets.sql.literals import qualified
-from sync_assets.targets.base import Target, WritePlan, WriteResult
+from sync_assets.streams import with_soft_delete_column
+from sync_assets.targets.base import DELETED_FLAG, SOFT_DELETE_COLUMN, Target, WritePlan, WriteResult
 from sync_assets.types import SchemaChangeError, evolve
 
 
@@ -91,10 +92,12 @@ class SqlTarget(Target):
 
     def write(self, reader: pa.RecordBatchReader, plan: WritePlan, state: dict) -> WriteResult:
         reader = self.prepare_reader(reader)
+        if plan.soft_delete and DELETED_FLAG in reader.schema.names:
+            reader = with_soft_delete_column(reader, DELETED_FLAG, SOFT_DELETE_COLUMN)
         with self.session() as s:
-            schema = self._ensure_table(s, reader.schema)
+            columns = [f.name for f in reader.schema if f.name != DELETED_FLAG]
+            schema = self._ensure_table(s, pa.schema([reader.schema.field(c) for c in columns]))
             types = s.column_types(self.schema, self.table)
-            columns = [f.name for f in reader.schema]
             window = self._window_predicate(plan, schema)
             staged = s.stage(reader, materialize=plan.mode == "merge")
             crashpoint("staged")
@@ -146,6 +149,10 @@ class SqlTarget(Target):
                 f"(e.g. {dupes[0][:-1]} appears {dupes[0][-1]} times)"
             )
         deleted = 0
+        if plan.deletes:  # a change stream: flagged keys go first, the rest is upserted
+            soft = SOFT_DELETE_COLUMN if plan.soft_delete else None
+            deleted = s.execute(apply.flagged_deletes_sql(table, staged, keys, DELETED_FLAG, soft))
+            staged = apply.not_flagged(staged, DELETED_FLAG)
         if plan.delete_missing:
             deleted = s.execute(apply.delete_missing_sql(table, staged, keys, window))
         s.execute(apply.changed_rows_sql(table, staged, columns, keys, types, update=plan.update, temp=apply.CHANGED))
