@@ -122,3 +122,51 @@ def test_code_location_load_fails_with_the_same_message(tmp_path):
 def test_inactive_objects_make_no_asset(tmp_path):
     defs = load_definitions(write(tmp_path, GOOD + GOOD.replace("orders", "old").replace("sync_type: full", "sync_type: full\n    active: false")))
     assert [s.key.to_user_string() for s in defs.resolve_all_asset_specs()] == ["wh/sales/orders"]
+
+
+TSQL = CONNECTIONS + """  mssql: {type: tsql, flavor: azure_sql, server: db.example.net, database: sales, user: u, password: '${MSSQL_PASSWORD}'}
+  lake: {type: delta, root: lake}
+"""
+CT = """
+  - object_id: ct_orders
+    source: {connection: mssql, schema: dbo, object: orders}
+    target: {connection: wh, object: orders}
+    sync_type: change_tracking
+    merge_keys: [id]
+    soft_delete: true
+"""
+
+
+def test_change_tracking_object_loads(tmp_path, monkeypatch):
+    monkeypatch.setenv("MSSQL_PASSWORD", "pw")
+    obj = load_project(write(tmp_path, CT, TSQL)).sync_objects[0]
+    assert (obj.change_mode, obj.soft_delete, obj.merge_keys) == ("full_incremental", True, ["id"])
+
+
+def test_change_tracking_needs_a_sql_server_source_and_a_sql_target(tmp_path, monkeypatch):
+    monkeypatch.setenv("MSSQL_PASSWORD", "pw")
+    objects = CT.replace("connection: mssql", "connection: src") + CT.replace("ct_orders", "ct_lake").replace(
+        "connection: wh", "connection: lake"
+    )
+    text = error_of(write(tmp_path, objects, TSQL))
+    assert "object_id 'ct_orders'" in text and "change_tracking needs a tsql source of flavor sqlserver or azure_sql" in text
+    assert "object_id 'ct_lake'" in text and "change_tracking into a delta target is not supported yet" in text
+
+
+def test_change_tracking_fields(tmp_path, monkeypatch):
+    monkeypatch.setenv("MSSQL_PASSWORD", "pw")
+    objects = CT.replace("merge_keys: [id]", "merge_keys: []") + GOOD.replace("sync_type: full", "sync_type: full\n    soft_delete: true")
+    text = error_of(write(tmp_path, objects, TSQL))
+    assert "object_id 'ct_orders'" in text and "primary key columns" in text
+    assert "object_id 'orders'" in text and "only sync_type change_tracking reads deletes" in text
+
+
+def test_tsql_connection_errors_name_the_connection_and_hide_secrets(tmp_path, monkeypatch):
+    monkeypatch.setenv("SP_SECRET", "very-secret")
+    connections = CONNECTIONS + """  fab: {type: tsql, flavor: fabric_warehouse, server: x, database: wh, authentication: service_principal,
+         client_id: c, client_secret: '${SP_SECRET}'}
+  box: {type: tsql, flavor: sqlserver, server: x, database: d, staging: {url: 'abfss://c@a.dfs.core.windows.net/s'}}
+"""
+    text = error_of(write(tmp_path, GOOD, connections))
+    assert "connection 'fab'" in text and "needs tenant_id" in text and "very-secret" not in text
+    assert "connection 'box'" in text and "staging (COPY INTO) is available on synapse and fabric_warehouse only" in text

@@ -1,0 +1,69 @@
+-- state table
+IF SCHEMA_ID(N'_sync_assets') IS NULL EXEC(N'CREATE SCHEMA [_sync_assets]');
+
+-- state table
+IF OBJECT_ID(N'[_sync_assets].[sync_state]', N'U') IS NULL CREATE TABLE [_sync_assets].[sync_state] ([object_id] VARCHAR(400) NOT NULL, [target_table] VARCHAR(400) NOT NULL, [state] VARCHAR(MAX) NOT NULL, [updated_at] DATETIME2(6) NOT NULL);
+
+-- target schema
+IF SCHEMA_ID(N'sales') IS NULL EXEC(N'CREATE SCHEMA [sales]');
+
+-- create target
+CREATE TABLE [sales].[orders] ([id] BIGINT, [line] SMALLINT, [note] VARCHAR(MAX), [amount] DECIMAL(12,2), [paid] BIT, [created_at] DATETIME2(6), [day] DATE, [tags] VARCHAR(MAX));
+
+-- add column
+ALTER TABLE [sales].[orders] ADD [channel] VARCHAR(MAX);
+
+-- drop stale staging
+IF OBJECT_ID(N'[_sync_assets].[stage_orders]') IS NOT NULL DROP TABLE [_sync_assets].[stage_orders];
+
+-- create staging
+CREATE TABLE [_sync_assets].[stage_orders] ([id] BIGINT, [line] SMALLINT, [note] VARCHAR(MAX), [amount] DECIMAL(12,2), [paid] BIT, [created_at] DATETIME2(6), [day] DATE, [tags] VARCHAR(MAX), [__sync_deleted] BIT);
+
+-- bulk insert (fast_executemany)
+INSERT INTO [_sync_assets].[stage_orders] ([id], [line], [note], [amount], [paid], [created_at], [day], [tags], [__sync_deleted]) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- replace: delete window
+DELETE FROM [sales].[orders] WHERE "day" >= CAST('2025-03-01' AS DATE) AND "day" < CAST('2025-03-02' AS DATE);
+
+-- replace/append: insert
+INSERT INTO [sales].[orders] ([id], [line], [note], [amount], [paid], [created_at], [day], [tags]) SELECT s.[id], s.[line], s.[note], s.[amount], s.[paid], s.[created_at], s.[day], s.[tags] FROM [_sync_assets].[stage_orders] AS s;
+
+-- merge: duplicate keys
+SELECT TOP 3 [id], [line], COUNT_BIG(*) AS n FROM [_sync_assets].[stage_orders] GROUP BY [id], [line] HAVING COUNT_BIG(*) > 1;
+
+-- changes: hard deletes
+DELETE FROM [sales].[orders] WHERE EXISTS (SELECT 1 FROM [_sync_assets].[stage_orders] AS s WHERE s.[id] = [sales].[orders].[id] AND s.[line] = [sales].[orders].[line] AND s.[__sync_deleted] = 1);
+
+-- changes: soft deletes
+UPDATE [sales].[orders] SET [_is_deleted] = 1 WHERE ([_is_deleted] = 0 OR [_is_deleted] IS NULL) AND EXISTS (SELECT 1 FROM [_sync_assets].[stage_orders] AS s WHERE s.[id] = [sales].[orders].[id] AND s.[line] = [sales].[orders].[line] AND s.[__sync_deleted] = 1);
+
+-- merge: counts
+SELECT COALESCE(SUM(CASE WHEN t.[id] IS NULL THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN NOT (t.[id] IS NULL) AND NOT EXISTS (SELECT t.[note], t.[amount], t.[paid], t.[created_at], t.[day], t.[tags] INTERSECT SELECT s.[note], s.[amount], s.[paid], s.[created_at], s.[day], s.[tags]) THEN 1 ELSE 0 END), 0) FROM (SELECT * FROM [_sync_assets].[stage_orders] WHERE [__sync_deleted] = 0) AS s LEFT JOIN [sales].[orders] AS t ON t.[id] = s.[id] AND t.[line] = s.[line];
+
+-- merge: delete missing in window
+DELETE FROM [sales].[orders] WHERE "day" >= CAST('2025-03-01' AS DATE) AND "day" < CAST('2025-03-02' AS DATE) AND NOT EXISTS (SELECT 1 FROM [_sync_assets].[stage_orders] AS s WHERE s.[id] = [sales].[orders].[id] AND s.[line] = [sales].[orders].[line]);
+
+-- merge: delete changed
+DELETE FROM [sales].[orders] WHERE EXISTS (SELECT 1 FROM (SELECT * FROM [_sync_assets].[stage_orders] WHERE [__sync_deleted] = 0) AS s WHERE s.[id] = [sales].[orders].[id] AND s.[line] = [sales].[orders].[line] AND NOT EXISTS (SELECT [sales].[orders].[note], [sales].[orders].[amount], [sales].[orders].[paid], [sales].[orders].[created_at], [sales].[orders].[day], [sales].[orders].[tags] INTERSECT SELECT s.[note], s.[amount], s.[paid], s.[created_at], s.[day], s.[tags]));
+
+-- merge: insert new
+INSERT INTO [sales].[orders] ([id], [line], [note], [amount], [paid], [created_at], [day], [tags]) SELECT s.[id], s.[line], s.[note], s.[amount], s.[paid], s.[created_at], s.[day], s.[tags] FROM (SELECT * FROM [_sync_assets].[stage_orders] WHERE [__sync_deleted] = 0) AS s WHERE NOT EXISTS (SELECT 1 FROM [sales].[orders] AS t WHERE t.[id] = s.[id] AND t.[line] = s.[line]);
+
+-- row count
+SELECT COUNT_BIG(*) FROM [sales].[orders] WHERE "day" >= CAST('2025-03-01' AS DATE) AND "day" < CAST('2025-03-02' AS DATE);
+
+-- catalog
+SELECT COLUMN_NAME, DATA_TYPE, NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION;
+
+-- state upsert
+DELETE FROM [_sync_assets].[sync_state] WHERE [object_id] = ?;
+
+-- state upsert
+INSERT INTO [_sync_assets].[sync_state] ([object_id], [target_table], [state], [updated_at]) VALUES (?, ?, ?, SYSUTCDATETIME());
+
+-- state read
+SELECT [state] FROM [_sync_assets].[sync_state] WHERE [object_id] = ? AND [target_table] = ?;
+
+-- COPY INTO staging
+COPY INTO [_sync_assets].[stage_orders] ([id], [line], [note], [amount], [paid], [created_at], [day], [tags]) FROM 'https://acct.dfs.core.windows.net/staging/orders/run/*.parquet' WITH (FILE_TYPE = 'PARQUET', CREDENTIAL = (IDENTITY = 'Managed Identity'));
+
