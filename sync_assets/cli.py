@@ -24,13 +24,15 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("validate", help="load and check every config file; list the sync objects")
     sub.add_parser("materialize", help="materialize every active object (all partitions)")
+    check = sub.add_parser("test-connection", help="connect to each connection and check the permissions its objects need")
+    check.add_argument("names", nargs="*", help="connection names (default: all)")
     demo = sub.add_parser("demo", help="build the demo source if needed, then materialize everything")
     demo.add_argument("--changes", action="store_true", help="first apply a round of source changes")
     args = parser.parse_args(argv)
     if args.configs:
         os.environ["SYNC_ASSETS_CONFIGS"] = str(Path(args.configs).resolve())
     try:
-        return {"validate": validate, "materialize": materialize, "demo": run_demo}[args.command](args)
+        return {"validate": validate, "materialize": materialize, "demo": run_demo, "test-connection": test_connection}[args.command](args)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -43,6 +45,20 @@ def validate(args) -> int:
         print(f"{obj.object_id:32} {obj.sync_type:12} {state:8} {obj.source.connection} -> {obj.target.connection}")
     print(f"{len(project.sync_objects)} sync objects, {len(project.connections)} connections: OK")
     return 0
+
+
+def test_connection(args) -> int:
+    from sync_assets.connection_checks import check_connections
+
+    project = load_project()
+    unknown = [n for n in args.names if n not in project.connections]
+    if unknown:
+        print(f"unknown connection(s): {', '.join(unknown)} (known: {', '.join(project.connections)})", file=sys.stderr)
+        return 2
+    results = check_connections(project, default_configs_dir().parent, args.names or None)
+    for check in results:
+        print(check.line())
+    return 0 if all(c.ok for c in results) else 1
 
 
 def run_demo(args) -> int:

@@ -10,6 +10,7 @@ import dagster as dg
 from sync_assets.automation import schedules_for, unpartitioned_job
 from sync_assets.config.loader import default_configs_dir, load_project
 from sync_assets.config.models import ProjectConfig
+from sync_assets.connection_checks import connections_job
 from sync_assets.factory import asset_key, build_asset, io_manager_key
 from sync_assets.io_managers import io_manager_class
 
@@ -38,7 +39,7 @@ def build_definitions(project: ProjectConfig, base_dir: str | Path) -> dg.Defini
     return dg.Definitions(
         assets=[build_asset(o, project, base_dir) for o in objects],
         resources=resources,
-        jobs=[job] if job else [],
+        jobs=([job] if job else []) + [connections_job(project, Path(base_dir))],
         schedules=schedules_for(objects, keys),
         executor=EXECUTOR,
     )

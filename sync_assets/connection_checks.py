@@ -1,0 +1,136 @@
+"""`test-connection`: can we reach each connection, and may we do what its objects need?
+
+Used by `sync-assets test-connection` and by the `test_connections` job in the Dagster UI.
+Every check says what it tried; failures carry the driver's message with secrets redacted.
+On T-SQL connections the checks ask the server for the permissions the configured objects
+need: SELECT (and VIEW CHANGE TRACKING, with Change Tracking enabled) on source tables,
+CREATE TABLE on the database for targets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sync_assets.config.models import ProjectConfig
+from sync_assets.paths import resolve
+from sync_assets.secrets import connection_secrets, redact
+
+
+@dataclass(frozen=True)
+class Check:
+    connection: str
+    what: str
+    ok: bool
+    detail: str = ""
+
+    def line(self) -> str:
+        return f"{'OK  ' if self.ok else 'FAIL'} {self.connection}: {self.what}" + (f" — {self.detail}" if self.detail else "")
+
+
+def _literal(text: str) -> str:
+    return "N'" + text.replace("'", "''") + "'"
+
+
+def tsql_permission_queries(project: ProjectConfig, name: str) -> list[tuple[str, str]]:
+    """(what, query returning 1 when granted) for the objects that use T-SQL connection `name`."""
+    from sync_assets.tsql.flavors import SQLSERVER
+    from sync_assets.tsql.statements import table_name
+
+    queries = []
+    for obj in project.active_objects():
+        if obj.source.connection == name and obj.source.object:
+            table = table_name(obj.source.schema_ or "dbo", obj.source.object, SQLSERVER)
+            queries.append((f"SELECT on {table}", f"SELECT HAS_PERMS_BY_NAME({_literal(table)}, N'OBJECT', N'SELECT')"))
+            if obj.sync_type == "change_tracking":
+                queries.append((f"VIEW CHANGE TRACKING on {table}",
+                                f"SELECT HAS_PERMS_BY_NAME({_literal(table)}, N'OBJECT', N'VIEW CHANGE TRACKING')"))
+                queries.append((f"Change Tracking enabled on {table}",
+                                f"SELECT CASE WHEN CHANGE_TRACKING_MIN_VALID_VERSION(OBJECT_ID({_literal(table)})) IS NULL THEN 0 ELSE 1 END"))
+        if obj.target.connection == name:
+            queries.append(("CREATE TABLE in the database", "SELECT HAS_PERMS_BY_NAME(NULL, N'DATABASE', N'CREATE TABLE')"))
+    return list(dict.fromkeys(queries))
+
+
+def _tsql(project, name, conn) -> list[Check]:
+    from sync_assets.tsql import odbc
+
+    con = odbc.connect(conn)
+    try:
+        cur = con.cursor()
+        flavor = odbc.flavor_of(conn)
+        if flavor.dialect == "postgres":
+            version = cur.execute("SELECT version()").fetchone()[0]
+            return [Check(name, "connect", True, version.split(",")[0])]
+        who = cur.execute("SELECT SUSER_SNAME(), DB_NAME(), CAST(SERVERPROPERTY('ProductVersion') AS NVARCHAR(128))").fetchone()
+        checks = [Check(name, "connect", True, f"as {who[0]} to {who[1]} (version {who[2]})")]
+        for what, query in tsql_permission_queries(project, name):
+            granted = cur.execute(query).fetchone()[0] == 1
+            checks.append(Check(name, what, granted, "" if granted else "not granted"))
+        return checks
+    finally:
+        con.close()
+
+
+def _postgres(name, conn) -> list[Check]:
+    from sync_assets.sources.postgres import connect, postgres_uri
+
+    con = connect(postgres_uri(conn))
+    try:
+        with con.cursor() as cur:
+            cur.execute("SELECT current_user, current_database()")
+            user, db = cur.fetchone()
+        return [Check(name, "connect", True, f"as {user} to {db}")]
+    finally:
+        con.close()
+
+
+def _files(name, conn, base_dir: Path) -> list[Check]:
+    location = conn.path if conn.type == "duckdb" else conn.root
+    if "://" in location:
+        return [Check(name, "remote location", True, "not checked from here: reached at first sync")]
+    path = Path(resolve(base_dir, location))
+    probe = path if path.exists() else next((p for p in path.parents if p.exists()), path)
+    import os
+
+    writable = os.access(probe, os.W_OK)
+    return [Check(name, f"{'exists' if path.exists() else 'can be created'}: {path}", writable, "" if writable else "not writable")]
+
+
+def check_connections(project: ProjectConfig, base_dir: Path, names: list[str] | None = None) -> list[Check]:
+    """Run the checks of every connection (or of `names`)."""
+    results = []
+    for name, conn in project.connections.items():
+        if names and name not in names:
+            continue
+        try:
+            if conn.type == "tsql":
+                results += _tsql(project, name, conn)
+            elif conn.type == "postgres":
+                results += _postgres(name, conn)
+            else:
+                results += _files(name, conn, base_dir)
+        except Exception as exc:  # report, don't raise: the other connections still get checked
+            results.append(Check(name, "connect", False, redact(f"{type(exc).__name__}: {exc}", connection_secrets(conn))))
+    return results
+
+
+def connections_job(project: ProjectConfig, base_dir: Path):
+    """A job named `test_connections`: run it from the UI's launchpad to check every connection."""
+    import dagster as dg
+
+    @dg.op(name="check_connections")
+    def _check(context):  # no annotation: string annotations (__future__) break dagster here
+        results = check_connections(project, base_dir)
+        for check in results:
+            (context.log.info if check.ok else context.log.error)(check.line())
+        context.add_output_metadata({"checks": dg.MetadataValue.md("\n".join(f"- {c.line()}" for c in results))})
+        failed = [c for c in results if not c.ok]
+        if failed:
+            raise dg.Failure(f"{len(failed)} connection check(s) failed", metadata={"failed": "; ".join(c.line() for c in failed)})
+
+    @dg.job(name="test_connections", description="Connect to every configured connection and check permissions.")
+    def _job():
+        _check()
+
+    return _job
