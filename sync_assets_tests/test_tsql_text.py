@@ -150,3 +150,18 @@ def test_copy_staging_writes_parquet_parts_and_cleans_up(tmp_path):
 def test_copy_into_reads_the_https_form_of_abfss_urls():
     assert service_url("abfss://staging@acct.dfs.core.windows.net/sync/orders") == "https://acct.dfs.core.windows.net/staging/sync/orders"
     assert service_url("https://onelake.dfs.fabric.microsoft.com/ws/lh.Lakehouse/Files/x") == "https://onelake.dfs.fabric.microsoft.com/ws/lh.Lakehouse/Files/x"
+
+
+def test_bind_widths_follow_the_batch_and_max_types_bind_unbounded():
+    import pyodbc
+
+    batch = pa.record_batch([pa.array(["ab", None, "x" * 5000]), pa.array([b"1", None, b"22"])], names=["t", "b"])
+    assert odbc.input_sizes(batch, SQLSERVER) == [(pyodbc.SQL_WVARCHAR, 0, 0), (pyodbc.SQL_VARBINARY, 2, 0)]
+    assert odbc.input_sizes(batch, POSTGRES)[0] == (pyodbc.SQL_WVARCHAR, 5000, 0)  # 0 crashes psqlODBC
+
+
+def test_instants_are_bound_as_utc_wall_time():
+    import datetime as dt
+
+    ts = pa.array([dt.datetime(2025, 1, 1, 12, tzinfo=dt.timezone.utc)], pa.timestamp("us", tz="Europe/Paris"))
+    assert odbc.bind_columns(pa.record_batch([ts], names=["ts"])) == [(dt.datetime(2025, 1, 1, 12),)]

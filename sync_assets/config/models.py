@@ -116,6 +116,8 @@ class TsqlConnection(_Strict):
     encrypt: bool = True
     trust_server_certificate: bool = False
     login_timeout: int = Field(default=30, ge=1)
+    # read sources in one SNAPSHOT transaction (SQL Server needs ALLOW_SNAPSHOT_ISOLATION ON)
+    snapshot_reads: bool = True
     # further ODBC keywords, passed through as KEY=value
     options: dict[str, str] = Field(default_factory=dict)
     staging: CopyStaging | None = None

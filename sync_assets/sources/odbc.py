@@ -3,7 +3,9 @@ a source, read through pyodbc in Arrow batches of `batch_size` rows.
 
 A read session is one transaction: SNAPSHOT isolation on SQL Server (Fabric Warehouse always
 runs snapshot isolation; Synapse has no snapshot level and reads what its database option
-gives), REPEATABLE READ on PostgreSQL. The probe and the stream then see the same data, so
+gives), REPEATABLE READ on PostgreSQL. `snapshot_reads: false` on the connection skips the
+isolation statement for databases that do not allow snapshot isolation; reads stay bounded
+by the probed watermark. The probe and the stream then see the same data, so
 the stored watermark or Change Tracking version describes exactly the rows that were read.
 """
 
@@ -63,9 +65,7 @@ class OdbcSession(SourceSession):
         cur = self.con.cursor()
         try:
             cur.execute(sql)
-            schema = odbc.described_schema(cur.description)
-            batch = odbc.rows_to_batch(cur.fetchall(), schema)
-            return pa.Table.from_batches([batch], schema)
+            return odbc.rows_to_table(cur.fetchall(), cur.description)
         finally:
             cur.close()
 
@@ -95,7 +95,7 @@ class OdbcSource(Source):
         con = odbc.connect(self.conn)
         try:
             statement = ISOLATION.get(self.flavor.name)
-            if statement:
+            if statement and self.conn.snapshot_reads:
                 con.cursor().execute(statement).close()
             yield OdbcSession(con, self.flavor)
         finally:

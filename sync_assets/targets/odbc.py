@@ -156,7 +156,7 @@ class OdbcTarget(Target):
         cur.fast_executemany = True
         for batch in reader:
             if batch.num_rows:
-                cur.setinputsizes(odbc.input_sizes(batch))
+                cur.setinputsizes(odbc.input_sizes(batch, self.flavor))
                 cur.executemany(insert, odbc.bind_columns(batch))
 
     # ------------------------------------------------------------------ applying

@@ -128,10 +128,11 @@ def _longest(column: pa.Array) -> int:
     return max(int(longest or 0), 1)
 
 
-def input_sizes(batch: pa.RecordBatch) -> list[tuple]:
+def input_sizes(batch: pa.RecordBatch, flavor: Flavor) -> list[tuple]:
     """(SQL type, column size, decimal digits) per column of one batch, for setinputsizes.
     Text and binary widths are the batch's longest value: a size of 0 ("unbounded") crashes
-    fast_executemany on some drivers (psqlODBC)."""
+    fast_executemany on psqlODBC. On T-SQL, values longer than NVARCHAR(4000) / VARBINARY(8000)
+    are bound with size 0, which is how msodbcsql takes (MAX) parameters."""
     import pyodbc
 
     sizes = []
@@ -152,10 +153,15 @@ def input_sizes(batch: pa.RecordBatch) -> list[tuple]:
         elif pa.types.is_timestamp(t):
             sizes.append((pyodbc.SQL_TYPE_TIMESTAMP, 27, 6 if t.unit in ("us", "ns") else 3 if t.unit == "ms" else 0))
         elif pa.types.is_binary(t) or pa.types.is_large_binary(t):
-            sizes.append((pyodbc.SQL_VARBINARY, _longest(column), 0))
+            sizes.append((pyodbc.SQL_VARBINARY, _width(column, 8000, flavor), 0))
         else:
-            sizes.append((pyodbc.SQL_WVARCHAR, _longest(column), 0))
+            sizes.append((pyodbc.SQL_WVARCHAR, _width(column, 4000, flavor), 0))
     return sizes
+
+
+def _width(column: pa.Array, max_sized: int, flavor: Flavor) -> int:
+    longest = _longest(column)
+    return 0 if flavor.dialect == "tsql" and longest > max_sized else longest
 
 
 # ----------------------------------------------------------------------------- rows -> Arrow
@@ -188,6 +194,19 @@ def described_schema(description) -> pa.Schema:
     """The Arrow schema of a result set from cursor.description (ODBC's view, which has no
     time zones: T-SQL sources describe their queries with sp_describe_first_result_set)."""
     return pa.schema([pa.field(d[0], _described_type(d)) for d in description])
+
+
+def rows_to_table(rows: list, description) -> pa.Table:
+    """A small result (probes) with types inferred from its values, so drivers that describe
+    a column vaguely (DATETIMEOFFSET) still give the right type; all-NULL columns take the
+    described type."""
+    schema = described_schema(description)
+    columns = list(zip(*rows)) if rows else [() for _ in schema]
+    arrays = []
+    for values, field in zip(columns, schema):
+        known = [v for v in values if v is not None]
+        arrays.append(pa.array(values) if known else pa.array(values, type=field.type))
+    return pa.Table.from_arrays(arrays, names=schema.names)
 
 
 def rows_to_batch(rows: list, schema: pa.Schema) -> pa.RecordBatch:
