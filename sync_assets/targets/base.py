@@ -55,6 +55,18 @@ class WritePlan:
     soft_delete: bool = False
 
 
+def window_predicate(plan: WritePlan, schema: pa.Schema, dialect: str, table: str) -> str | None:
+    """The SQL predicate of the slice a partitioned write owns (None when unpartitioned)."""
+    if not plan.window:
+        return None
+    column = plan.window.column
+    if column not in schema.names:
+        from sync_assets.types import SchemaChangeError
+
+        raise SchemaChangeError(f"partition column '{column}' is missing from {table}")
+    return plan.window.bounds(schema.field(column).type).predicate(dialect)
+
+
 @dataclass
 class WriteResult:
     """What a write did, for metadata."""

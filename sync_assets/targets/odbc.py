@@ -19,12 +19,14 @@ from sync_assets.config.models import TsqlConnection
 from sync_assets.faults import crashpoint
 from sync_assets.secrets import redact
 from sync_assets.streams import closing, nested_as_json, with_soft_delete_column
-from sync_assets.targets.base import DELETED_FLAG, SOFT_DELETE_COLUMN, Target, TargetWindow, WritePlan, WriteResult
+from sync_assets.targets.base import (
+    DELETED_FLAG, SOFT_DELETE_COLUMN, Target, TargetWindow, WritePlan, WriteResult, window_predicate,
+)
 from sync_assets.tsql import odbc
 from sync_assets.tsql import statements as sql
 from sync_assets.tsql.copy_staging import CopyStager
 from sync_assets.tsql.types import arrow_type_of, sql_type, storage_type
-from sync_assets.types import SchemaChangeError, cast_reader, evolve
+from sync_assets.types import cast_reader, evolve
 
 DEFAULT_SCHEMAS = {"tsql": "dbo", "postgres": "public"}
 
@@ -161,16 +163,8 @@ class OdbcTarget(Target):
 
     # ------------------------------------------------------------------ applying
 
-    def _window(self, plan: WritePlan, schema: pa.Schema) -> str | None:
-        if not plan.window:
-            return None
-        column = plan.window.column
-        if column not in schema.names:
-            raise SchemaChangeError(f"partition column '{column}' is missing from {self.table_sql}")
-        return plan.window.bounds(schema.field(column).type).predicate(self.dialect)
-
     def _apply(self, cur, plan: WritePlan, stage: str, columns: list[str], schema: pa.Schema) -> WriteResult:
-        window = self._window(plan, schema)
+        window = window_predicate(plan, schema, self.dialect, self.table_sql)
         table, f = self.table_sql, self.flavor
         if plan.mode == "append":
             result = WriteResult(rows_inserted=_run(cur, sql.insert_select_sql(table, stage, columns, f)))

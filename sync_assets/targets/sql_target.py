@@ -16,8 +16,8 @@ from sync_assets.faults import crashpoint
 from sync_assets.sql import apply
 from sync_assets.sql.literals import qualified
 from sync_assets.streams import with_soft_delete_column
-from sync_assets.targets.base import DELETED_FLAG, SOFT_DELETE_COLUMN, Target, WritePlan, WriteResult
-from sync_assets.types import SchemaChangeError, evolve
+from sync_assets.targets.base import DELETED_FLAG, SOFT_DELETE_COLUMN, Target, WritePlan, WriteResult, window_predicate
+from sync_assets.types import evolve
 
 
 class SqlSession:
@@ -98,7 +98,7 @@ class SqlTarget(Target):
             columns = [f.name for f in reader.schema if f.name != DELETED_FLAG]
             schema = self._ensure_table(s, pa.schema([reader.schema.field(c) for c in columns]))
             types = s.column_types(self.schema, self.table)
-            window = self._window_predicate(plan, schema)
+            window = window_predicate(plan, schema, self.dialect, self.table_sql)
             staged = s.stage(reader, materialize=plan.mode == "merge")
             crashpoint("staged")
             result = self._apply(s, plan, staged, columns, types, window)
@@ -121,14 +121,6 @@ class SqlTarget(Target):
         for field in added:
             s.execute(apply.add_column_sql(self.table_sql, field, self.type_of))
         return pa.schema(list(existing) + added)
-
-    def _window_predicate(self, plan: WritePlan, schema: pa.Schema) -> str | None:
-        if not plan.window:
-            return None
-        column = plan.window.column
-        if column not in schema.names:
-            raise SchemaChangeError(f"partition column '{column}' is missing from {self.table_sql}")
-        return plan.window.bounds(schema.field(column).type).predicate(self.dialect)
 
     def _apply(self, s, plan: WritePlan, staged, columns, types, window) -> WriteResult:
         table = self.table_sql

@@ -54,7 +54,7 @@ class CopyStager:
         """Write the stream as Parquet parts; return the number of rows written."""
         fs, root = _filesystem(self.folder, self.staging.storage_options)
         fs.create_dir(root, recursive=True)
-        rows, part, writer = 0, 0, None
+        rows, part, writer, writer_rows = 0, 0, None, 0
         try:
             for batch in reader:
                 if writer is None or writer_rows >= ROWS_PER_FILE:
