@@ -165,3 +165,11 @@ def test_instants_are_bound_as_utc_wall_time():
 
     ts = pa.array([dt.datetime(2025, 1, 1, 12, tzinfo=dt.timezone.utc)], pa.timestamp("us", tz="Europe/Paris"))
     assert odbc.bind_columns(pa.record_batch([ts], names=["ts"])) == [(dt.datetime(2025, 1, 1, 12),)]
+
+
+def test_connection_table_options_override_the_flavor_default():
+    conn = TsqlConnection(type="tsql", flavor="synapse", server="s", database="d",
+                          table_options="DISTRIBUTION = HASH([id]), CLUSTERED COLUMNSTORE INDEX")
+    flavor = odbc.flavor_of(conn)
+    assert flavor.table_options == "DISTRIBUTION = HASH([id]), CLUSTERED COLUMNSTORE INDEX"
+    assert flavor.staging_options == SYNAPSE.staging_options  # staging stays a round-robin heap

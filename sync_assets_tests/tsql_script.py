@@ -7,6 +7,7 @@ import datetime as dt
 
 import pyarrow as pa
 
+from sync_assets.sql.select import Bounds, probe_sql, select_sql
 from sync_assets.targets.base import TargetWindow
 from sync_assets.tsql import change_tracking as ct
 from sync_assets.tsql import statements as sql
@@ -64,6 +65,14 @@ def script(flavor: Flavor) -> list[tuple[str, str]]:
         out.append(("COPY INTO staging", sql.copy_into_sql(
             stage, "https://acct.dfs.core.windows.net/staging/orders/run/*.parquet", names, flavor,
             "IDENTITY = 'Managed Identity'")))
+    if flavor.dialect == "tsql":  # reading a T-SQL source: one partition, beyond the watermark
+        day = WINDOW.bounds(pa.date32())
+        mark = Bounds("updated_at", pa.timestamp("us"), dt.datetime(2025, 3, 1, 12), dt.datetime(2025, 3, 1, 18))
+        read = select_sql('"sales"."orders"', {"id": "id", "UPPER(note)": "note", "updated_at": "updated_at"},
+                          "status <> N'test'", [day, mark], "tsql")
+        out += [("source: probe", probe_sql(select_sql('"sales"."orders"', None, "status <> N'test'", [day], "tsql"),
+                                            "updated_at", "tsql", fingerprint=True)),
+                ("source: read", read)]
     if flavor.name == "sqlserver":
         ct_table = sql.table_name("sales", "orders", flavor)
         out += [

@@ -116,6 +116,9 @@ class TsqlConnection(_Strict):
     encrypt: bool = True
     trust_server_certificate: bool = False
     login_timeout: int = Field(default=30, ge=1)
+    # WITH (...) of CREATE TABLE for new target tables, e.g. on Synapse
+    # "DISTRIBUTION = HASH(id), CLUSTERED COLUMNSTORE INDEX" (default there: ROUND_ROBIN, HEAP)
+    table_options: str | None = None
     # read sources in one SNAPSHOT transaction (SQL Server needs ALLOW_SNAPSHOT_ISOLATION ON)
     snapshot_reads: bool = True
     # further ODBC keywords, passed through as KEY=value

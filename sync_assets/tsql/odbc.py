@@ -7,6 +7,7 @@ input sizes so a NULL in the first row cannot make the driver guess a wrong type
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import decimal
 import struct
@@ -25,7 +26,11 @@ SQL_SS_TIMESTAMPOFFSET = -155  # DATETIMEOFFSET, which pyodbc cannot read withou
 
 
 def flavor_of(conn: TsqlConnection) -> Flavor:
-    return FLAVORS["sqlserver" if conn.flavor == "azure_sql" else conn.flavor]
+    """The connection's flavor, with its table options when the connection sets them."""
+    flavor = FLAVORS["sqlserver" if conn.flavor == "azure_sql" else conn.flavor]
+    if conn.table_options:
+        flavor = dataclasses.replace(flavor, table_options=conn.table_options)
+    return flavor
 
 
 def _braced(value: str) -> str:
