@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import dagster as dg
 
 from sync_assets.config.models import ProjectConfig, SyncObject
-from sync_assets.connectors import kind_of, make_source, target_schema
+from sync_assets.connectors import default_schema, kind_of, make_source, target_schema
 from sync_assets.io_managers import SyncError, SyncIOManager
 from sync_assets.partitions import partitions_def
 from sync_assets.plan import Window, plan_sync
@@ -38,6 +38,22 @@ def writer_id(obj: SyncObject, project: ProjectConfig) -> str:
     return "/".join(asset_key(obj, project).path)
 
 
+def upstream_keys(obj: SyncObject, project: ProjectConfig) -> list[dg.AssetKey]:
+    """Assets whose target table is this object's source table: lineage in the UI, and the
+    order of steps when both are materialized in one run (e.g. lakehouse -> CDF -> warehouse)."""
+    src = obj.source
+    if src.query:
+        return []
+    keys = []
+    for other in project.active_objects():
+        conn = project.connections[other.target.connection]
+        if other is obj or other.target.connection != src.connection or other.target.object != src.object:
+            continue
+        if target_schema(other, conn) == (src.schema_ or default_schema(conn)):
+            keys.append(asset_key(other, project))
+    return keys
+
+
 def _backfill_policy(obj: SyncObject) -> dg.BackfillPolicy | None:
     if not obj.partition:
         return None
@@ -61,6 +77,7 @@ def build_asset(obj: SyncObject, project: ProjectConfig, base_dir: str) -> dg.As
         kinds={kind_of(source_conn), kind_of(target_conn)},
         tags={"sync/object_id": obj.object_id, "sync/sync_type": obj.sync_type},
         metadata={"sync/object_id": obj.object_id, "sync/source": _source_label(obj), "sync/config_file": project.sources.get(obj.object_id, "")},
+        deps=upstream_keys(obj, project),
         partitions_def=partitions_def(obj.partition) if obj.partition else None,
         backfill_policy=_backfill_policy(obj),
         io_manager_key=io_key,

@@ -133,6 +133,10 @@ class _Planner:
             from sync_assets.tsql import change_tracking
 
             return change_tracking.plan(self)
+        if self.obj.sync_type == "cdf":
+            from sync_assets import change_data_feed
+
+            return change_data_feed.plan(self)
         if self.obj.sync_column and self.obj.sync_type != "full" and not self.obj.deletes_missing:
             return self._incremental()
         return self._snapshot()

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 import pyarrow as pa
 import pytest
 
+from sync_assets.changes import read_sql
 from sync_assets.config.models import SyncObject
 from sync_assets.plan import plan_sync
 from sync_assets.sources.base import Source, SourceSession
@@ -72,7 +73,7 @@ def _obj(**fields) -> SyncObject:
 
 def test_filter_lets_deletes_through_and_mappings_keep_the_flag():
     obj = _obj(filter_condition="status <> 'x'", column_mappings={"id": "id", "UPPER(status)": "status"})
-    sql = ct.read_sql(obj, "(…) AS src")
+    sql = read_sql(obj, "(…) AS src", "tsql")
     assert sql == (
         'SELECT id AS "id", UPPER(status) AS "status", "__sync_deleted" FROM (…) AS src '
         """WHERE ("__sync_deleted" = 1 OR (status <> 'x'))"""
@@ -152,7 +153,7 @@ def test_planner_skips_when_nothing_changed():
 
 # ----------------------------------------------------------------------------- applying streams
 
-CHANGE_TARGETS = ["duckdb", "postgres", "odbc"]
+CHANGE_TARGETS = ["duckdb", "postgres", "odbc", "delta", "parquet"]
 SCHEMA = pa.schema([("id", pa.int64()), ("name", pa.string()), ("amount", pa.decimal128(12, 2)), (DELETED_FLAG, pa.bool_())])
 
 

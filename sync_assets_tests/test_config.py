@@ -143,22 +143,19 @@ def test_change_tracking_object_loads(tmp_path, monkeypatch):
     assert (obj.change_mode, obj.soft_delete, obj.merge_keys) == ("full_incremental", True, ["id"])
 
 
-def test_change_tracking_needs_a_sql_server_source_and_a_sql_target(tmp_path, monkeypatch):
+def test_change_tracking_needs_a_sql_server_source(tmp_path, monkeypatch):
     monkeypatch.setenv("MSSQL_PASSWORD", "pw")
-    objects = CT.replace("connection: mssql", "connection: src") + CT.replace("ct_orders", "ct_lake").replace(
-        "connection: wh", "connection: lake"
-    )
+    objects = CT.replace("connection: mssql", "connection: src")
     text = error_of(write(tmp_path, objects, TSQL))
     assert "object_id 'ct_orders'" in text and "change_tracking needs a tsql source of flavor sqlserver or azure_sql" in text
-    assert "object_id 'ct_lake'" in text and "change_tracking into a delta target is not supported yet" in text
 
 
 def test_change_tracking_fields(tmp_path, monkeypatch):
     monkeypatch.setenv("MSSQL_PASSWORD", "pw")
     objects = CT.replace("merge_keys: [id]", "merge_keys: []") + GOOD.replace("sync_type: full", "sync_type: full\n    soft_delete: true")
     text = error_of(write(tmp_path, objects, TSQL))
-    assert "object_id 'ct_orders'" in text and "primary key columns" in text
-    assert "object_id 'orders'" in text and "only sync_type change_tracking reads deletes" in text
+    assert "object_id 'ct_orders'" in text and "key columns" in text
+    assert "object_id 'orders'" in text and "only change_tracking and cdf read deletes" in text
 
 
 def test_tsql_connection_errors_name_the_connection_and_hide_secrets(tmp_path, monkeypatch):

@@ -202,8 +202,10 @@ class BackfillSpec(_Strict):
     max_partitions_per_run: int | None = Field(default=None, ge=1)
 
 
-SyncType = Literal["full", "incremental", "merge", "append_only", "change_tracking"]
-# change_tracking: full = reload every run; incremental = changes only (a first run without
+SyncType = Literal["full", "incremental", "merge", "append_only", "change_tracking", "cdf"]
+# sync types that read a change stream (SQL Server Change Tracking, Delta change data feed)
+CHANGE_SYNC_TYPES = ("change_tracking", "cdf")
+# change streams: full = reload every run; incremental = changes only (a first run without
 # state is an error); full_incremental = full load first, changes afterwards
 ChangeMode = Literal["full", "incremental", "full_incremental"]
 
@@ -231,7 +233,7 @@ class SyncObject(_Strict):
     delete_missing: bool | None = None
     # Skip writing when the source fingerprint equals the one stored with the target.
     skip_unchanged: bool = True
-    # change_tracking: how changes are read, and whether deletes only mark `_is_deleted`
+    # change_tracking / cdf: how changes are read, and whether deletes only mark `_is_deleted`
     change_mode: ChangeMode = "full_incremental"
     soft_delete: bool = False
 
@@ -254,15 +256,15 @@ class SyncObject(_Strict):
             raise ValueError("merge_keys: sync_type merge needs at least one merge key")
         if self.sync_type in ("incremental", "append_only") and not self.sync_column:
             raise ValueError(f"sync_column: sync_type {self.sync_type} needs a sync_column")
-        if self.sync_type == "change_tracking":
+        if self.sync_type in CHANGE_SYNC_TYPES:
             if not self.merge_keys:
-                raise ValueError("merge_keys: sync_type change_tracking needs the table's primary key columns")
+                raise ValueError(f"merge_keys: sync_type {self.sync_type} needs the table's key columns")
             if self.sync_column or self.partition:
-                raise ValueError("sync_type change_tracking reads changes by version: drop sync_column and partition")
+                raise ValueError(f"sync_type {self.sync_type} reads changes by version: drop sync_column and partition")
             if self.source.query:
-                raise ValueError("source.query: change_tracking reads a change-tracked table (schema + object)")
+                raise ValueError(f"source.query: {self.sync_type} reads the changes of a table (schema + object)")
         elif self.soft_delete:
-            raise ValueError("soft_delete: only sync_type change_tracking reads deletes to mark")
+            raise ValueError("soft_delete: only change_tracking and cdf read deletes to mark")
         if self.delete_missing and (self.sync_column or self.sync_type != "merge"):
             raise ValueError(
                 "delete_missing: only a whole-source merge (no sync_column) can detect deletes"

@@ -31,6 +31,8 @@ def check_object(obj: SyncObject, connections: dict) -> list[str]:
         problems.append("field 'source.query': Delta and Parquet sources take schema + object")
     if obj.sync_type == "change_tracking":
         problems += _check_change_tracking(connections[obj.source.connection], connections[obj.target.connection])
+    if obj.sync_type == "cdf" and connections[obj.source.connection].type not in ("delta", "fabric_lakehouse"):
+        problems.append("field 'sync_type': cdf reads a Delta table's change data feed: use a delta or fabric_lakehouse source")
     return problems
 
 
@@ -39,9 +41,6 @@ def _check_change_tracking(source, target) -> list[str]:
     problems = []
     if source.type != "tsql" or source.flavor not in ("sqlserver", "azure_sql"):
         problems.append("field 'sync_type': change_tracking needs a tsql source of flavor sqlserver or azure_sql")
-    if target.type in ("delta", "parquet"):
-        problems.append(f"field 'sync_type': change_tracking into a {target.type} target is not supported yet; "
-                        "use a tsql, postgres or duckdb target")
     return problems
 
 

@@ -53,6 +53,14 @@ class ParquetSource(Source):
             con.close()
 
 
+class DeltaSession(DuckDBSession):
+    """A DuckDB session over one version of a Delta table, which it keeps (for the CDF)."""
+
+    def __init__(self, con, table):
+        super().__init__(con)
+        self.table = table
+
+
 class DeltaSource(Source):
     dialect = "duckdb"
     kind = "deltalake"
@@ -73,6 +81,6 @@ class DeltaSource(Source):
         try:
             # one table version for the whole session: probe and read agree
             con.register(VIEW, table.to_pyarrow_dataset())
-            yield DuckDBSession(con)
+            yield DeltaSession(con, table)
         finally:
             con.close()

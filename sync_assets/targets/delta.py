@@ -17,8 +17,8 @@ from sync_assets.config.models import DeltaConnection
 from sync_assets.paths import is_url, join, resolve
 from sync_assets.sql.apply import differs_sql
 from sync_assets.sql.literals import quote_ident
-from sync_assets.streams import closing
-from sync_assets.targets.base import Target, TargetWindow, WritePlan, WriteResult
+from sync_assets.streams import closing, with_soft_delete_column
+from sync_assets.targets.base import DELETED_FLAG, SOFT_DELETE_COLUMN, Target, TargetWindow, WritePlan, WriteResult
 from sync_assets.types import cast_reader, delta_type, evolve
 
 STATE_KEY = "sync_assets.state."
@@ -62,17 +62,21 @@ class DeltaTarget(Target):
 
     def write(self, reader: pa.RecordBatchReader, plan: WritePlan, state: dict) -> WriteResult:
         table = self._table()
-        incoming = pa.schema([pa.field(f.name, delta_type(f.type)) for f in reader.schema])
+        if plan.soft_delete and DELETED_FLAG in reader.schema.names:
+            reader = with_soft_delete_column(reader, DELETED_FLAG, SOFT_DELETE_COLUMN)
+        flag = reader.schema.field(DELETED_FLAG) if DELETED_FLAG in reader.schema.names else None
+        incoming = pa.schema([pa.field(f.name, delta_type(f.type)) for f in reader.schema if f.name != DELETED_FLAG])
         added = []
         if table is not None:
             existing = pa.schema(table.schema())
             incoming, added = evolve(existing, incoming, f"Delta table {self.location}")
-        reader = cast_reader(reader, incoming)
         commit = CommitProperties(custom_metadata={STATE_KEY + self.object_id: json.dumps(state, default=str)})
-        if table is None or plan.mode != "merge":
-            result = self._write(table, reader, plan, commit)
+        if plan.mode == "merge" and plan.deletes:
+            result = self._apply_changes(table, cast_reader(reader, incoming.append(flag)), plan, commit, bool(added))
+        elif table is None or plan.mode != "merge":
+            result = self._write(table, cast_reader(_without(reader, DELETED_FLAG), incoming), plan, commit)
         else:
-            result = self._merge(table, reader, plan, commit, bool(added))
+            result = self._merge(table, cast_reader(reader, incoming), plan, commit, bool(added))
         result.row_count = self._count(plan.window)
         result.schema = pa.schema(DeltaTable(self.location, storage_options=self.storage_options).schema())
         return result
@@ -120,6 +124,44 @@ class DeltaTarget(Target):
             rows_deleted=metrics["num_target_rows_deleted"],
         )
 
+    def _apply_changes(self, table, reader, plan: WritePlan, commit, new_columns: bool) -> WriteResult:
+        """A change stream: flagged keys are deleted (or marked `_is_deleted`), other rows
+        upserted, in one MERGE commit. Change streams are staged in DuckDB (spilling to disk)
+        so the deletes can be counted apart from the updates."""
+        if table is None:  # nothing to delete from yet: the live rows are the table
+            live = _without(_filtered(reader, DELETED_FLAG), DELETED_FLAG)
+            return self._write(None, live, WritePlan("append"), commit)
+        con = duck.connect()
+        try:
+            con.register("incoming", reader)
+            con.execute("CREATE TEMP TABLE s AS SELECT * FROM incoming").fetchall()
+            keys, flag = plan.merge_keys, quote_ident(DELETED_FLAG)
+            columns = [f.name for f in reader.schema if f.name != DELETED_FLAG]
+            others = [c for c in columns if c not in keys]
+            known = set(pa.schema(table.schema()).names)
+            on = " AND ".join(f"t.{quote_ident(k)} = s.{quote_ident(k)}" for k in keys)
+            soft = quote_ident(SOFT_DELETE_COLUMN)
+            mark_only = f" AND t.{soft} IS NOT TRUE" if plan.soft_delete and SOFT_DELETE_COLUMN in known else ""
+            con.register("t", table.to_pyarrow_dataset())
+            deleted = con.execute(f"SELECT count(*) FROM t JOIN s ON {on} WHERE s.{flag}{mark_only}").fetchall()[0][0]
+            merger = table.merge(con.sql("SELECT * FROM s").to_arrow_reader(65_536), predicate=on, source_alias="s",
+                                 target_alias="t", merge_schema=new_columns, commit_properties=commit)
+            if plan.soft_delete:
+                merger = merger.when_matched_update(updates={SOFT_DELETE_COLUMN: "true"}, predicate=f"s.{flag}{mark_only}")
+            else:
+                merger = merger.when_matched_delete(predicate=f"s.{flag}")
+            if others:
+                differs = differs_sql(others, known, old="t", new="s")
+                merger = merger.when_matched_update(
+                    updates={c: f"s.{quote_ident(c)}" for c in others}, predicate=f"NOT s.{flag} AND ({differs})")
+            merger = merger.when_not_matched_insert(updates={c: f"s.{quote_ident(c)}" for c in columns}, predicate=f"NOT s.{flag}")
+            metrics = merger.execute()
+        finally:
+            con.close()
+        changed = metrics["num_target_rows_updated"] + metrics["num_target_rows_deleted"]
+        return WriteResult(rows_inserted=metrics["num_target_rows_inserted"], rows_updated=changed - deleted,
+                           rows_deleted=deleted)
+
     # ------------------------------------------------------------------ reading
 
     def count_rows(self, window: TargetWindow | None = None) -> int | None:
@@ -158,6 +200,22 @@ class DeltaTarget(Target):
         if table is None:
             return {"row_count": None, "schema": None}
         return {"row_count": int(table.count()), "schema": pa.schema(table.schema())}
+
+
+def _without(reader: pa.RecordBatchReader, column: str) -> pa.RecordBatchReader:
+    """The stream without `column` (a change stream's delete flag), if it has it."""
+    if column not in reader.schema.names:
+        return reader
+    index = reader.schema.get_field_index(column)
+    return pa.RecordBatchReader.from_batches(reader.schema.remove(index), (b.drop_columns([column]) for b in reader))
+
+
+def _filtered(reader: pa.RecordBatchReader, flag: str) -> pa.RecordBatchReader:
+    """The rows of a change stream whose delete flag is false."""
+    import pyarrow.compute as pc
+
+    return pa.RecordBatchReader.from_batches(
+        reader.schema, (b.filter(pc.invert(b.column(flag))) for b in reader))
 
 
 class _Counter:

@@ -23,8 +23,8 @@ from sync_assets.paths import join, resolve
 from sync_assets.sql.apply import differs_sql
 from sync_assets.sql.literals import quote_ident, quote_string
 from sync_assets.state import WHOLE
-from sync_assets.streams import closing
-from sync_assets.targets.base import Target, TargetWindow, WritePlan, WriteResult
+from sync_assets.streams import closing, with_soft_delete_column
+from sync_assets.targets.base import DELETED_FLAG, SOFT_DELETE_COLUMN, Target, TargetWindow, WritePlan, WriteResult
 from sync_assets.types import cast_reader, evolve, parquet_type
 
 INCOMING = "__sync_incoming"
@@ -66,9 +66,12 @@ class ParquetTarget(Target):
 
     def write(self, reader: pa.RecordBatchReader, plan: WritePlan, state: dict) -> WriteResult:
         self.table.collect_garbage()  # leftovers of a crashed write
+        if plan.soft_delete and DELETED_FLAG in reader.schema.names:
+            reader = with_soft_delete_column(reader, DELETED_FLAG, SOFT_DELETE_COLUMN)
+        flag = reader.schema.field(DELETED_FLAG) if DELETED_FLAG in reader.schema.names else None
         manifest = self.table.load()
         existing = self.table.schema(manifest)
-        incoming = pa.schema([pa.field(f.name, parquet_type(f.type)) for f in reader.schema])
+        incoming = pa.schema([pa.field(f.name, parquet_type(f.type)) for f in reader.schema if f.name != DELETED_FLAG])
         if existing is not None:
             incoming, added = evolve(existing, incoming, f"Parquet table {self.table.location}")
             schema = pa.schema(list(existing) + added)
@@ -79,7 +82,8 @@ class ParquetTarget(Target):
         staging.mkdir(parents=True, exist_ok=True)
         con = duck.connect(timezone=plan.window.timezone if plan.window else "UTC")
         try:
-            con.register(INCOMING, cast_reader(reader, incoming))
+            # a change stream keeps its delete flag beside the table's columns
+            con.register(INCOMING, cast_reader(reader, incoming.append(flag) if flag else incoming))
             writer = _Rewrite(con, self, manifest, schema, plan, staging, txn)
             result = writer.run()
         finally:
@@ -130,6 +134,9 @@ class _Rewrite:
         self.table = target.table
         self.new_partitions: dict[str, list[dict]] = {}
         self.known_columns: set[str] = set()  # columns the files being rewritten have
+        # the incoming rows without a change stream's delete flag
+        flagged = DELETED_FLAG in {r[0] for r in con.execute(f"DESCRIBE {INCOMING}").fetchall()}
+        self.rows = f"SELECT * EXCLUDE ({quote_ident(DELETED_FLAG)}) FROM {INCOMING}" if flagged else f"SELECT * FROM {INCOMING}"
 
     def _key_sql(self) -> str:
         if not self.plan.window:
@@ -150,12 +157,14 @@ class _Rewrite:
         window_keys = self.plan.window.keys if self.plan.window else (WHOLE,)
         if self.plan.mode == "replace":
             deleted = self.table.row_count(self.manifest, window_keys)
-            written = self._write(f"SELECT * FROM {INCOMING}", keep_empty=window_keys)
+            written = self._write(self.rows, keep_empty=window_keys)
             return WriteResult(rows_inserted=written, rows_deleted=deleted)
-        written = self._write(f"SELECT * FROM {INCOMING}", append=True)
+        written = self._write(self.rows, append=True)
         return WriteResult(rows_inserted=written, committed=written > 0)
 
     def _merge(self) -> WriteResult:
+        if self.plan.deletes:
+            return self._apply_changes()
         staged = self.staging / "incoming.parquet"
         self._copy(f"SELECT *, {self._key_sql()} AS __pk FROM {INCOMING}", str(staged))
         src = f"read_parquet({quote_string(str(staged))})"
@@ -186,6 +195,42 @@ class _Rewrite:
             )
         self._write(new_rows, keep_empty=sorted(affected))
         return WriteResult(rows_inserted=counts["inserted"], rows_updated=counts["updated"], rows_deleted=counts["deleted"])
+
+    def _apply_changes(self) -> WriteResult:
+        """A change stream (unpartitioned): flagged keys are deleted (or marked), the other
+        rows replace their key's row. The table's files are rewritten once."""
+        staged = self.staging / "incoming.parquet"
+        self._copy(f"SELECT * FROM {INCOMING}", str(staged))
+        src = f"read_parquet({quote_string(str(staged))})"
+        flag = quote_ident(DELETED_FLAG)
+        live, dead = f"(SELECT * FROM {src} WHERE NOT {flag})", f"(SELECT * FROM {src} WHERE {flag})"
+        keys = list(self.plan.merge_keys)
+        match = " AND ".join(f"o.{quote_ident(k)} = s.{quote_ident(k)}" for k in keys)
+        old = self._old([WHOLE])
+        new_live = f"SELECT * EXCLUDE ({flag}) FROM {live}"
+        if not old:
+            inserted = self.con.execute(f"SELECT count(*) FROM {live}").fetchone()[0]
+            self._write(new_live, keep_empty=[WHOLE])
+            return WriteResult(rows_inserted=inserted, committed=inserted > 0)
+        self.known_columns = {r[0] for r in self.con.execute(f"DESCRIBE SELECT * FROM {old}").fetchall()}
+        others = [f.name for f in self.schema if f.name not in keys]
+        differs = differs_sql(others, self.known_columns, old="o", new="s")
+        soft = quote_ident(SOFT_DELETE_COLUMN)
+        gone = f" AND o.{soft} IS NOT TRUE" if self.plan.soft_delete and SOFT_DELETE_COLUMN in self.known_columns else ""
+        inserted, updated = self.con.execute(
+            f"SELECT count(*) FILTER (WHERE o.{quote_ident(keys[0])} IS NULL), count(*) FILTER (WHERE o.{quote_ident(keys[0])} IS NOT NULL AND ({differs})) "
+            f"FROM {live} AS s LEFT JOIN {old} AS o ON {match}"
+        ).fetchone()
+        deleted = self.con.execute(f"SELECT count(*) FROM {old} AS o WHERE EXISTS (SELECT 1 FROM {dead} AS s WHERE {match}){gone}").fetchone()[0]
+        if not (inserted or updated or deleted):
+            return WriteResult(committed=False)
+        rows = f"SELECT * FROM {old} AS o WHERE NOT EXISTS (SELECT 1 FROM {src} AS s WHERE {match}) UNION ALL BY NAME {new_live}"
+        if self.plan.soft_delete:
+            marked = (f"SELECT * REPLACE (TRUE AS {soft}) FROM {old} AS o WHERE EXISTS (SELECT 1 FROM {dead} AS s WHERE {match}) "
+                      f"AND NOT EXISTS (SELECT 1 FROM {live} AS s WHERE {match})")
+            rows = f"{rows} UNION ALL BY NAME {marked}"
+        self._write(rows, keep_empty=[WHOLE])
+        return WriteResult(rows_inserted=inserted, rows_updated=updated, rows_deleted=deleted)
 
     def _partitions_holding(self, src: str, keys) -> set[str]:
         """Partitions whose files hold a key being merged (a row may move between partitions)."""

@@ -19,8 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sync_assets.sql.literals import quote_ident
-from sync_assets.sql.select import select_sql
+from sync_assets.changes import read_sql
 from sync_assets.state import WHOLE
 from sync_assets.targets.base import DELETED_FLAG, WritePlan
 from sync_assets.tsql.flavors import SQLSERVER
@@ -91,16 +90,6 @@ def changes_relation(table: str, columns: list[str], keys: list[str], last_versi
     )
 
 
-def read_sql(obj, relation: str) -> str:
-    """The synced projection over a Change Tracking relation: deleted keys pass any filter
-    (their values are gone), and the delete flag rides along."""
-    extra = [f"({quote_ident(DELETED_FLAG)} = 1 OR ({obj.filter_condition}))"] if obj.filter_condition else []
-    sql = select_sql(relation, obj.column_mappings, None, [], "tsql", extra)
-    if obj.column_mappings is not None:
-        sql = sql.replace(" FROM ", f", {quote_ident(DELETED_FLAG)} FROM ", 1)
-    return sql
-
-
 def plan(planner):
     """Build the SyncBatch of a change_tracking run (called by plan._Planner)."""
     obj, session = planner.obj, planner.session
@@ -117,12 +106,12 @@ def plan(planner):
     new_state = planner.state.with_watermark([WHOLE], int(current))
     if decision.action == "full":
         write = WritePlan("replace", soft_delete=obj.soft_delete)
-        batch = planner._read(write, new_state, read_sql(obj, full_relation(table)), current)
+        batch = planner._read(write, new_state, read_sql(obj, full_relation(table), "tsql"), current)
         batch.full_resync = True
     else:
         columns = session.schema(f"SELECT * FROM {table}").names
         relation = changes_relation(table, columns, list(obj.merge_keys), int(last))
         write = WritePlan("merge", tuple(obj.merge_keys), deletes=True, soft_delete=obj.soft_delete)
-        batch = planner._read(write, new_state, read_sql(obj, relation), current)
+        batch = planner._read(write, new_state, read_sql(obj, relation, "tsql"), current)
     batch.notes = notes
     return batch
