@@ -15,4 +15,11 @@ if ! have_pg || ! have_odbc; then
   fi
 fi
 bash scripts/bootstrap.sh test
+# Azurite (the ADLS Gen2 / OneLake stand-in), from the npm registry at the locked version
+if [ ! -x tools/node_modules/.bin/azurite-blob ]; then
+  if ! command -v npm >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+  fi
+  npm ci --prefix tools --no-audit --no-fund --loglevel=error
+fi
 exec .venv/bin/python -m pytest -n 2 -p no:cacheprovider "$@"

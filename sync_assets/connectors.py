@@ -16,15 +16,17 @@ from sync_assets.targets.parquet import ParquetTarget
 from sync_assets.targets.postgres import PostgresTarget
 
 SOURCES = {"duckdb": DuckDBSource, "postgres": PostgresSource, "parquet": ParquetSource, "delta": DeltaSource,
-           "tsql": OdbcSource}
+           "fabric_lakehouse": DeltaSource, "tsql": OdbcSource}
 TARGETS = {"duckdb": DuckDBTarget, "postgres": PostgresTarget, "parquet": ParquetTarget, "delta": DeltaTarget,
-           "tsql": OdbcTarget}
+           "fabric_lakehouse": DeltaTarget, "tsql": OdbcTarget}
 # Dagster `kinds` shown in the UI for each connection type (T-SQL: by flavor)
-KINDS = {"duckdb": "duckdb", "postgres": "postgres", "parquet": "parquet", "delta": "deltalake"}
+KINDS = {"duckdb": "duckdb", "postgres": "postgres", "parquet": "parquet", "delta": "deltalake",
+         "fabric_lakehouse": "fabric"}
 TSQL_KINDS = {"sqlserver": "sqlserver", "azure_sql": "azure", "synapse": "synapse",
               "fabric_warehouse": "fabric", "postgres": "postgres"}
 # schema used in paths and asset keys when a target names none
-DEFAULT_SCHEMAS = {"duckdb": "main", "postgres": "public", "parquet": "default", "delta": "dbo", "tsql": "dbo"}
+DEFAULT_SCHEMAS = {"duckdb": "main", "postgres": "public", "parquet": "default", "delta": "dbo",
+                   "fabric_lakehouse": "dbo", "tsql": "dbo"}
 
 
 def kind_of(connection) -> str:
@@ -50,4 +52,7 @@ def target_schema(obj: SyncObject, connection) -> str:
 
 def make_target(obj: SyncObject, connection, base_dir: str) -> Target:
     cls = TARGETS[connection.type]
-    return cls(connection, base_dir, obj.object_id, target_schema(obj, connection), obj.target.object)
+    target = cls(connection, base_dir, obj.object_id, target_schema(obj, connection), obj.target.object)
+    if obj.zorder_by and hasattr(target, "zorder_by"):
+        target.zorder_by = list(obj.zorder_by)
+    return target

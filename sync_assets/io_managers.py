@@ -109,9 +109,15 @@ class _RowCounter:
 
 
 class DeltaIOManager(SyncIOManager):
-    """Delta tables on a local path (the Fabric lakehouse IO manager extends this)."""
+    """Delta tables on a local path or an abfss:// URL."""
 
     family = "delta"
+
+
+class FabricLakehouseIOManager(DeltaIOManager):
+    """Delta tables in a Fabric lakehouse on OneLake (abfss://<workspace>@onelake…/Tables)."""
+
+    family = "fabric_lakehouse"
 
 
 class ParquetIOManager(SyncIOManager):
@@ -150,7 +156,8 @@ class FabricWarehouseIOManager(TsqlIOManager):
     """Fabric Warehouse: staging table (or COPY INTO), delete + insert; DDL before the transaction."""
 
 
-IO_MANAGERS = {"delta": DeltaIOManager, "parquet": ParquetIOManager, "duckdb": DuckDBIOManager, "postgres": PostgresIOManager}
+IO_MANAGERS = {"delta": DeltaIOManager, "fabric_lakehouse": FabricLakehouseIOManager, "parquet": ParquetIOManager,
+               "duckdb": DuckDBIOManager, "postgres": PostgresIOManager}
 TSQL_IO_MANAGERS = {"synapse": SynapseIOManager, "fabric_warehouse": FabricWarehouseIOManager}
 
 

@@ -52,6 +52,7 @@ def write_metadata(obj: SyncObject, target: Target, batch: SyncBatch, result: Wr
     if batch.full_resync:
         meta["sync/initial_load"] = True
     meta.update(batch.notes)
+    meta.update(result.extra)
     if batch.source_sql:
         meta["sync/source_sql"] = dg.MetadataValue.md(f"```sql\n{batch.source_sql}\n```")
     return meta

@@ -11,13 +11,15 @@ from urllib.parse import urlparse
 import dagster as dg
 import pytest
 
+from sync_assets_tests.azurite import Azurite, port_from_env
 from sync_assets_tests.pg_server import PostgresServer
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 # unixODBC reads the project's driver list (Debian's own turns on a log file per process)
 os.environ.setdefault("ODBCSYSINI", str(Path(__file__).resolve().parents[1] / "odbc"))
+AZURITE_PORT = port_from_env()  # before any Delta call: delta-rs reads the emulator URL from the environment
 
-TARGET_KINDS = ["delta", "parquet", "duckdb", "postgres", "odbc"]
+TARGET_KINDS = ["delta", "parquet", "duckdb", "postgres", "odbc", "onelake"]
 _db_counter = itertools.count()
 
 
@@ -28,13 +30,27 @@ def pg_server():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def azurite():
+    server = Azurite(AZURITE_PORT).start()
+    yield server
+    server.stop()
+
+
+def onelake_connection(azurite, **extra) -> dict:
+    """A fabric_lakehouse connection to a fresh workspace (container) of the `onelake` account."""
+    workspace = f"ws{next(_db_counter)}-{os.getpid()}"
+    azurite.create_container("onelake", workspace)
+    return {"type": "fabric_lakehouse", "workspace": workspace, "lakehouse": "sales_lh", "emulator": True, **extra}
+
+
 @pytest.fixture
 def pg_uri(pg_server) -> str:
     """A fresh, empty database on the session's server."""
     return pg_server.create_database(f"t{next(_db_counter)}")
 
 
-def target_connection(kind: str, tmp_path, pg_server=None) -> dict:
+def target_connection(kind: str, tmp_path, pg_server=None, azurite=None) -> dict:
     if kind == "delta":
         return {"type": "delta", "root": str(tmp_path / "lakehouse")}
     if kind == "parquet":
@@ -45,6 +61,8 @@ def target_connection(kind: str, tmp_path, pg_server=None) -> dict:
         return {"type": "postgres", "dsn": pg_server.create_database(f"t{next(_db_counter)}")}
     if kind == "odbc":
         return odbc_connection(pg_server.create_database(f"t{next(_db_counter)}"))
+    if kind == "onelake":
+        return onelake_connection(azurite)
     raise ValueError(kind)
 
 
@@ -63,4 +81,5 @@ def target_kind(request) -> str:
 @pytest.fixture
 def target_conn(target_kind, tmp_path, request) -> dict:
     server = request.getfixturevalue("pg_server") if target_kind in ("postgres", "odbc") else None
-    return target_connection(target_kind, tmp_path, server)
+    emulator = request.getfixturevalue("azurite") if target_kind == "onelake" else None
+    return target_connection(target_kind, tmp_path, server, emulator)

@@ -116,7 +116,7 @@ def write_marker(project: Project, object_id: str):
     if kind == "deltalake":
         from deltalake import DeltaTable
 
-        return DeltaTable(target.location).version()
+        return DeltaTable(target.location, storage_options=target.storage_options).version()
     if kind == "parquet":
         return target.table.load()["version"]
     from sync_assets.sql import apply

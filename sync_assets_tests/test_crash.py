@@ -26,6 +26,7 @@ POINTS = {
     "duckdb": ["mid_stream", "staged", "before_commit", "committed"],
     "postgres": ["mid_stream", "staged", "before_commit", "committed"],
     "odbc": ["mid_stream", "staged", "before_commit", "committed"],
+    "onelake": ["mid_stream", "committed"],
 }
 CASES = [(kind, point) for kind, points in POINTS.items() for point in points]
 

@@ -51,13 +51,74 @@ class PostgresConnection(_Strict):
         return self
 
 
+class DeltaMaintenance(_Strict):
+    """Table maintenance after each write that committed rows (Delta / Fabric lakehouse)."""
+
+    # compact small files (with z-order on the object's `zorder_by` columns when it has them)
+    optimize: bool = False
+    # remove files no longer referenced and older than this many hours (168 = 7 days, the
+    # Delta default; CDF readers and time travel need the files of the versions they read)
+    vacuum_retention_hours: int | None = Field(default=None, ge=0)
+
+
 class DeltaConnection(_Strict):
-    """A folder (local path or URL) whose tables are Delta tables at <root>/<schema>/<object>."""
+    """A folder (local path or URL) whose tables are Delta tables at <root>/<schema>/<object>.
+
+    `table_properties` are set on tables this connection creates, e.g.
+    {"delta.enableChangeDataFeed": "true"} so a `cdf` object can read their changes.
+    """
 
     type: Literal["delta"]
     root: str
     storage_options: dict[str, str] = Field(default_factory=dict)
+    table_properties: dict[str, str] = Field(default_factory=dict)
+    maintenance: DeltaMaintenance = DeltaMaintenance()
     description: str | None = None
+
+    @property
+    def schemas(self) -> bool:
+        return True
+
+
+class FabricLakehouseConnection(_Strict):
+    """The Tables of a Fabric lakehouse on OneLake:
+    abfss://<workspace>@onelake.dfs.fabric.microsoft.com/<lakehouse>.Lakehouse/Tables/<schema>/<table>
+    (no <schema> level when `schemas: false`, for lakehouses created without schemas).
+
+    authentication: default (azure-identity's DefaultAzureCredential, as a bearer token),
+    service_principal (tenant_id, client_id, client_secret), managed_identity (optional
+    client_id), azure_cli, or storage_options only. `emulator: true` talks to Azurite at
+    $AZURITE_BLOB_STORAGE_URL (local development and tests). V-Order, Fabric's own Parquet
+    layout, is written by Fabric engines only: tables written here are standard Delta/Parquet,
+    which Fabric reads as they are.
+    """
+
+    type: Literal["fabric_lakehouse"]
+    workspace: str
+    lakehouse: str
+    schemas: bool = True
+    endpoint: str = "onelake.dfs.fabric.microsoft.com"
+    authentication: Literal["default", "service_principal", "managed_identity", "azure_cli", "storage_options"] = "default"
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    storage_options: dict[str, str] = Field(default_factory=dict)
+    table_properties: dict[str, str] = Field(default_factory=dict)
+    maintenance: DeltaMaintenance = DeltaMaintenance()
+    emulator: bool = False
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _who(self) -> FabricLakehouseConnection:
+        if self.authentication == "service_principal":
+            missing = [f for f in ("tenant_id", "client_id", "client_secret") if not getattr(self, f)]
+            if missing:
+                raise ValueError(f"authentication service_principal needs {', '.join(missing)}")
+        return self
+
+    @property
+    def root(self) -> str:
+        return f"abfss://{self.workspace}@{self.endpoint}/{self.lakehouse}.Lakehouse/Tables"
 
 
 class ParquetConnection(_Strict):
@@ -145,7 +206,8 @@ class TsqlConnection(_Strict):
 
 
 Connection = Annotated[
-    Union[DuckDBConnection, PostgresConnection, DeltaConnection, ParquetConnection, TsqlConnection],
+    Union[DuckDBConnection, PostgresConnection, DeltaConnection, FabricLakehouseConnection, ParquetConnection,
+          TsqlConnection],
     Field(discriminator="type"),
 ]
 
@@ -236,6 +298,8 @@ class SyncObject(_Strict):
     # change_tracking / cdf: how changes are read, and whether deletes only mark `_is_deleted`
     change_mode: ChangeMode = "full_incremental"
     soft_delete: bool = False
+    # Delta targets with maintenance.optimize: z-order the files on these columns
+    zorder_by: list[str] = Field(default_factory=list)
 
     @field_validator("frequency")
     @classmethod

@@ -12,7 +12,8 @@ from sqlglot.errors import ParseError
 from sync_assets.config.models import SyncObject
 
 # Parquet and Delta sources are queried through DuckDB, so their SQL is DuckDB's.
-SOURCE_DIALECTS = {"duckdb": "duckdb", "postgres": "postgres", "delta": "duckdb", "parquet": "duckdb"}
+SOURCE_DIALECTS = {"duckdb": "duckdb", "postgres": "postgres", "delta": "duckdb", "fabric_lakehouse": "duckdb",
+                   "parquet": "duckdb"}
 
 
 def source_dialect(connection) -> str:
@@ -27,7 +28,7 @@ def check_object(obj: SyncObject, connections: dict) -> list[str]:
     dialect = source_dialect(connections[obj.source.connection])
     problems = _check_sql(obj, dialect)
     problems += _check_target_columns(obj)
-    if obj.source.query and connections[obj.source.connection].type in ("delta", "parquet"):
+    if obj.source.query and connections[obj.source.connection].type in ("delta", "fabric_lakehouse", "parquet"):
         problems.append("field 'source.query': Delta and Parquet sources take schema + object")
     if obj.sync_type == "change_tracking":
         problems += _check_change_tracking(connections[obj.source.connection], connections[obj.target.connection])

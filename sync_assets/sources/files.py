@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 from sync_assets import duck
 from sync_assets.config.models import DeltaConnection, ParquetConnection, SourceSpec
+from sync_assets.lakehouse import delta_location
 from sync_assets.parquet_table import ParquetTable
 from sync_assets.paths import join, resolve
 from sync_assets.sources.base import Source
@@ -66,8 +67,7 @@ class DeltaSource(Source):
     kind = "deltalake"
 
     def __init__(self, conn: DeltaConnection, base_dir: str):
-        self.root = resolve(base_dir, conn.root)
-        self.storage_options = dict(conn.storage_options)
+        self.conn, self.base_dir = conn, base_dir
 
     def relation(self, spec: SourceSpec) -> str:
         return VIEW
@@ -76,7 +76,8 @@ class DeltaSource(Source):
     def session(self, spec: SourceSpec):
         from deltalake import DeltaTable
 
-        table = DeltaTable(join(self.root, spec.schema_, spec.object), storage_options=self.storage_options or None)
+        location, options = delta_location(self.conn, self.base_dir, spec.schema_, spec.object)
+        table = DeltaTable(location, storage_options=options)
         con = duck.connect()
         try:
             # one table version for the whole session: probe and read agree

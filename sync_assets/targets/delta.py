@@ -13,8 +13,9 @@ from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
 from sync_assets import duck
-from sync_assets.config.models import DeltaConnection
-from sync_assets.paths import is_url, join, resolve
+from sync_assets.config.models import DeltaConnection, FabricLakehouseConnection
+from sync_assets.lakehouse import delta_location
+from sync_assets.paths import is_url
 from sync_assets.sql.apply import differs_sql
 from sync_assets.sql.literals import quote_ident
 from sync_assets.streams import closing, with_soft_delete_column
@@ -30,10 +31,11 @@ class DeltaTarget(Target):
     kind = "deltalake"
     dialect = "delta"
 
-    def __init__(self, conn: DeltaConnection, base_dir: str, object_id: str, schema, table):
+    def __init__(self, conn: DeltaConnection | FabricLakehouseConnection, base_dir: str, object_id: str, schema, table):
         self.object_id = object_id
-        self.location = join(resolve(base_dir, conn.root), schema, table)
-        self.storage_options = dict(conn.storage_options) or None
+        self.conn = conn
+        self.location, self.storage_options = delta_location(conn, base_dir, schema, table)
+        self.zorder_by: list[str] = []  # set by the IO manager from the object
 
     @property
     def uri(self) -> str:
@@ -79,7 +81,30 @@ class DeltaTarget(Target):
             result = self._merge(table, cast_reader(reader, incoming), plan, commit, bool(added))
         result.row_count = self._count(plan.window)
         result.schema = pa.schema(DeltaTable(self.location, storage_options=self.storage_options).schema())
+        if result.committed and (result.rows_inserted or result.rows_updated or result.rows_deleted):
+            result.extra.update(self.maintain())
         return result
+
+    def maintain(self) -> dict:
+        """Optional compaction / z-order and vacuum after a write (metadata keys sync/delta_*).
+        The data is committed already: a maintenance failure is reported, not raised."""
+        rules, done = self.conn.maintenance, {}
+        try:
+            if rules.optimize:
+                table = DeltaTable(self.location, storage_options=self.storage_options)
+                if self.zorder_by:
+                    metrics = table.optimize.z_order(self.zorder_by)
+                else:
+                    metrics = table.optimize.compact()
+                done["sync/delta_optimize"] = f"{metrics['numFilesRemoved']} files -> {metrics['numFilesAdded']}"
+            if rules.vacuum_retention_hours is not None:
+                table = DeltaTable(self.location, storage_options=self.storage_options)
+                removed = table.vacuum(retention_hours=rules.vacuum_retention_hours, dry_run=False,
+                                       enforce_retention_duration=False)
+                done["sync/delta_vacuum_files_removed"] = len(removed)
+        except Exception as exc:  # noqa: BLE001 - reported in the metadata
+            done["sync/delta_maintenance_error"] = f"{type(exc).__name__}: {exc}"
+        return done
 
     def _predicate(self, window: TargetWindow | None, schema: pa.Schema, alias: str = "") -> str | None:
         if window is None:
@@ -97,6 +122,7 @@ class DeltaTarget(Target):
         write_deltalake(
             self.location, counter.reader(), mode=mode, predicate=predicate,
             schema_mode="merge" if table is not None else None,
+            configuration=dict(self.conn.table_properties) or None if table is None else None,
             storage_options=self.storage_options, commit_properties=commit,
         )
         return WriteResult(rows_inserted=counter.rows, rows_deleted=before)
