@@ -15,7 +15,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 EXPECTED_KEYS = {
     "lakehouse/dbo/customers", "warehouse/dim/customers", "warehouse/sales/orders", "lakehouse/sales/orders",
     "bronze/events/order_events", "bronze/sales/orders_daily", "lakehouse/sales/orders_by_day",
-    "warehouse/marts/customer_revenue",
+    "warehouse/marts/customer_revenue", "warehouse/sales/orders_from_lakehouse",
 }
 
 
@@ -87,6 +87,12 @@ def test_readme_demo_command_is_idempotent(tmp_path):
     for line in rows:
         read, inserted, updated, deleted = line.split()[2:6]
         assert (read, inserted, updated, deleted) == ("0", "0", "0", "0"), line
+    # source changes reach the lakehouse, and from there the warehouse through the CDF
+    third = subprocess.run(cli + ["--changes"], env=env, capture_output=True, text=True, timeout=600)
+    assert third.returncode == 0, third.stderr[-3000:]
+    onward = next(line for line in third.stdout.splitlines() if line.startswith("warehouse/sales/orders_from_lakehouse"))
+    lake = next(line for line in third.stdout.splitlines() if line.startswith("lakehouse/sales/orders "))
+    assert onward.split()[3:6] == lake.split()[3:6] and onward.split()[3:6] != ["0", "0", "0"], (onward, lake)
 
 
 def test_downstream_asset_reads_a_synced_table_lazily(tmp_path):
