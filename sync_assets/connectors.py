@@ -7,6 +7,8 @@ from sync_assets.sources.base import Source
 from sync_assets.sources.duckdb import DuckDBSource
 from sync_assets.sources.files import DeltaSource, ParquetSource
 from sync_assets.sources.odbc import OdbcSource
+from sync_assets.snowflake.source import SnowflakeSource
+from sync_assets.snowflake.target import SnowflakeTarget
 from sync_assets.sources.postgres import PostgresSource
 from sync_assets.targets.base import Target
 from sync_assets.targets.delta import DeltaTarget
@@ -16,12 +18,12 @@ from sync_assets.targets.parquet import ParquetTarget
 from sync_assets.targets.postgres import PostgresTarget
 
 SOURCES = {"duckdb": DuckDBSource, "postgres": PostgresSource, "parquet": ParquetSource, "delta": DeltaSource,
-           "fabric_lakehouse": DeltaSource, "tsql": OdbcSource}
+           "fabric_lakehouse": DeltaSource, "tsql": OdbcSource, "snowflake": SnowflakeSource}
 TARGETS = {"duckdb": DuckDBTarget, "postgres": PostgresTarget, "parquet": ParquetTarget, "delta": DeltaTarget,
-           "fabric_lakehouse": DeltaTarget, "tsql": OdbcTarget}
+           "fabric_lakehouse": DeltaTarget, "tsql": OdbcTarget, "snowflake": SnowflakeTarget}
 # Dagster `kinds` shown in the UI for each connection type (T-SQL: by flavor)
 KINDS = {"duckdb": "duckdb", "postgres": "postgres", "parquet": "parquet", "delta": "deltalake",
-         "fabric_lakehouse": "fabric"}
+         "fabric_lakehouse": "fabric", "snowflake": "snowflake"}
 TSQL_KINDS = {"sqlserver": "sqlserver", "azure_sql": "azure", "synapse": "synapse",
               "fabric_warehouse": "fabric", "postgres": "postgres"}
 # schema used in paths and asset keys when a target names none
@@ -39,6 +41,8 @@ def kind_of(connection) -> str:
 def default_schema(connection) -> str:
     if connection.type == "tsql" and connection.flavor == "postgres":
         return "public"
+    if connection.type == "snowflake":
+        return connection.schema_ or "PUBLIC"
     return DEFAULT_SCHEMAS[connection.type]
 
 

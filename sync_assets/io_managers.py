@@ -156,7 +156,13 @@ class FabricWarehouseIOManager(TsqlIOManager):
     """Fabric Warehouse: staging table (or COPY INTO), delete + insert; DDL before the transaction."""
 
 
-IO_MANAGERS = {"delta": DeltaIOManager, "fabric_lakehouse": FabricLakehouseIOManager, "parquet": ParquetIOManager,
+class SnowflakeIOManager(SyncIOManager):
+    """Snowflake tables (SnowflakeResource): Parquet PUT + COPY INTO staging, then one MERGE."""
+
+    family = "snowflake"
+
+
+IO_MANAGERS = {"snowflake": SnowflakeIOManager, "delta": DeltaIOManager, "fabric_lakehouse": FabricLakehouseIOManager, "parquet": ParquetIOManager,
                "duckdb": DuckDBIOManager, "postgres": PostgresIOManager}
 TSQL_IO_MANAGERS = {"synapse": SynapseIOManager, "fabric_warehouse": FabricWarehouseIOManager}
 

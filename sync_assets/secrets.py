@@ -23,7 +23,7 @@ _SECRET_OPTION = re.compile(r"(?i)(key|secret|token|sas|password|signature)")
 def connection_secrets(connection) -> list[str]:
     """The secret values of a connection config (passwords, client secrets, and storage
     options named like keys, tokens or SAS)."""
-    values = [getattr(connection, name, None) for name in ("password", "client_secret")]
+    values = [getattr(connection, name, None) for name in ("password", "client_secret", "private_key", "private_key_password")]
     options = getattr(connection, "storage_options", None) or {}
     values += [v for k, v in options.items() if _SECRET_OPTION.search(k)]
     return [v for v in values if v]

@@ -19,7 +19,7 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)
 os.environ.setdefault("ODBCSYSINI", str(Path(__file__).resolve().parents[1] / "odbc"))
 AZURITE_PORT = port_from_env()  # before any Delta call: delta-rs reads the emulator URL from the environment
 
-TARGET_KINDS = ["delta", "parquet", "duckdb", "postgres", "odbc", "onelake"]
+TARGET_KINDS = ["delta", "parquet", "duckdb", "postgres", "odbc", "onelake", "snowflake"]
 _db_counter = itertools.count()
 
 
@@ -37,6 +37,30 @@ def azurite():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def fakesnow_server():
+    """The fakesnow HTTP server on loopback, reached through the real Snowflake connector."""
+    import fakesnow
+
+    with fakesnow.server() as kwargs:
+        yield kwargs
+
+
+def snowflake_connection(server: dict, **extra) -> dict:
+    """A snowflake connection to a fresh database on the fakesnow server. fakesnow fails MERGE
+    inside an explicit transaction, so the tests apply with delete + insert (use_merge false);
+    the MERGE text is checked in test_snowflake.py."""
+    import snowflake.connector
+
+    database = f"DB{next(_db_counter)}_{os.getpid()}"
+    args = {k: server[k] for k in ("host", "port", "protocol", "session_parameters", "network_timeout")}
+    con = snowflake.connector.connect(account="fakesnow", user="fake", password="fakesnow-test-password", **args)
+    con.cursor().execute(f"CREATE DATABASE {database}")
+    con.close()
+    return {"type": "snowflake", "account": "fakesnow", "user": "fake", "password": "fakesnow-test-password", "database": database,
+            "use_merge": False, "additional_snowflake_connection_args": args, **extra}
+
+
 def onelake_connection(azurite, **extra) -> dict:
     """A fabric_lakehouse connection to a fresh workspace (container) of the `onelake` account."""
     workspace = f"ws{next(_db_counter)}-{os.getpid()}"
@@ -50,7 +74,7 @@ def pg_uri(pg_server) -> str:
     return pg_server.create_database(f"t{next(_db_counter)}")
 
 
-def target_connection(kind: str, tmp_path, pg_server=None, azurite=None) -> dict:
+def target_connection(kind: str, tmp_path, pg_server=None, azurite=None, snow=None) -> dict:
     if kind == "delta":
         return {"type": "delta", "root": str(tmp_path / "lakehouse")}
     if kind == "parquet":
@@ -63,6 +87,8 @@ def target_connection(kind: str, tmp_path, pg_server=None, azurite=None) -> dict
         return odbc_connection(pg_server.create_database(f"t{next(_db_counter)}"))
     if kind == "onelake":
         return onelake_connection(azurite)
+    if kind == "snowflake":
+        return snowflake_connection(snow)
     raise ValueError(kind)
 
 
@@ -82,4 +108,5 @@ def target_kind(request) -> str:
 def target_conn(target_kind, tmp_path, request) -> dict:
     server = request.getfixturevalue("pg_server") if target_kind in ("postgres", "odbc") else None
     emulator = request.getfixturevalue("azurite") if target_kind == "onelake" else None
-    return target_connection(target_kind, tmp_path, server, emulator)
+    snow = request.getfixturevalue("fakesnow_server") if target_kind == "snowflake" else None
+    return target_connection(target_kind, tmp_path, server, emulator, snow)

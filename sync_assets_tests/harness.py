@@ -121,13 +121,11 @@ def write_marker(project: Project, object_id: str):
         return target.table.load()["version"]
     from sync_assets.sql import apply
 
-    if kind == "tsql":
-        from sync_assets.tsql import odbc
-
-        con = odbc.connect(target.conn)
+    if kind in ("tsql", "snowflake"):
+        con = target._open(autocommit=True)
         try:
             row = con.cursor().execute(
-                f"SELECT updated_at FROM {apply.STATE_SCHEMA}.{apply.STATE_TABLE} WHERE object_id = ?", object_id
+                f'SELECT "updated_at" FROM "{apply.STATE_SCHEMA}"."{apply.STATE_TABLE}" WHERE "object_id" = ?', object_id
             ).fetchone()
             return row[0] if row else None
         finally:

@@ -27,6 +27,9 @@ POINTS = {
     "postgres": ["mid_stream", "staged", "before_commit", "committed"],
     "odbc": ["mid_stream", "staged", "before_commit", "committed"],
     "onelake": ["mid_stream", "committed"],
+    # not before_commit: fakesnow's server runs every client on one DuckDB connection, so a
+    # client killed inside its transaction leaves that transaction open for all the others
+    "snowflake": ["mid_stream", "staged", "committed"],
 }
 CASES = [(kind, point) for kind, points in POINTS.items() for point in points]
 

@@ -57,11 +57,11 @@ def script(flavor: Flavor) -> list[tuple[str, str]]:
         out.append(("merge: insert new", sql.insert_new_sql(table, source, names, KEYS, flavor)))
     out += [
         ("row count", sql.count_sql(table, window, flavor)),
-        ("catalog", sql.table_columns_sql(flavor)),
+        *([("catalog", sql.table_columns_sql(flavor))] if flavor.dialect != "snowflake" else []),
         *[("state upsert", s) for s in sql.state_upsert_sql(flavor)],
         ("state read", sql.state_select_sql(flavor)),
     ]
-    if flavor.copy_into:
+    if flavor.copy_into and flavor.dialect == "tsql":
         out.append(("COPY INTO staging", sql.copy_into_sql(
             stage, "https://acct.dfs.core.windows.net/staging/orders/run/*.parquet", names, flavor,
             "IDENTITY = 'Managed Identity'")))

@@ -205,9 +205,43 @@ class TsqlConnection(_Strict):
         return [s for s in (self.password, self.client_secret) if s]
 
 
+class SnowflakeConnection(_Strict):
+    """A Snowflake database, reached through dagster-snowflake's SnowflakeResource.
+
+    Authentication as the resource supports it: password, key pair (`private_key` or
+    `private_key_path`, with `private_key_password`), or `authenticator` (externalbrowser,
+    oauth with `token` in additional_snowflake_connection_args, ...). Anything else the
+    connector takes goes in `additional_snowflake_connection_args` (that is also how tests
+    point it at a local server: host, port, protocol). `use_merge: false` applies batches with
+    delete + insert instead of MERGE.
+    """
+
+    type: Literal["snowflake"]
+    account: str
+    user: str
+    password: str | None = None
+    database: str
+    schema_: str | None = Field(default=None, alias="schema")
+    role: str | None = None
+    warehouse: str | None = None
+    private_key: str | None = None
+    private_key_path: str | None = None
+    private_key_password: str | None = None
+    authenticator: str | None = None
+    additional_snowflake_connection_args: dict = Field(default_factory=dict)
+    use_merge: bool = True
+    description: str | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @property
+    def secrets(self) -> list[str]:
+        return [s for s in (self.password, self.private_key, self.private_key_password) if s]
+
+
 Connection = Annotated[
     Union[DuckDBConnection, PostgresConnection, DeltaConnection, FabricLakehouseConnection, ParquetConnection,
-          TsqlConnection],
+          TsqlConnection, SnowflakeConnection],
     Field(discriminator="type"),
 ]
 

@@ -13,7 +13,7 @@ from sync_assets.config.models import SyncObject
 
 # Parquet and Delta sources are queried through DuckDB, so their SQL is DuckDB's.
 SOURCE_DIALECTS = {"duckdb": "duckdb", "postgres": "postgres", "delta": "duckdb", "fabric_lakehouse": "duckdb",
-                   "parquet": "duckdb"}
+                   "parquet": "duckdb", "snowflake": "snowflake"}
 
 
 def source_dialect(connection) -> str:

@@ -83,6 +83,8 @@ def fingerprint_expr(dialect: str) -> str:
     """An order-independent hash of all rows of the subquery aliased `q`."""
     if dialect == "postgres":
         return "sum(hashtextextended(q::text, 0)::numeric)::text"
+    if dialect == "snowflake":
+        return "TO_VARCHAR(HASH_AGG(*))"
     if dialect == "tsql":
         # 32-bit row checksums summed as BIGINT: cheap, order-independent; a changed row
         # escapes only on a checksum collision, and the row count is compared as well

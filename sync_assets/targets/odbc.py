@@ -25,7 +25,7 @@ from sync_assets.targets.base import (
 from sync_assets.tsql import odbc
 from sync_assets.tsql import statements as sql
 from sync_assets.tsql.copy_staging import CopyStager
-from sync_assets.tsql.types import arrow_type_of, sql_type, storage_type
+from sync_assets.tsql.types import arrow_type_of, column_type
 from sync_assets.types import cast_reader, evolve
 
 DEFAULT_SCHEMAS = {"tsql": "dbo", "postgres": "public"}
@@ -51,9 +51,27 @@ class OdbcTarget(Target):
         where = f"{c.server}/{c.database}" if c.server else redact(c.odbc_connect or "", c.secrets)
         return f"{self.flavor.name}://{where}#{self.schema}.{self.table}"
 
+    # ------------------------------------------------------------------ hooks (Snowflake overrides them)
+
+    def _open(self, autocommit: bool):
+        """A connection with pyodbc's API: cursor().execute(sql, *binds), autocommit, commit."""
+        return odbc.connect(self.conn, autocommit=autocommit)
+
+    def _column_type(self, t: pa.DataType) -> tuple[str, pa.DataType]:
+        return column_type(t, self.flavor)
+
+    def _arrow_type(self, row) -> pa.DataType:
+        return arrow_type_of(row[1], row[2], row[3], row[4])
+
+    def _catalog_sql(self) -> str:
+        return sql.table_columns_sql(self.flavor)
+
+    def _stream(self, cur, schema: pa.Schema):
+        return odbc.stream_cursor(cur, schema, 65_536)
+
     @contextmanager
     def _connection(self, autocommit: bool = False):
-        con = odbc.connect(self.conn, autocommit=autocommit)
+        con = self._open(autocommit)
         try:
             yield con
         finally:
@@ -66,11 +84,11 @@ class OdbcTarget(Target):
     # ------------------------------------------------------------------ catalog
 
     def _schema_of(self, cur, schema: str, table: str) -> pa.Schema | None:
-        cur.execute(sql.table_columns_sql(self.flavor), schema, table)
+        cur.execute(self._catalog_sql(), schema, table)
         rows = cur.fetchall()
         if not rows:
             return None
-        return pa.schema([pa.field(r[0], arrow_type_of(r[1], r[2], r[3], r[4])) for r in rows])
+        return pa.schema([pa.field(r[0], self._arrow_type(r)) for r in rows])
 
     def _table_schema(self, cur) -> pa.Schema | None:
         return self._schema_of(cur, self.schema, self.table)
@@ -96,7 +114,7 @@ class OdbcTarget(Target):
     def _prepare(self, reader: pa.RecordBatchReader, plan: WritePlan) -> pa.RecordBatchReader:
         """Nested values as JSON text, every column as the type the table stores."""
         reader = nested_as_json(reader)
-        fields = [pa.field(f.name, storage_type(f.type, self.flavor)) for f in reader.schema]
+        fields = [pa.field(f.name, self._column_type(f.type)[1]) for f in reader.schema]
         if plan.soft_delete and DELETED_FLAG in reader.schema.names:
             reader = with_soft_delete_column(reader, DELETED_FLAG, SOFT_DELETE_COLUMN)
             fields.append(pa.field(SOFT_DELETE_COLUMN, pa.bool_()))
@@ -137,17 +155,17 @@ class OdbcTarget(Target):
         existing = self._table_schema(cur)
         if existing is None:
             cur.execute(sql.create_schema_sql(self.schema, self.flavor))
-            columns = [(f.name, sql_type(f.type, self.flavor)) for f in incoming]
+            columns = [(f.name, self._column_type(f.type)[0]) for f in incoming]
             cur.execute(sql.create_table_sql(self.table_sql, columns, self.flavor))
             return incoming
         _, added = evolve(existing, incoming, f"{self.flavor.name} table {self.schema}.{self.table}")
         for field in added:
-            cur.execute(sql.add_column_sql(self.table_sql, field.name, sql_type(field.type, self.flavor), self.flavor))
+            cur.execute(sql.add_column_sql(self.table_sql, field.name, self._column_type(field.type)[0], self.flavor))
         return pa.schema(list(existing) + added)
 
     def _create_stage(self, cur, stage: str, schema: pa.Schema) -> None:
         cur.execute(sql.drop_staging_sql(stage, self.flavor))
-        columns = [(f.name, sql_type(f.type, self.flavor)) for f in schema]
+        columns = [(f.name, self._column_type(f.type)[0]) for f in schema]
         cur.execute(sql.create_staging_sql(stage, columns, self.flavor))
 
     def _load_stage(self, cur, stage: str, reader: pa.RecordBatchReader) -> None:
@@ -213,7 +231,7 @@ class OdbcTarget(Target):
     # ------------------------------------------------------------------ reading
 
     def read(self, window: TargetWindow | None = None) -> pa.RecordBatchReader:
-        con = odbc.connect(self.conn)
+        con = self._open(autocommit=False)
         cur = con.cursor()
         schema = self._table_schema(cur)
         if schema is None:
@@ -221,7 +239,7 @@ class OdbcTarget(Target):
             raise FileNotFoundError(f"{self.uri}: table does not exist")
         where = f" WHERE {window.bounds(schema.field(window.column).type).predicate(self.dialect)}" if window else ""
         cur.execute(f"SELECT * FROM {self.table_sql}{where}")
-        reader = pa.RecordBatchReader.from_batches(schema, odbc.stream_cursor(cur, schema, 65_536))
+        reader = pa.RecordBatchReader.from_batches(schema, self._stream(cur, schema))
         return closing(reader, cur.close, con.close)
 
     def count_rows(self, window=None) -> int | None:

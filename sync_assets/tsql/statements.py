@@ -1,4 +1,5 @@
-"""Every statement the ODBC writer runs, built by pure functions from names, types and a flavor.
+"""Every statement the staged SQL writers run (the ODBC targets, and Snowflake), built by pure
+functions from names, types and a flavor.
 
 Tests read these texts against golden files per flavor and parse the T-SQL back with
 sqlglot; the PostgreSQL rendering of the same plan runs for real through psqlODBC.
@@ -132,6 +133,8 @@ def differs(old: str, new: str, columns: Sequence[str], flavor: Flavor) -> str:
     if flavor.dialect == "tsql":
         # INTERSECT treats NULLs as equal; IS DISTINCT FROM is missing on older servers
         return f"NOT EXISTS (SELECT {_cols(old, columns, flavor)} INTERSECT SELECT {_cols(new, columns, flavor)})"
+    if flavor.dialect == "snowflake":  # column by column: no row-value comparison there
+        return "(" + " OR ".join(f"{old}.{quote(c, flavor)} IS DISTINCT FROM {new}.{quote(c, flavor)}" for c in columns) + ")"
     return f"({_cols(old, columns, flavor)}) IS DISTINCT FROM ({_cols(new, columns, flavor)})"
 
 
@@ -244,7 +247,7 @@ def state_table(flavor: Flavor) -> str:
 def state_ddl(flavor: Flavor) -> list[str]:
     """Create the state table when missing (one row per object, state as JSON text)."""
     table = state_table(flavor)
-    if flavor.dialect == "postgres":
+    if flavor.dialect != "tsql":  # PostgreSQL, Snowflake
         return [
             create_schema_sql(STATE_SCHEMA, flavor),
             f"CREATE TABLE IF NOT EXISTS {table} (object_id VARCHAR PRIMARY KEY, target_table VARCHAR NOT NULL, "

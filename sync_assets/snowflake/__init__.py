@@ -1,0 +1,1 @@
+"""Snowflake: connection (dagster-snowflake's SnowflakeResource), types, target and source."""

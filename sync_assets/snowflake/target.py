@@ -1,0 +1,107 @@
+"""Snowflake tables as a target: the staged SQL writer with Snowflake's bulk path.
+
+A write streams the batches into Parquet files (one at a time, on local disk), PUTs them to a
+temporary stage and loads the staging table with one COPY INTO … MATCH_BY_COLUMN_NAME; then
+one MERGE (or delete + insert with `use_merge: false`), INSERT … SELECT or slice replace, and
+the state upsert run in one transaction. DDL commits implicitly in Snowflake, so the DDL, PUT
+and COPY run before BEGIN; the target table changes only at COMMIT.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sync_assets.config.models import SnowflakeConnection
+from sync_assets.snowflake import types
+from sync_assets.snowflake.connection import Connection
+from sync_assets.snowflake.flavor import flavor_for
+from sync_assets.targets.odbc import OdbcTarget
+from sync_assets.tsql import statements as sql
+
+ROWS_PER_FILE = 500_000
+STAGE = '"_sync_assets"."sync_stage"'
+
+
+def catalog_sql() -> str:
+    """Columns of one table (binds: schema, table), in order."""
+    return (
+        "SELECT COLUMN_NAME, DATA_TYPE, NUMERIC_PRECISION, NUMERIC_SCALE FROM INFORMATION_SCHEMA.COLUMNS "
+        "WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION"
+    )
+
+
+def copy_into_sql(stage_table: str, prefix: str) -> str:
+    return (
+        f"COPY INTO {stage_table} FROM @{STAGE}/{prefix}/ FILE_FORMAT = (TYPE = PARQUET) "
+        "MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE PURGE = TRUE"
+    )
+
+
+class SnowflakeTarget(OdbcTarget):
+    kind = "snowflake"
+
+    def __init__(self, conn: SnowflakeConnection, base_dir: str, object_id: str, schema: str | None, table: str):
+        self.conn = conn
+        self.flavor = flavor_for(conn)
+        self.dialect = "snowflake"
+        self.object_id = object_id
+        self.schema = schema or conn.schema_ or "PUBLIC"
+        self.table = table
+        self.table_sql = sql.table_name(self.schema, table, self.flavor)
+
+    @property
+    def uri(self) -> str:
+        return f"snowflake://{self.conn.account}/{self.conn.database}#{self.schema}.{self.table}"
+
+    def _open(self, autocommit: bool):
+        return Connection(self.conn, autocommit)
+
+    def _column_type(self, t: pa.DataType) -> tuple[str, pa.DataType]:
+        return types.column_type(t)
+
+    def _arrow_type(self, row) -> pa.DataType:
+        return types.arrow_type_of(row[1], row[2], row[3])
+
+    def _catalog_sql(self) -> str:
+        return catalog_sql()
+
+    def _stream(self, cur, schema: pa.Schema):
+        for table in cur.raw.fetch_arrow_batches():
+            yield from table.cast(schema).to_batches()
+
+    def _load_stage(self, cur, stage: str, reader: pa.RecordBatchReader) -> None:
+        """Parquet parts -> PUT -> one COPY INTO; local files are removed as soon as they are sent."""
+        cur.execute(f"CREATE TEMPORARY STAGE IF NOT EXISTS {STAGE}")
+        prefix = f"{self.object_id}/{uuid.uuid4().hex}"
+        folder = Path(tempfile.mkdtemp(prefix="sync-stage-"))
+        try:
+            for path in _parquet_parts(reader, folder):
+                cur.execute(f"PUT 'file://{path}' @{STAGE}/{prefix} AUTO_COMPRESS = FALSE OVERWRITE = TRUE")
+                path.unlink()
+            cur.execute(copy_into_sql(stage, prefix))
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _parquet_parts(reader: pa.RecordBatchReader, folder: Path):
+    """Write the stream as Parquet files of up to ROWS_PER_FILE rows, yielding each when done."""
+    part, writer, rows, path = 0, None, 0, None
+    for batch in reader:
+        if writer is None:
+            path = folder / f"part-{part:05d}.parquet"
+            writer, rows = pq.ParquetWriter(path, reader.schema), 0
+        writer.write_batch(batch)
+        rows += batch.num_rows
+        if rows >= ROWS_PER_FILE:
+            writer.close()
+            yield path
+            part, writer = part + 1, None
+    if writer is not None:
+        writer.close()
+        yield path
