@@ -7,7 +7,6 @@ Azurite); these tests cover what is particular to lakehouses.
 
 from __future__ import annotations
 
-import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
@@ -16,7 +15,7 @@ from sync_assets.lakehouse import delta_location, storage_options
 from sync_assets.secrets import connection_secrets
 from sync_assets_tests.conftest import onelake_connection
 from sync_assets_tests.data import insert_items, items_project, source_rows, update_items, delete_items
-from sync_assets_tests.harness import Project, assert_same_rows
+from sync_assets_tests.harness import assert_same_rows
 
 
 def test_onelake_urls_and_storage_options():
