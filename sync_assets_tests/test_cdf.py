@@ -95,7 +95,7 @@ def test_cdf_not_enabled_reloads_in_full_and_says_so(tmp_path, target_conn):
     assert_same_rows(source_table(src), project.target_table("orders_cdf"), "id")
 
 
-@pytest.mark.parametrize("target_kind", ["delta", "postgres", "parquet"])
+@pytest.mark.parametrize("target_kind", ["delta", "postgres", "parquet", "snowflake", "onelake"])
 @pytest.mark.parametrize("point", ["mid_stream", "committed"])
 def test_cdf_survives_kill(tmp_path, target_conn, point):
     from sync_assets_tests.test_crash import killed_sync
