@@ -115,18 +115,20 @@ def print_summary(defs) -> None:
     import dagster as dg
 
     instance = dg.DagsterInstance.get()
-    header = f"{'asset':36} {'type':12} {'read':>8} {'ins':>8} {'upd':>7} {'del':>7} {'rows':>9}  note"
+    specs = sorted(defs.resolve_all_asset_specs(), key=lambda s: s.key.to_user_string())
+    w = max([36] + [len(s.key.to_user_string()) for s in specs])
+    header = f"{'asset':{w}} {'type':15} {'read':>8} {'ins':>8} {'upd':>7} {'del':>7} {'rows':>9}  note"
     print("\n" + header + "\n" + "-" * len(header))
-    for spec in sorted(defs.resolve_all_asset_specs(), key=lambda s: s.key.to_user_string()):
+    for spec in specs:
         event = instance.get_latest_materialization_event(spec.key)
         if event is None:
-            print(f"{spec.key.to_user_string():36} (never materialized)")
+            print(f"{spec.key.to_user_string():{w}} (never materialized)")
             continue
         m = {k: getattr(v, "value", v) for k, v in event.asset_materialization.metadata.items()}
         rows = m.get("dagster/row_count", m.get("dagster/partition_row_count", m.get("sync/range_row_count", "")))
         note = m.get("sync/skipped") or ("initial load" if m.get("sync/initial_load") else "")
         print(
-            f"{spec.key.to_user_string():36} {m.get('sync/sync_type', ''):12} {m.get('sync/rows_read', 0):>8} "
+            f"{spec.key.to_user_string():{w}} {m.get('sync/sync_type', ''):15} {m.get('sync/rows_read', 0):>8} "
             f"{m.get('sync/rows_inserted', 0):>8} {m.get('sync/rows_updated', 0):>7} {m.get('sync/rows_deleted', 0):>7} {rows:>9}  {note}"
         )
 
