@@ -85,6 +85,17 @@ def _postgres(name, conn) -> list[Check]:
         con.close()
 
 
+def _snowflake(name, conn) -> list[Check]:
+    from sync_assets.snowflake.connection import Connection
+
+    con = Connection(conn, autocommit=True)
+    try:
+        user, db, role = con.cursor().execute("SELECT CURRENT_USER(), CURRENT_DATABASE(), CURRENT_ROLE()").fetchone()
+        return [Check(name, "connect", True, f"as {user} (role {role}) to {db}")]
+    finally:
+        con.close()
+
+
 def _files(name, conn, base_dir: Path) -> list[Check]:
     location = conn.path if conn.type == "duckdb" else conn.root
     if "://" in location:
@@ -108,6 +119,8 @@ def check_connections(project: ProjectConfig, base_dir: Path, names: list[str] |
                 results += _tsql(project, name, conn)
             elif conn.type == "postgres":
                 results += _postgres(name, conn)
+            elif conn.type == "snowflake":
+                results += _snowflake(name, conn)
             else:
                 results += _files(name, conn, base_dir)
         except Exception as exc:  # report, don't raise: the other connections still get checked

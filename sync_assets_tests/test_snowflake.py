@@ -98,6 +98,15 @@ def test_snowflake_source_streams_arrow_batches(tmp_path, fakesnow_server):
     assert (meta["sync/rows_inserted"], meta["sync/rows_updated"]) == (0, 6)  # ids 1..10 minus the 4 with status x
 
 
+def test_connection_check(tmp_path, fakesnow_server):
+    from sync_assets.config.loader import load_project
+    from sync_assets.connection_checks import check_connections
+
+    project = Project(tmp_path, {"snow": snowflake_connection(fakesnow_server)}, [])
+    [check] = check_connections(load_project(project.configs), tmp_path)
+    assert check.ok and check.what == "connect", check.line()
+
+
 @pytest.mark.live
 @pytest.mark.skipif(not os.environ.get("SYNC_ASSETS_LIVE_SNOWFLAKE"), reason="set SYNC_ASSETS_LIVE_SNOWFLAKE to run")
 @pytest.mark.parametrize("sync_type, extra", [("full", {}), ("merge", {"merge_keys": ["id"]}),
