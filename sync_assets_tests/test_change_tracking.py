@@ -203,3 +203,24 @@ def test_change_stream_soft_deletes_keep_the_last_values(tmp_path, target_conn):
     back = target.write(_stream([(3, "c again", 3, False)]), WritePlan("merge", ("id",), deletes=True, soft_delete=True), {})
     assert back.rows_updated == 1
     assert {r[0]: (r[1], r[-1]) for r in _rows(target)}[3] == ("c again", False)
+
+
+@pytest.mark.parametrize("target_kind", ["odbc"])
+def test_declared_text_lengths_are_kept(tmp_path, target_conn):
+    """A text column whose source declares a length (T-SQL sources record it from
+    sp_describe_first_result_set) gets a sized column, as the source documents' type table asks."""
+    import psycopg
+
+    from sync_assets.sources.odbc import _system_type
+    from sync_assets.tsql.types import MAX_LENGTH
+
+    assert _system_type("nvarchar(12)") == ("nvarchar", None, 12) and _system_type("nvarchar(max)") == ("nvarchar", None, None)
+    schema = pa.schema([pa.field("id", pa.int64()), pa.field("code", pa.string(), metadata={MAX_LENGTH: "12"}),
+                        pa.field("label", pa.string())])
+    reader = pa.RecordBatchReader.from_batches(schema, [pa.record_batch([[1], ["abc"], ["x"]], schema=schema)])
+    _target(tmp_path, target_conn).write(reader, WritePlan("replace"), {})
+    c = target_conn
+    with psycopg.connect(host=c["server"], port=c["port"], dbname=c["database"], user=c["user"]) as con:
+        lengths = dict(con.execute("SELECT column_name, character_maximum_length FROM information_schema.columns "
+                                   "WHERE table_name = 'orders'").fetchall())
+    assert lengths == {"id": None, "code": 12, "label": None}

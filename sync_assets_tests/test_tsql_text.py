@@ -173,3 +173,12 @@ def test_connection_table_options_override_the_flavor_default():
     flavor = odbc.flavor_of(conn)
     assert flavor.table_options == "DISTRIBUTION = HASH([id]), CLUSTERED COLUMNSTORE INDEX"
     assert flavor.staging_options == SYNAPSE.staging_options  # staging stays a round-robin heap
+
+
+def test_declared_lengths_size_text_columns():
+    from sync_assets.tsql.types import column_type
+
+    assert column_type(pa.string(), SQLSERVER, 50)[0] == "NVARCHAR(50)"
+    assert column_type(pa.string(), SQLSERVER, 5000)[0] == "NVARCHAR(MAX)"  # beyond NVARCHAR(4000)
+    assert column_type(pa.string(), FABRIC_WAREHOUSE, 5000)[0] == "VARCHAR(5000)"
+    assert column_type(pa.list_(pa.int8()), SQLSERVER, 50)[0] == "NVARCHAR(MAX)"  # JSON is never sized

@@ -62,8 +62,8 @@ class SnowflakeTarget(OdbcTarget):
     def _open(self, autocommit: bool):
         return Connection(self.conn, autocommit)
 
-    def _column_type(self, t: pa.DataType) -> tuple[str, pa.DataType]:
-        return types.column_type(t)
+    def _column_type(self, field: pa.Field) -> tuple[str, pa.DataType]:
+        return types.column_type(field.type)
 
     def _arrow_type(self, row) -> pa.DataType:
         return types.arrow_type_of(row[1], row[2], row[3])

@@ -19,7 +19,7 @@ from sync_assets.config.models import SourceSpec, TsqlConnection
 from sync_assets.sources.base import Source, SourceSession
 from sync_assets.sql.literals import qualified
 from sync_assets.tsql import odbc
-from sync_assets.tsql.types import arrow_type_of
+from sync_assets.tsql.types import MAX_LENGTH, arrow_type_of
 
 ISOLATION = {
     "sqlserver": "SET TRANSACTION ISOLATION LEVEL SNAPSHOT",
@@ -54,7 +54,10 @@ class OdbcSession(SourceSession):
                 fields = []
                 for r in rows:
                     base, precision, scale = _system_type(r["system_type_name"])
-                    fields.append(pa.field(r["name"], arrow_type_of(base, precision, scale, scale)))
+                    field = pa.field(r["name"], arrow_type_of(base, precision, scale, scale))
+                    if base in ("varchar", "nvarchar", "char", "nchar") and scale:
+                        field = field.with_metadata({MAX_LENGTH: str(scale)})  # a declared length
+                    fields.append(field)
                 return pa.schema(fields)
             cur.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0")
             return odbc.described_schema(cur.description)

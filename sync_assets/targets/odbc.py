@@ -25,7 +25,7 @@ from sync_assets.targets.base import (
 from sync_assets.tsql import odbc
 from sync_assets.tsql import statements as sql
 from sync_assets.tsql.copy_staging import CopyStager
-from sync_assets.tsql.types import arrow_type_of, column_type
+from sync_assets.tsql.types import arrow_type_of, column_type, field_max_length
 from sync_assets.types import cast_reader, evolve
 
 DEFAULT_SCHEMAS = {"tsql": "dbo", "postgres": "public"}
@@ -57,8 +57,8 @@ class OdbcTarget(Target):
         """A connection with pyodbc's API: cursor().execute(sql, *binds), autocommit, commit."""
         return odbc.connect(self.conn, autocommit=autocommit)
 
-    def _column_type(self, t: pa.DataType) -> tuple[str, pa.DataType]:
-        return column_type(t, self.flavor)
+    def _column_type(self, field: pa.Field) -> tuple[str, pa.DataType]:
+        return column_type(field.type, self.flavor, field_max_length(field))
 
     def _arrow_type(self, row) -> pa.DataType:
         return arrow_type_of(row[1], row[2], row[3], row[4])
@@ -114,7 +114,7 @@ class OdbcTarget(Target):
     def _prepare(self, reader: pa.RecordBatchReader, plan: WritePlan) -> pa.RecordBatchReader:
         """Nested values as JSON text, every column as the type the table stores."""
         reader = nested_as_json(reader)
-        fields = [pa.field(f.name, self._column_type(f.type)[1]) for f in reader.schema]
+        fields = [pa.field(f.name, self._column_type(f)[1], metadata=f.metadata) for f in reader.schema]
         if plan.soft_delete and DELETED_FLAG in reader.schema.names:
             reader = with_soft_delete_column(reader, DELETED_FLAG, SOFT_DELETE_COLUMN)
             fields.append(pa.field(SOFT_DELETE_COLUMN, pa.bool_()))
@@ -155,17 +155,19 @@ class OdbcTarget(Target):
         existing = self._table_schema(cur)
         if existing is None:
             cur.execute(sql.create_schema_sql(self.schema, self.flavor))
-            columns = [(f.name, self._column_type(f.type)[0]) for f in incoming]
+            columns = [(f.name, self._column_type(f)[0]) for f in incoming]
             cur.execute(sql.create_table_sql(self.table_sql, columns, self.flavor))
             return incoming
         _, added = evolve(existing, incoming, f"{self.flavor.name} table {self.schema}.{self.table}")
         for field in added:
-            cur.execute(sql.add_column_sql(self.table_sql, field.name, self._column_type(field.type)[0], self.flavor))
+            cur.execute(sql.add_column_sql(self.table_sql, field.name, self._column_type(field)[0], self.flavor))
         return pa.schema(list(existing) + added)
 
     def _create_stage(self, cur, stage: str, schema: pa.Schema) -> None:
         cur.execute(sql.drop_staging_sql(stage, self.flavor))
-        columns = [(f.name, self._column_type(f.type)[0]) for f in schema]
+        # staging columns are unbounded: a value longer than the target column fails at the
+        # apply, inside the transaction, with the server's own message
+        columns = [(f.name, self._column_type(f.remove_metadata())[0]) for f in schema]
         cur.execute(sql.create_staging_sql(stage, columns, self.flavor))
 
     def _load_stage(self, cur, stage: str, reader: pa.RecordBatchReader) -> None:

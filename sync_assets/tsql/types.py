@@ -95,10 +95,28 @@ def _postgres(t: pa.DataType, flavor: Flavor) -> tuple[str, pa.DataType]:
     raise SchemaChangeError(f"no PostgreSQL column type for Arrow type {t}")
 
 
-def column_type(t: pa.DataType, flavor: Flavor) -> tuple[str, pa.DataType]:
-    """(SQL type, stored Arrow type) of a column created for Arrow type `t`."""
+# Field metadata a source sets on text columns of a declared length (VARCHAR(n) and the like)
+MAX_LENGTH = b"sync_assets.max_length"
+
+
+def column_type(t: pa.DataType, flavor: Flavor, max_length: int | None = None) -> tuple[str, pa.DataType]:
+    """(SQL type, stored Arrow type) of a column created for Arrow type `t`; text of a known
+    length keeps it (NVARCHAR(n) / VARCHAR(n)), as the source documents' mapping asks."""
     t = _base(t)
-    return _tsql(t, flavor) if flavor.dialect == "tsql" else _postgres(t, flavor)
+    sql, storage = _tsql(t, flavor) if flavor.dialect == "tsql" else _postgres(t, flavor)
+    if max_length and storage == pa.string() and not pa.types.is_nested(t):
+        limit = 4000 if sql.startswith("NVARCHAR") else 8000
+        if sql.endswith("(MAX)") and max_length <= limit:
+            sql = f"{sql[:-5]}({max_length})"
+        elif sql == "text":
+            sql = f"varchar({max_length})"
+    return sql, storage
+
+
+def field_max_length(field: pa.Field) -> int | None:
+    """The declared text length a source recorded on a field, if any."""
+    value = (field.metadata or {}).get(MAX_LENGTH)
+    return int(value) if value else None
 
 
 def sql_type(t: pa.DataType, flavor: Flavor) -> str:
