@@ -55,16 +55,16 @@ class WritePlan:
     soft_delete: bool = False
 
 
-def window_predicate(plan: WritePlan, schema: pa.Schema, dialect: str, table: str) -> str | None:
-    """The SQL predicate of the slice a partitioned write owns (None when unpartitioned)."""
-    if not plan.window:
+def window_predicate(window: TargetWindow | None, schema: pa.Schema, dialect: str, table: str) -> str | None:
+    """The SQL predicate of a partition window on a table of `schema` (None: no window),
+    typed by the table's own column."""
+    if window is None:
         return None
-    column = plan.window.column
-    if column not in schema.names:
+    if window.column not in schema.names:
         from sync_assets.types import SchemaChangeError
 
-        raise SchemaChangeError(f"partition column '{column}' is missing from {table}")
-    return plan.window.bounds(schema.field(column).type).predicate(dialect)
+        raise SchemaChangeError(f"partition column '{window.column}' is missing from {table}")
+    return window.bounds(schema.field(window.column).type).predicate(dialect)
 
 
 @dataclass

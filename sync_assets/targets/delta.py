@@ -19,7 +19,9 @@ from sync_assets.paths import is_url
 from sync_assets.sql.apply import differs_sql
 from sync_assets.sql.literals import quote_ident
 from sync_assets.streams import closing, with_soft_delete_column
-from sync_assets.targets.base import DELETED_FLAG, SOFT_DELETE_COLUMN, Target, TargetWindow, WritePlan, WriteResult
+from sync_assets.targets.base import (
+    DELETED_FLAG, SOFT_DELETE_COLUMN, Target, TargetWindow, WritePlan, WriteResult, window_predicate,
+)
 from sync_assets.types import cast_reader, delta_type, evolve
 
 STATE_KEY = "sync_assets.state."
@@ -202,7 +204,7 @@ class DeltaTarget(Target):
         if window is None:
             return int(table.count())
         dataset = table.to_pyarrow_dataset()
-        pred = window.bounds(dataset.schema.field(window.column).type).predicate("duckdb")
+        pred = window_predicate(window, dataset.schema, "duckdb", self.location)
         con = duck.connect()
         try:
             con.register("t", dataset)
@@ -216,7 +218,7 @@ class DeltaTarget(Target):
             return dataset.scanner().to_reader()
         con = duck.connect()
         con.register("t", dataset)
-        pred = window.bounds(dataset.schema.field(window.column).type).predicate("duckdb")
+        pred = window_predicate(window, dataset.schema, "duckdb", self.location)
         reader = con.sql(f"SELECT * FROM t WHERE {pred}").to_arrow_reader(100_000)
 
         return closing(reader, con.close)

@@ -13,7 +13,7 @@ from sync_assets.config.models import DuckDBConnection
 from sync_assets.paths import resolve
 from sync_assets.sql.literals import quote_string
 from sync_assets.streams import closing
-from sync_assets.targets.base import TargetWindow
+from sync_assets.targets.base import TargetWindow, window_predicate
 from sync_assets.targets.sql_target import SqlSession, SqlTarget
 from sync_assets.types import duckdb_type
 
@@ -99,7 +99,7 @@ class DuckDBTarget(SqlTarget):
         where = ""
         if window:
             schema = DuckDBSqlSession(con).table_schema(self.schema, self.table)
-            where = " WHERE " + window.bounds(schema.field(window.column).type).predicate("duckdb")
+            where = " WHERE " + window_predicate(window, schema, "duckdb", self.table_sql)
         reader = con.sql(f"SELECT * FROM {self.table_sql}{where}").to_arrow_reader(100_000)
 
         return closing(reader, con.close)

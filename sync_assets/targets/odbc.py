@@ -184,7 +184,7 @@ class OdbcTarget(Target):
     # ------------------------------------------------------------------ applying
 
     def _apply(self, cur, plan: WritePlan, stage: str, columns: list[str], schema: pa.Schema) -> WriteResult:
-        window = window_predicate(plan, schema, self.dialect, self.table_sql)
+        window = window_predicate(plan.window, schema, self.dialect, self.table_sql)
         table, f = self.table_sql, self.flavor
         if plan.mode == "append":
             result = WriteResult(rows_inserted=_run(cur, sql.insert_select_sql(table, stage, columns, f)))
@@ -239,7 +239,8 @@ class OdbcTarget(Target):
         if schema is None:
             con.close()
             raise FileNotFoundError(f"{self.uri}: table does not exist")
-        where = f" WHERE {window.bounds(schema.field(window.column).type).predicate(self.dialect)}" if window else ""
+        pred = window_predicate(window, schema, self.dialect, self.table_sql)
+        where = f" WHERE {pred}" if pred else ""
         cur.execute(f"SELECT * FROM {self.table_sql}{where}")
         reader = pa.RecordBatchReader.from_batches(schema, self._stream(cur, schema))
         return closing(reader, cur.close, con.close)
@@ -250,7 +251,7 @@ class OdbcTarget(Target):
             schema = self._table_schema(cur)
             if schema is None:
                 return None
-            pred = window.bounds(schema.field(window.column).type).predicate(self.dialect) if window else None
+            pred = window_predicate(window, schema, self.dialect, self.table_sql)
             cur.execute(sql.count_sql(self.table_sql, pred, self.flavor))
             return cur.fetchone()[0]
 

@@ -11,7 +11,7 @@ from sync_assets.secrets import redact
 from sync_assets.sources.postgres import connect, plain_reader, plain_schema, postgres_uri
 from sync_assets.sql.literals import quote_ident, quote_string
 from sync_assets.streams import closing, nested_as_json
-from sync_assets.targets.base import TargetWindow
+from sync_assets.targets.base import TargetWindow, window_predicate
 from sync_assets.targets.sql_target import SqlSession, SqlTarget
 from sync_assets.types import postgres_type
 
@@ -112,7 +112,7 @@ class PostgresTarget(SqlTarget):
         where = ""
         if window:
             schema = session.table_schema(self.schema, self.table)
-            where = " WHERE " + window.bounds(schema.field(window.column).type).predicate("postgres")
+            where = " WHERE " + window_predicate(window, schema, "postgres", self.table_sql)
         session.cur.execute(f"SELECT * FROM {self.table_sql}{where}")
         reader = plain_reader(session.cur.fetch_record_batch())
 

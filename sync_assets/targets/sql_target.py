@@ -98,7 +98,7 @@ class SqlTarget(Target):
             columns = [f.name for f in reader.schema if f.name != DELETED_FLAG]
             schema = self._ensure_table(s, pa.schema([reader.schema.field(c) for c in columns]))
             types = s.column_types(self.schema, self.table)
-            window = window_predicate(plan, schema, self.dialect, self.table_sql)
+            window = window_predicate(plan.window, schema, self.dialect, self.table_sql)
             staged = s.stage(reader, materialize=plan.mode == "merge")
             crashpoint("staged")
             result = self._apply(s, plan, staged, columns, types, window)
@@ -159,7 +159,7 @@ class SqlTarget(Target):
             schema = s.table_schema(self.schema, self.table)
             if schema is None:
                 return None
-            pred = window.bounds(schema.field(window.column).type).predicate(self.dialect) if window else None
+            pred = window_predicate(window, schema, self.dialect, self.table_sql)
             return s.scalar(apply.count_sql(self.table_sql, pred))
 
     def describe(self) -> dict:
