@@ -55,6 +55,16 @@ class WritePlan:
     soft_delete: bool = False
 
 
+def with_soft_delete(reader: pa.RecordBatchReader, plan: WritePlan) -> pa.RecordBatchReader:
+    """A change stream written with soft deletes gains SOFT_DELETE_COLUMN (a copy of its
+    delete flag): upserted rows carry false; flagged rows only mark their key."""
+    if not plan.soft_delete or DELETED_FLAG not in reader.schema.names:
+        return reader
+    from sync_assets.streams import with_soft_delete_column
+
+    return with_soft_delete_column(reader, DELETED_FLAG, SOFT_DELETE_COLUMN)
+
+
 def window_predicate(window: TargetWindow | None, schema: pa.Schema, dialect: str, table: str) -> str | None:
     """The SQL predicate of a partition window on a table of `schema` (None: no window),
     typed by the table's own column."""

@@ -18,9 +18,9 @@ from sync_assets.lakehouse import delta_location
 from sync_assets.paths import is_url
 from sync_assets.sql.apply import differs_sql
 from sync_assets.sql.literals import quote_ident
-from sync_assets.streams import closing, with_soft_delete_column
+from sync_assets.streams import closing
 from sync_assets.targets.base import (
-    DELETED_FLAG, SOFT_DELETE_COLUMN, Target, TargetWindow, WritePlan, WriteResult, window_predicate,
+    DELETED_FLAG, SOFT_DELETE_COLUMN, Target, TargetWindow, WritePlan, WriteResult, window_predicate, with_soft_delete,
 )
 from sync_assets.types import cast_reader, delta_type, evolve
 
@@ -66,8 +66,7 @@ class DeltaTarget(Target):
 
     def write(self, reader: pa.RecordBatchReader, plan: WritePlan, state: dict) -> WriteResult:
         table = self._table()
-        if plan.soft_delete and DELETED_FLAG in reader.schema.names:
-            reader = with_soft_delete_column(reader, DELETED_FLAG, SOFT_DELETE_COLUMN)
+        reader = with_soft_delete(reader, plan)
         flag = reader.schema.field(DELETED_FLAG) if DELETED_FLAG in reader.schema.names else None
         incoming = pa.schema([pa.field(f.name, delta_type(f.type)) for f in reader.schema if f.name != DELETED_FLAG])
         added = []

@@ -18,9 +18,9 @@ import pyarrow as pa
 from sync_assets.config.models import TsqlConnection
 from sync_assets.faults import crashpoint
 from sync_assets.secrets import redact
-from sync_assets.streams import closing, nested_as_json, with_soft_delete_column
+from sync_assets.streams import closing, nested_as_json
 from sync_assets.targets.base import (
-    DELETED_FLAG, SOFT_DELETE_COLUMN, Target, TargetWindow, WritePlan, WriteResult, window_predicate,
+    DELETED_FLAG, Target, TargetWindow, WritePlan, WriteResult, window_predicate, with_soft_delete,
 )
 from sync_assets.tsql import odbc
 from sync_assets.tsql import statements as sql
@@ -113,11 +113,8 @@ class OdbcTarget(Target):
 
     def _prepare(self, reader: pa.RecordBatchReader, plan: WritePlan) -> pa.RecordBatchReader:
         """Nested values as JSON text, every column as the type the table stores."""
-        reader = nested_as_json(reader)
+        reader = with_soft_delete(nested_as_json(reader), plan)
         fields = [pa.field(f.name, self._column_type(f)[1], metadata=f.metadata) for f in reader.schema]
-        if plan.soft_delete and DELETED_FLAG in reader.schema.names:
-            reader = with_soft_delete_column(reader, DELETED_FLAG, SOFT_DELETE_COLUMN)
-            fields.append(pa.field(SOFT_DELETE_COLUMN, pa.bool_()))
         return cast_reader(reader, pa.schema(fields))
 
     def write(self, reader: pa.RecordBatchReader, plan: WritePlan, state: dict) -> WriteResult:

@@ -23,8 +23,10 @@ from sync_assets.paths import join, resolve
 from sync_assets.sql.apply import differs_sql
 from sync_assets.sql.literals import quote_ident, quote_string
 from sync_assets.state import WHOLE
-from sync_assets.streams import closing, with_soft_delete_column
-from sync_assets.targets.base import DELETED_FLAG, SOFT_DELETE_COLUMN, Target, TargetWindow, WritePlan, WriteResult
+from sync_assets.streams import closing
+from sync_assets.targets.base import (
+    DELETED_FLAG, SOFT_DELETE_COLUMN, Target, TargetWindow, WritePlan, WriteResult, with_soft_delete,
+)
 from sync_assets.types import cast_reader, evolve, parquet_type
 
 INCOMING = "__sync_incoming"
@@ -66,8 +68,7 @@ class ParquetTarget(Target):
 
     def write(self, reader: pa.RecordBatchReader, plan: WritePlan, state: dict) -> WriteResult:
         self.table.collect_garbage()  # leftovers of a crashed write
-        if plan.soft_delete and DELETED_FLAG in reader.schema.names:
-            reader = with_soft_delete_column(reader, DELETED_FLAG, SOFT_DELETE_COLUMN)
+        reader = with_soft_delete(reader, plan)
         flag = reader.schema.field(DELETED_FLAG) if DELETED_FLAG in reader.schema.names else None
         manifest = self.table.load()
         existing = self.table.schema(manifest)

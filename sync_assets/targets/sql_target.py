@@ -15,8 +15,9 @@ import pyarrow as pa
 from sync_assets.faults import crashpoint
 from sync_assets.sql import apply
 from sync_assets.sql.literals import qualified
-from sync_assets.streams import with_soft_delete_column
-from sync_assets.targets.base import DELETED_FLAG, SOFT_DELETE_COLUMN, Target, WritePlan, WriteResult, window_predicate
+from sync_assets.targets.base import (
+    DELETED_FLAG, SOFT_DELETE_COLUMN, Target, WritePlan, WriteResult, window_predicate, with_soft_delete,
+)
 from sync_assets.types import evolve
 
 
@@ -91,9 +92,7 @@ class SqlTarget(Target):
     # ------------------------------------------------------------------ write
 
     def write(self, reader: pa.RecordBatchReader, plan: WritePlan, state: dict) -> WriteResult:
-        reader = self.prepare_reader(reader)
-        if plan.soft_delete and DELETED_FLAG in reader.schema.names:
-            reader = with_soft_delete_column(reader, DELETED_FLAG, SOFT_DELETE_COLUMN)
+        reader = with_soft_delete(self.prepare_reader(reader), plan)
         with self.session() as s:
             columns = [f.name for f in reader.schema if f.name != DELETED_FLAG]
             schema = self._ensure_table(s, pa.schema([reader.schema.field(c) for c in columns]))
