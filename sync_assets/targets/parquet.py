@@ -85,7 +85,7 @@ class ParquetTarget(Target):
         try:
             # a change stream keeps its delete flag beside the table's columns
             con.register(INCOMING, cast_reader(reader, incoming.append(flag) if flag else incoming))
-            writer = _Rewrite(con, self, manifest, schema, plan, staging, txn)
+            writer = _Rewrite(con, self, manifest, schema, plan, staging, txn, flagged=flag is not None)
             result = writer.run()
         finally:
             con.close()
@@ -129,14 +129,14 @@ class ParquetTarget(Target):
 class _Rewrite:
     """One write: decide the affected partitions, write their new files into staging."""
 
-    def __init__(self, con, target: ParquetTarget, manifest, schema, plan: WritePlan, staging: Path, txn):
+    def __init__(self, con, target: ParquetTarget, manifest, schema, plan: WritePlan, staging: Path, txn,
+                 flagged: bool = False):
         self.con, self.target, self.manifest, self.schema = con, target, manifest, schema
         self.plan, self.staging, self.txn = plan, staging, txn
         self.table = target.table
         self.new_partitions: dict[str, list[dict]] = {}
         self.known_columns: set[str] = set()  # columns the files being rewritten have
         # the incoming rows without a change stream's delete flag
-        flagged = DELETED_FLAG in {r[0] for r in con.execute(f"DESCRIBE {INCOMING}").fetchall()}
         self.rows = f"SELECT * EXCLUDE ({quote_ident(DELETED_FLAG)}) FROM {INCOMING}" if flagged else f"SELECT * FROM {INCOMING}"
 
     def _key_sql(self) -> str:
