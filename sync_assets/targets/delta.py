@@ -81,7 +81,7 @@ class DeltaTarget(Target):
         else:
             result = self._merge(table, cast_reader(reader, incoming), plan, commit, bool(added))
         result.row_count = self._count(plan.window)
-        result.schema = pa.schema(DeltaTable(self.location, storage_options=self.storage_options).schema())
+        result.schema = pa.schema(self._table().schema())
         if result.committed and (result.rows_inserted or result.rows_updated or result.rows_deleted):
             result.extra.update(self.maintain())
         return result
@@ -90,16 +90,17 @@ class DeltaTarget(Target):
         """Optional compaction / z-order and vacuum after a write (metadata keys sync/delta_*).
         The data is committed already: a maintenance failure is reported, not raised."""
         rules, done = self.conn.maintenance, {}
+        if not rules.optimize and rules.vacuum_retention_hours is None:
+            return done
         try:
+            table = self._table()  # operations below advance this object's version in place
             if rules.optimize:
-                table = DeltaTable(self.location, storage_options=self.storage_options)
                 if self.zorder_by:
                     metrics = table.optimize.z_order(self.zorder_by)
                 else:
                     metrics = table.optimize.compact()
                 done["sync/delta_optimize"] = f"{metrics['numFilesRemoved']} files -> {metrics['numFilesAdded']}"
             if rules.vacuum_retention_hours is not None:
-                table = DeltaTable(self.location, storage_options=self.storage_options)
                 removed = table.vacuum(retention_hours=rules.vacuum_retention_hours, dry_run=False,
                                        enforce_retention_duration=False)
                 done["sync/delta_vacuum_files_removed"] = len(removed)
