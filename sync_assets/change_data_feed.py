@@ -16,10 +16,9 @@ from __future__ import annotations
 import pyarrow as pa
 from deltalake.exceptions import DeltaError
 
-from sync_assets.changes import read_sql
+from sync_assets.changes import changes_load, full_load, read_sql, stored_version
 from sync_assets.sql.literals import quote_ident
-from sync_assets.state import WHOLE
-from sync_assets.targets.base import DELETED_FLAG, WritePlan
+from sync_assets.targets.base import DELETED_FLAG
 
 CDF_VIEW = "__cdf"
 CDF_COLUMNS = ("_change_type", "_commit_version", "_commit_timestamp")
@@ -54,8 +53,7 @@ def plan(planner):
     obj, session = planner.obj, planner.session
     table = session.table
     version = table.version()
-    last = planner.state.watermarks.get(WHOLE)
-    last = None if last is None else int(last)
+    last = stored_version(planner)
     reason = _full_reason(obj.change_mode, last, table)
     if reason is None and last >= version:
         return _with_notes(planner._skip(f"no new Delta versions since {last}"), version, f"table at version {version}")
@@ -65,15 +63,11 @@ def plan(planner):
             changes = pa.RecordBatchReader.from_stream(table.load_cdf(starting_version=last + 1, ending_version=version))
         except DeltaError as exc:
             reason = f"versions after {last} are no longer readable ({exc}): full reload"
-    new_state = planner.state.with_watermark([WHOLE], version)
     if reason is not None:
-        write = WritePlan("replace", soft_delete=obj.soft_delete)
-        batch = planner._read(write, new_state, read_sql(obj, full_relation(planner.relation), "duckdb"), version)
-        batch.full_resync = True
+        batch = full_load(planner, read_sql(obj, full_relation(planner.relation), "duckdb"), version)
         return _with_notes(batch, version, reason)
     session.con.register(CDF_VIEW, changes)
-    write = WritePlan("merge", tuple(obj.merge_keys), deletes=True, soft_delete=obj.soft_delete)
-    batch = planner._read(write, new_state, read_sql(obj, net_changes_relation(list(obj.merge_keys)), "duckdb"), version)
+    batch = changes_load(planner, read_sql(obj, net_changes_relation(list(obj.merge_keys)), "duckdb"), version)
     return _with_notes(batch, version, f"changes of versions {last + 1} to {version}")
 
 

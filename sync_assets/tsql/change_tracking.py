@@ -19,9 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sync_assets.changes import read_sql
-from sync_assets.state import WHOLE
-from sync_assets.targets.base import DELETED_FLAG, WritePlan
+from sync_assets.changes import changes_load, full_load, read_sql, stored_version
+from sync_assets.targets.base import DELETED_FLAG
 from sync_assets.tsql.flavors import SQLSERVER
 from sync_assets.tsql.statements import quote, table_name
 
@@ -96,22 +95,18 @@ def plan(planner):
     table = table_name(obj.source.schema_ or "dbo", obj.source.object, SQLSERVER)
     versions = session.fetch_small(versions_sql(table)).to_pylist()[0]
     current, min_valid = versions["current_version"], versions["min_valid_version"]
-    last = planner.state.watermarks.get(WHOLE)
-    decision = decide(obj.change_mode, None if last is None else int(last), current, min_valid, table)
+    last = stored_version(planner)
+    decision = decide(obj.change_mode, last, current, min_valid, table)
     notes = {"sync/change_tracking_version": int(current), "sync/change_tracking_decision": decision.reason}
     if decision.action == "skip":
         batch = planner._skip(decision.reason)
         batch.notes = notes
         return batch
-    new_state = planner.state.with_watermark([WHOLE], int(current))
     if decision.action == "full":
-        write = WritePlan("replace", soft_delete=obj.soft_delete)
-        batch = planner._read(write, new_state, read_sql(obj, full_relation(table), "tsql"), current)
-        batch.full_resync = True
+        batch = full_load(planner, read_sql(obj, full_relation(table), "tsql"), current)
     else:
         columns = session.schema(f"SELECT * FROM {table}").names
-        relation = changes_relation(table, columns, list(obj.merge_keys), int(last))
-        write = WritePlan("merge", tuple(obj.merge_keys), deletes=True, soft_delete=obj.soft_delete)
-        batch = planner._read(write, new_state, read_sql(obj, relation, "tsql"), current)
+        relation = changes_relation(table, columns, list(obj.merge_keys), last)
+        batch = changes_load(planner, read_sql(obj, relation, "tsql"), current)
     batch.notes = notes
     return batch
