@@ -9,11 +9,12 @@ CREATE TABLE on the database for targets.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from sync_assets.config.models import ProjectConfig
-from sync_assets.paths import resolve
+from sync_assets.paths import is_url, resolve
 from sync_assets.secrets import connection_secrets, redact
 
 
@@ -28,25 +29,21 @@ class Check:
         return f"{'OK  ' if self.ok else 'FAIL'} {self.connection}: {self.what}" + (f" — {self.detail}" if self.detail else "")
 
 
-def _literal(text: str) -> str:
-    return "N'" + text.replace("'", "''") + "'"
-
-
 def tsql_permission_queries(project: ProjectConfig, name: str) -> list[tuple[str, str]]:
     """(what, query returning 1 when granted) for the objects that use T-SQL connection `name`."""
     from sync_assets.tsql.flavors import SQLSERVER
-    from sync_assets.tsql.statements import table_name
+    from sync_assets.tsql.statements import string_literal, table_name
 
     queries = []
     for obj in project.active_objects():
         if obj.source.connection == name and obj.source.object:
             table = table_name(obj.source.schema_ or "dbo", obj.source.object, SQLSERVER)
-            queries.append((f"SELECT on {table}", f"SELECT HAS_PERMS_BY_NAME({_literal(table)}, N'OBJECT', N'SELECT')"))
+            queries.append((f"SELECT on {table}", f"SELECT HAS_PERMS_BY_NAME({string_literal(table, SQLSERVER)}, N'OBJECT', N'SELECT')"))
             if obj.sync_type == "change_tracking":
                 queries.append((f"VIEW CHANGE TRACKING on {table}",
-                                f"SELECT HAS_PERMS_BY_NAME({_literal(table)}, N'OBJECT', N'VIEW CHANGE TRACKING')"))
+                                f"SELECT HAS_PERMS_BY_NAME({string_literal(table, SQLSERVER)}, N'OBJECT', N'VIEW CHANGE TRACKING')"))
                 queries.append((f"Change Tracking enabled on {table}",
-                                f"SELECT CASE WHEN CHANGE_TRACKING_MIN_VALID_VERSION(OBJECT_ID({_literal(table)})) IS NULL THEN 0 ELSE 1 END"))
+                                f"SELECT CASE WHEN CHANGE_TRACKING_MIN_VALID_VERSION(OBJECT_ID({string_literal(table, SQLSERVER)})) IS NULL THEN 0 ELSE 1 END"))
         if obj.target.connection == name:
             queries.append(("CREATE TABLE in the database", "SELECT HAS_PERMS_BY_NAME(NULL, N'DATABASE', N'CREATE TABLE')"))
     return list(dict.fromkeys(queries))
@@ -98,12 +95,10 @@ def _snowflake(name, conn) -> list[Check]:
 
 def _files(name, conn, base_dir: Path) -> list[Check]:
     location = conn.path if conn.type == "duckdb" else conn.root
-    if "://" in location:
+    if is_url(location):
         return [Check(name, "remote location", True, "not checked from here: reached at first sync")]
     path = Path(resolve(base_dir, location))
     probe = path if path.exists() else next((p for p in path.parents if p.exists()), path)
-    import os
-
     writable = os.access(probe, os.W_OK)
     return [Check(name, f"{'exists' if path.exists() else 'can be created'}: {path}", writable, "" if writable else "not writable")]
 

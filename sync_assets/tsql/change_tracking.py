@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from sync_assets.changes import changes_load, full_load, read_sql, stored_version
 from sync_assets.targets.base import DELETED_FLAG
 from sync_assets.tsql.flavors import SQLSERVER
-from sync_assets.tsql.statements import quote, table_name
+from sync_assets.tsql.statements import quote, string_literal, table_name
 
 
 class ChangeTrackingError(RuntimeError):
@@ -63,10 +63,9 @@ def decide(mode: str, last: int | None, current: int | None, min_valid: int | No
 
 
 def versions_sql(table: str) -> str:
-    literal = "N'" + table.replace("'", "''") + "'"
     return (
         "SELECT CHANGE_TRACKING_CURRENT_VERSION() AS current_version, "
-        f"CHANGE_TRACKING_MIN_VALID_VERSION(OBJECT_ID({literal})) AS min_valid_version"
+        f"CHANGE_TRACKING_MIN_VALID_VERSION(OBJECT_ID({string_literal(table, SQLSERVER)})) AS min_valid_version"
     )
 
 

@@ -36,7 +36,8 @@ def table_name(schema: str | None, table: str, flavor: Flavor) -> str:
     return ".".join(quote(p, flavor) for p in (schema, table) if p)
 
 
-def _string(value: str, flavor: Flavor) -> str:
+def string_literal(value: str, flavor: Flavor) -> str:
+    """A string literal (N'…', Unicode, on T-SQL)."""
     text = "'" + value.replace("'", "''") + "'"
     return "N" + text if flavor.dialect == "tsql" else text
 
@@ -59,7 +60,7 @@ def _with(options: str | None) -> str:
 def create_schema_sql(schema: str, flavor: Flavor) -> str:
     if flavor.dialect == "tsql":
         # CREATE SCHEMA must be alone in its batch: run it through EXEC
-        return f"IF SCHEMA_ID({_string(schema, flavor)}) IS NULL EXEC({_string('CREATE SCHEMA ' + quote(schema, flavor), flavor)})"
+        return f"IF SCHEMA_ID({string_literal(schema, flavor)}) IS NULL EXEC({string_literal('CREATE SCHEMA ' + quote(schema, flavor), flavor)})"
     return f"CREATE SCHEMA IF NOT EXISTS {quote(schema, flavor)}"
 
 
@@ -105,7 +106,7 @@ def create_staging_sql(stage: str, columns: Sequence[tuple[str, str]], flavor: F
 def drop_staging_sql(stage: str, flavor: Flavor) -> str:
     if flavor.dialect == "tsql":
         lookup = f"tempdb..{stage.strip('[]')}" if stage.startswith("[#") else stage
-        return f"IF OBJECT_ID({_string(lookup, flavor)}) IS NOT NULL DROP TABLE {stage}"
+        return f"IF OBJECT_ID({string_literal(lookup, flavor)}) IS NOT NULL DROP TABLE {stage}"
     return f"DROP TABLE IF EXISTS {stage}"
 
 
@@ -258,7 +259,7 @@ def state_ddl(flavor: Flavor) -> list[str]:
                "[updated_at] DATETIME2(6) NOT NULL")
     return [
         create_schema_sql(STATE_SCHEMA, flavor),
-        f"IF OBJECT_ID({_string(table, flavor)}, N'U') IS NULL CREATE TABLE {table} ({columns}){_with(flavor.staging_options)}",
+        f"IF OBJECT_ID({string_literal(table, flavor)}, N'U') IS NULL CREATE TABLE {table} ({columns}){_with(flavor.staging_options)}",
     ]
 
 
