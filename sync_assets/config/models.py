@@ -51,6 +51,14 @@ class PostgresConnection(_Strict):
         return self
 
 
+def _check_service_principal(conn) -> None:
+    """A service-principal login needs its tenant, client id and secret."""
+    if conn.authentication == "service_principal":
+        missing = [f for f in ("tenant_id", "client_id", "client_secret") if not getattr(conn, f)]
+        if missing:
+            raise ValueError(f"authentication service_principal needs {', '.join(missing)}")
+
+
 class DeltaMaintenance(_Strict):
     """Table maintenance after each write that committed rows (Delta / Fabric lakehouse)."""
 
@@ -110,10 +118,7 @@ class FabricLakehouseConnection(_Strict):
 
     @model_validator(mode="after")
     def _who(self) -> FabricLakehouseConnection:
-        if self.authentication == "service_principal":
-            missing = [f for f in ("tenant_id", "client_id", "client_secret") if not getattr(self, f)]
-            if missing:
-                raise ValueError(f"authentication service_principal needs {', '.join(missing)}")
+        _check_service_principal(self)
         return self
 
     @property
@@ -144,9 +149,6 @@ class CopyStaging(_Strict):
     url: str
     credential: str | None = None
     storage_options: dict[str, str] = Field(default_factory=dict)
-
-
-TSQL_FLAVORS = ("sqlserver", "azure_sql", "synapse", "fabric_warehouse", "postgres")
 
 
 class TsqlConnection(_Strict):
@@ -191,10 +193,7 @@ class TsqlConnection(_Strict):
     def _where_and_who(self) -> TsqlConnection:
         if not self.odbc_connect and not (self.server and self.database):
             raise ValueError("give either odbc_connect, or server and database")
-        if self.authentication == "service_principal":
-            missing = [f for f in ("tenant_id", "client_id", "client_secret") if not getattr(self, f)]
-            if missing:
-                raise ValueError(f"authentication service_principal needs {', '.join(missing)}")
+        _check_service_principal(self)
         if self.staging and self.flavor not in ("synapse", "fabric_warehouse"):
             raise ValueError("staging (COPY INTO) is available on synapse and fabric_warehouse only")
         return self
