@@ -19,6 +19,7 @@ from sync_assets.sources.base import Source, SourceSession
 from sync_assets.sql.literals import from_json_value, quote_ident, to_json_value
 from sync_assets.sql.select import Bounds, probe_sql, select_sql, window_bounds
 from sync_assets.state import WHOLE, SyncState
+from sync_assets.streams import Prefetch
 from sync_assets.targets.base import TargetWindow, WritePlan
 
 
@@ -74,6 +75,10 @@ def plan_sync(obj: SyncObject, source: Source, state: SyncState, window: Window 
     batch.plan_seconds = time.monotonic() - started
     if batch.reader is None:
         stack.close()
+    else:  # read ahead while the target writes; stopped before the session closes
+        ahead = Prefetch(batch.reader)
+        stack.callback(ahead.close)
+        batch.reader = ahead.reader()
     return batch
 
 

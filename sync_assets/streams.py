@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable
 
 import pyarrow as pa
@@ -51,3 +53,59 @@ def with_soft_delete_column(reader: pa.RecordBatchReader, flag: str, column: str
             yield pa.RecordBatch.from_arrays([*batch.columns, values], schema=schema)
 
     return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+_END = object()
+
+
+class Prefetch:
+    """Reads a stream ahead in a background thread, `depth` batches at most.
+
+    Reading the source (network, decoding) and writing the target (encoding, compression)
+    then overlap on two cores instead of taking turns; both sides of pyarrow, ADBC and
+    DuckDB release the GIL while they work. Memory stays bounded: at most `depth` batches
+    wait in the queue. `close()` stops the thread and waits for it; call it before the
+    source connection closes.
+    """
+
+    def __init__(self, reader: pa.RecordBatchReader, depth: int = 2):
+        self.schema = reader.schema
+        self._source = reader
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._produce, name="sync-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _produce(self) -> None:
+        try:
+            for batch in self._source:
+                if not self._put(batch):
+                    return
+            self._put(_END)
+        except BaseException as exc:  # handed to the reading side, raised there
+            self._put(exc)
+
+    def _batches(self):
+        while True:
+            item = self._queue.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def reader(self) -> pa.RecordBatchReader:
+        return pa.RecordBatchReader.from_batches(self.schema, self._batches())
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
