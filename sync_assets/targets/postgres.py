@@ -16,6 +16,13 @@ from sync_assets.targets.sql_target import SqlSession, SqlTarget
 from sync_assets.types import postgres_type
 
 STAGED = "__sync_staged"
+# Column types whose binary COPY input is what the ADBC writer sends for the Arrow type the
+# column reads back as. A stream whose types all match such columns is copied straight into
+# the table; anything else (jsonb, uuid, enums, a narrower integer...) is staged and cast.
+_DIRECT_TYPES = {
+    "bigint", "integer", "smallint", "real", "double precision", "boolean", "text", "bytea",
+    "character varying", "numeric", "date", "timestamp with time zone", "timestamp without time zone",
+}
 # Arrow types the COPY writer does not take, widened losslessly before staging.
 _COPY_WIDEN = {pa.uint8(): pa.int16(), pa.uint16(): pa.int32(), pa.uint32(): pa.int64(), pa.uint64(): pa.decimal128(20, 0)}
 
@@ -56,6 +63,35 @@ class PostgresSqlSession(SqlSession):
         # binary COPY into a temp table: the server holds the batch, the client one batch
         self.cur.adbc_ingest(STAGED, reader, mode="create", temporary=True)
         return STAGED
+
+    def loads_directly(self, incoming: pa.Schema, schema: str, table: str) -> bool:
+        existing = self.table_schema(schema, table)
+        types = self.column_types(schema, table)
+        return all(
+            f.name in types and types[f.name].split("(")[0] in _DIRECT_TYPES
+            and existing.field(f.name).type == f.type
+            for f in incoming
+        )
+
+    def load(self, reader: pa.RecordBatchReader, schema: str, table: str) -> int:
+        # binary COPY (with the column list) into the table itself: one write of each row
+        return self.cur.adbc_ingest(table, reader, mode="append", db_schema_name=schema)
+
+    def clear(self, table_sql: str, window_predicate: str | None) -> int:
+        if window_predicate or self._referenced(table_sql):
+            return super().clear(table_sql, window_predicate)
+        # the whole table: TRUNCATE (transactional here) frees its pages at once, where a
+        # DELETE would leave every old row behind as a dead tuple until VACUUM. Readers of
+        # the table wait for the commit instead of seeing the old rows meanwhile.
+        rows = self.scalar(f"SELECT count(*) FROM {table_sql}")
+        self.execute(f"TRUNCATE TABLE {table_sql}")
+        return rows
+
+    def _referenced(self, table_sql: str) -> bool:
+        """Whether a foreign key points at the table (TRUNCATE would refuse)."""
+        return bool(self.scalar(
+            f"SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f' AND confrelid = {quote_string(table_sql)}::regclass)"
+        ))
 
     def commit(self) -> None:
         self.con.commit()

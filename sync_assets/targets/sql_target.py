@@ -46,6 +46,18 @@ class SqlSession:
         """Make the stream queryable as a relation; return its name."""
         raise NotImplementedError
 
+    def loads_directly(self, incoming: pa.Schema, schema: str, table: str) -> bool:
+        """Whether `load` can write this stream straight into the table (default: never)."""
+        return False
+
+    def load(self, reader: pa.RecordBatchReader, schema: str, table: str) -> int:
+        """Append the stream to the table as it is (no casts); return the rows written."""
+        raise NotImplementedError
+
+    def clear(self, table_sql: str, window_predicate: str | None) -> int:
+        """Remove the rows a replace owns; return how many there were."""
+        return self.execute(apply.delete_window_sql(table_sql, window_predicate))
+
     def commit(self) -> None:
         raise NotImplementedError
 
@@ -98,9 +110,12 @@ class SqlTarget(Target):
             schema = self._ensure_table(s, pa.schema([reader.schema.field(c) for c in columns]))
             types = s.column_types(self.schema, self.table)
             window = window_predicate(plan.window, schema, self.dialect, self.table_sql)
-            staged = s.stage(reader, materialize=plan.mode == "merge")
-            crashpoint("staged")
-            result = self._apply(s, plan, staged, columns, types, window)
+            if plan.mode != "merge" and s.loads_directly(reader.schema, self.schema, self.table):
+                result = self._load(s, plan, reader, window)
+            else:
+                staged = s.stage(reader, materialize=plan.mode == "merge")
+                crashpoint("staged")
+                result = self._apply(s, plan, staged, columns, types, window)
             result.row_count = s.scalar(apply.count_sql(self.table_sql, window))
             result.schema = s.table_schema(self.schema, self.table)
             for sql in apply.state_ddl(self.dialect):
@@ -121,12 +136,19 @@ class SqlTarget(Target):
             s.execute(apply.add_column_sql(self.table_sql, field, self.type_of))
         return pa.schema(list(existing) + added)
 
+    def _load(self, s, plan: WritePlan, reader: pa.RecordBatchReader, window) -> WriteResult:
+        """Replace / append without staging: the stream goes straight into the table."""
+        deleted = s.clear(self.table_sql, window) if plan.mode == "replace" else 0
+        inserted = s.load(reader, self.schema, self.table)
+        crashpoint("staged")
+        return WriteResult(rows_inserted=inserted, rows_deleted=deleted)
+
     def _apply(self, s, plan: WritePlan, staged, columns, types, window) -> WriteResult:
         table = self.table_sql
         if plan.mode == "append":
             return WriteResult(rows_inserted=s.execute(apply.insert_sql(table, staged, columns, types)))
         if plan.mode == "replace":
-            deleted = s.execute(apply.delete_window_sql(table, window))
+            deleted = s.clear(table, window)
             inserted = s.execute(apply.insert_sql(table, staged, columns, types))
             return WriteResult(rows_inserted=inserted, rows_deleted=deleted)
         return self._merge(s, plan, staged, columns, types, window)
