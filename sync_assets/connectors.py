@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from sync_assets.config.models import SyncObject
 from sync_assets.sources.base import Source
-from sync_assets.sources.duckdb import DuckDBSource
-from sync_assets.sources.files import DeltaSource, ParquetSource
-from sync_assets.sources.odbc import OdbcSource
-from sync_assets.snowflake.source import SnowflakeSource
-from sync_assets.snowflake.target import SnowflakeTarget
-from sync_assets.sources.postgres import PostgresSource
 from sync_assets.targets.base import Target
-from sync_assets.targets.delta import DeltaTarget
-from sync_assets.targets.duckdb import DuckDBTarget
-from sync_assets.targets.odbc import OdbcTarget
-from sync_assets.targets.parquet import ParquetTarget
-from sync_assets.targets.postgres import PostgresTarget
 
-SOURCES = {"duckdb": DuckDBSource, "postgres": PostgresSource, "parquet": ParquetSource, "delta": DeltaSource,
-           "fabric_lakehouse": DeltaSource, "tsql": OdbcSource, "snowflake": SnowflakeSource}
-TARGETS = {"duckdb": DuckDBTarget, "postgres": PostgresTarget, "parquet": ParquetTarget, "delta": DeltaTarget,
-           "fabric_lakehouse": DeltaTarget, "tsql": OdbcTarget, "snowflake": SnowflakeTarget}
+# Classes by connection type, as "module:Class": each is imported when a run first needs it,
+# so a process loads only the drivers (DuckDB, deltalake, pyodbc, Snowflake...) it uses.
+SOURCES = {"duckdb": "sources.duckdb:DuckDBSource", "postgres": "sources.postgres:PostgresSource",
+           "parquet": "sources.files:ParquetSource", "delta": "sources.files:DeltaSource",
+           "fabric_lakehouse": "sources.files:DeltaSource", "tsql": "sources.odbc:OdbcSource",
+           "snowflake": "snowflake.source:SnowflakeSource"}
+TARGETS = {"duckdb": "targets.duckdb:DuckDBTarget", "postgres": "targets.postgres:PostgresTarget",
+           "parquet": "targets.parquet:ParquetTarget", "delta": "targets.delta:DeltaTarget",
+           "fabric_lakehouse": "targets.delta:DeltaTarget", "tsql": "targets.odbc:OdbcTarget",
+           "snowflake": "snowflake.target:SnowflakeTarget"}
+
+
+def _class(path: str) -> type:
+    module, name = path.split(":")
+    return getattr(import_module(f"sync_assets.{module}"), name)
+
+
 # Dagster `kinds` shown in the UI for each connection type (T-SQL: by flavor)
 KINDS = {"duckdb": "duckdb", "postgres": "postgres", "parquet": "parquet", "delta": "deltalake",
          "fabric_lakehouse": "fabric", "snowflake": "snowflake"}
@@ -47,7 +51,7 @@ def default_schema(connection) -> str:
 
 
 def make_source(connection, base_dir: str) -> Source:
-    return SOURCES[connection.type](connection, base_dir)
+    return _class(SOURCES[connection.type])(connection, base_dir)
 
 
 def target_schema(obj: SyncObject, connection) -> str:
@@ -55,7 +59,7 @@ def target_schema(obj: SyncObject, connection) -> str:
 
 
 def make_target(obj: SyncObject, connection, base_dir: str) -> Target:
-    cls = TARGETS[connection.type]
+    cls = _class(TARGETS[connection.type])
     target = cls(connection, base_dir, obj.object_id, target_schema(obj, connection), obj.target.object)
     if obj.zorder_by and hasattr(target, "zorder_by"):
         target.zorder_by = list(obj.zorder_by)
