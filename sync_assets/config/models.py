@@ -69,6 +69,18 @@ class DeltaMaintenance(_Strict):
     vacuum_retention_hours: int | None = Field(default=None, ge=0)
 
 
+class DeltaFiles(_Strict):
+    """How the Parquet data files of Delta tables are written (every write, merge and optimize)."""
+
+    compression: Literal["zstd", "snappy", "gzip", "lz4", "uncompressed"] = "zstd"
+    compression_level: int | None = None
+    # rows per row group: the writer holds one row group of each open file in memory, so this
+    # bounds the write's memory (delta-rs would otherwise buffer ~1M rows)
+    row_group_size: int = Field(default=131_072, ge=1_024)
+    # bytes of a data file before the next one starts (None: delta-rs' default, ~100 MB)
+    target_file_size: int | None = Field(default=None, ge=1_048_576)
+
+
 class DeltaConnection(_Strict):
     """A folder (local path or URL) whose tables are Delta tables at <root>/<schema>/<object>.
 
@@ -81,6 +93,7 @@ class DeltaConnection(_Strict):
     storage_options: dict[str, str] = Field(default_factory=dict)
     table_properties: dict[str, str] = Field(default_factory=dict)
     maintenance: DeltaMaintenance = DeltaMaintenance()
+    files: DeltaFiles = DeltaFiles()
     description: str | None = None
 
     @property
@@ -113,6 +126,7 @@ class FabricLakehouseConnection(_Strict):
     storage_options: dict[str, str] = Field(default_factory=dict)
     table_properties: dict[str, str] = Field(default_factory=dict)
     maintenance: DeltaMaintenance = DeltaMaintenance()
+    files: DeltaFiles = DeltaFiles()
     emulator: bool = False
     description: str | None = None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
 from sync_assets import duck
@@ -42,6 +42,12 @@ class DeltaTarget(Target):
     @property
     def uri(self) -> str:
         return self.location if is_url(self.location) else f"file://{self.location}"
+
+    def _writer(self) -> WriterProperties:
+        """Parquet settings of every file this target writes (connection field `files`)."""
+        files = self.conn.files
+        return WriterProperties(compression=files.compression.upper(), compression_level=files.compression_level,
+                                max_row_group_size=files.row_group_size)
 
     def _table(self) -> DeltaTable | None:
         try:
@@ -96,9 +102,9 @@ class DeltaTarget(Target):
             table = self._table()  # operations below advance this object's version in place
             if rules.optimize:
                 if self.zorder_by:
-                    metrics = table.optimize.z_order(self.zorder_by)
+                    metrics = table.optimize.z_order(self.zorder_by, writer_properties=self._writer())
                 else:
-                    metrics = table.optimize.compact()
+                    metrics = table.optimize.compact(writer_properties=self._writer())
                 done["sync/delta_optimize"] = f"{metrics['numFilesRemoved']} files -> {metrics['numFilesAdded']}"
             if rules.vacuum_retention_hours is not None:
                 removed = table.vacuum(retention_hours=rules.vacuum_retention_hours, dry_run=False,
@@ -126,6 +132,7 @@ class DeltaTarget(Target):
             schema_mode="merge" if table is not None else None,
             configuration=dict(self.conn.table_properties) or None if table is None else None,
             storage_options=self.storage_options, commit_properties=commit,
+            writer_properties=self._writer(), target_file_size=self.conn.files.target_file_size,
         )
         return WriteResult(rows_inserted=counter.rows, rows_deleted=before)
 
@@ -136,7 +143,7 @@ class DeltaTarget(Target):
         differs = differs_sql(others, set(pa.schema(table.schema()).names), old="t", new="s")
         merger = table.merge(
             reader, predicate=on, source_alias="s", target_alias="t",
-            merge_schema=new_columns, commit_properties=commit,
+            merge_schema=new_columns, commit_properties=commit, writer_properties=self._writer(),
         )
         if plan.update and others:
             merger = merger.when_matched_update_all(predicate=differs)
@@ -173,7 +180,8 @@ class DeltaTarget(Target):
             con.register("t", table.to_pyarrow_dataset())
             deleted = con.execute(f"SELECT count(*) FROM t JOIN s ON {on} WHERE s.{flag}{mark_only}").fetchall()[0][0]
             merger = table.merge(con.sql("SELECT * FROM s").to_arrow_reader(65_536), predicate=on, source_alias="s",
-                                 target_alias="t", merge_schema=new_columns, commit_properties=commit)
+                                 target_alias="t", merge_schema=new_columns, commit_properties=commit,
+                                 writer_properties=self._writer())
             if plan.soft_delete:
                 merger = merger.when_matched_update(updates={SOFT_DELETE_COLUMN: "true"}, predicate=f"s.{flag}{mark_only}")
             else:
