@@ -9,6 +9,7 @@ from __future__ import annotations
 import dagster as dg
 import pyarrow as pa
 
+from sync_assets import memory
 from sync_assets.config.models import SyncObject
 from sync_assets.plan import SyncBatch
 from sync_assets.sql.literals import to_json_value
@@ -36,6 +37,10 @@ def write_metadata(obj: SyncObject, target: Target, batch: SyncBatch, result: Wr
         "sync/duration_s": round(batch.elapsed() + write_seconds, 3),
         "sync/write_s": round(write_seconds, 3),
     }
+    peak = memory.peak()
+    if peak is not None and batch.rss_start_mb is not None:
+        meta["sync/peak_rss_mb"] = round(peak, 1)
+        meta["sync/rss_growth_mb"] = round(peak - batch.rss_start_mb, 1)
     if result.row_count is not None:
         # One metadata set is shared by every partition of a range run, so a count over a
         # range gets its own key rather than passing as one partition's count.

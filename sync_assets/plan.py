@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from sync_assets import memory
 from sync_assets.config.models import SyncObject
 from sync_assets.sources.base import Source, SourceSession
 from sync_assets.sql.literals import from_json_value, quote_ident, to_json_value
@@ -45,6 +46,7 @@ class SyncBatch:
     full_resync: bool = False
     source_sql: str | None = None
     plan_seconds: float = 0.0
+    rss_start_mb: float | None = None  # process RSS when the sync began (see memory.py)
     notes: dict = field(default_factory=dict)  # extra sync/* metadata of the decision taken
     _stack: ExitStack = field(default_factory=ExitStack, repr=False)
 
@@ -64,6 +66,7 @@ def plan_sync(obj: SyncObject, source: Source, state: SyncState, window: Window 
     row count the stored fingerprint describes (a table truncated by hand is synced again).
     """
     started = time.monotonic()
+    rss_start = memory.start()
     stack = ExitStack()
     try:
         session = stack.enter_context(source.session(obj.source))
@@ -73,6 +76,7 @@ def plan_sync(obj: SyncObject, source: Source, state: SyncState, window: Window 
         raise
     batch._stack = stack
     batch.plan_seconds = time.monotonic() - started
+    batch.rss_start_mb = rss_start
     if batch.reader is None:
         stack.close()
     else:  # read ahead while the target writes; stopped before the session closes

@@ -117,3 +117,25 @@ def test_too_long_text_for_a_varchar_column_fails_and_keeps_the_table(tmp_path, 
         project.materialize("items_sync")
     with psycopg.connect(pg_uri) as con:
         assert con.execute("SELECT count(*) FROM sales.items").fetchone()[0] == 20
+
+
+def test_memory_figures_cover_what_the_sync_allocated():
+    from sync_assets import memory
+
+    start = memory.start()
+    if start is None:
+        pytest.skip("no /proc/self/clear_refs here")
+    block = bytearray(64 * 1024 * 1024)
+    block[::4096] = b"x" * len(block[::4096])  # touch every page
+    del block
+    assert memory.peak() - start >= 60
+
+
+def test_materialization_reports_the_sync_memory(tmp_path):
+    from sync_assets import memory
+
+    if memory.start() is None:
+        pytest.skip("no /proc/self/clear_refs here")
+    project, _ = items_project(tmp_path, {"type": "parquet", "root": str(tmp_path / "bronze")}, rows=50, sync_type="full")
+    meta = project.materialize("items_sync")
+    assert meta["sync/peak_rss_mb"] >= meta["sync/rss_growth_mb"] >= 0
