@@ -38,18 +38,36 @@ TARGETS = ["parquet", "delta", "duckdb", "postgres"]
 
 
 @dataclass
+class Run:
+    """One timed process: wall time and peak RSS; for sync_assets also its step's time and the
+    sync's own peak RSS (materialization metadata sync/peak_rss_mb)."""
+
+    wall: float
+    rss: float
+    step: float | None = None
+    sync_rss: float | None = None
+
+
+@dataclass
 class Result:
-    walls: list = field(default_factory=list)
-    steps: list = field(default_factory=list)
-    rss: list = field(default_factory=list)
+    runs: list = field(default_factory=list)
     checks: list = field(default_factory=list)
 
-    def add(self, wall: float, rss: float, step: float | None, ok: bool) -> None:
-        self.walls.append(wall)
-        self.rss.append(rss)
+    def add(self, run: Run, ok: bool) -> None:
+        self.runs.append(run)
         self.checks.append(ok)
-        if step is not None:
-            self.steps.append(step)
+
+    @property
+    def walls(self) -> list[float]:
+        return [r.wall for r in self.runs]
+
+    @property
+    def steps(self) -> list[float]:
+        return [r.step for r in self.runs if r.step is not None]
+
+    def median(self, attr: str = "wall") -> float | None:
+        values = [getattr(r, attr) for r in self.runs if getattr(r, attr) is not None]
+        return statistics.median(values) if values else None
 
 
 def prepare_sling() -> str:
@@ -60,6 +78,15 @@ def prepare_sling() -> str:
         folder.mkdir(parents=True, exist_ok=True)
         shutil.copy(extension, folder / extension.name)
     return str(site / "duckdb_cli" / "duckdb")
+
+
+def last_materialization(home: Path, key: list[str]) -> dict:
+    """Metadata of the asset's latest materialization in the instance at `home`."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey(key))
+        return {k: v.value for k, v in event.asset_materialization.metadata.items()} if event else {}
 
 
 def timed(cmd: list[str], env: dict) -> tuple[float, float, str]:
@@ -96,20 +123,34 @@ class Bench:
 
     # ------------------------------------------------------------------ tools
 
-    def sync_assets(self, case: str, target: str, fresh: bool, **obj) -> tuple[float, float, float | None]:
+    def home(self, case: str, target: str) -> Path:
+        """The Dagster instance of one case and target, kept across rounds as a user's is
+        (a first run creates its SQLite storage, ~1 s that a deployment pays once)."""
+        home = self.work / "homes" / f"{case}_{target}"
+        if not home.exists():
+            home.mkdir(parents=True)
+            shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+            import dagster as dg
+
+            with dg.DagsterInstance.from_config(str(home)) as instance:
+                instance.get_runs(limit=1)  # creates the storage before the first timed run
+        return home
+
+    def sync_assets(self, case: str, target: str, fresh: bool, **obj) -> Run:
         out = self.out("sync_assets", case, target)
         if fresh:
             shutil.rmtree(out)
             out.mkdir()
-            (out / "home").mkdir()
             self._sync_assets_config(out, case, target, obj)
-        env = dict(self.env, SYNC_ASSETS_CONFIGS=str(out / "configs"), DAGSTER_HOME=str(out / "home"))
+        home = self.home(case, target)
+        env = dict(self.env, SYNC_ASSETS_CONFIGS=str(out / "configs"), DAGSTER_HOME=str(home))
         cmd = [APP_PY, "-m", "dagster", "asset", "materialize", "-m", "sync_assets.definitions", "--select", "tgt/bench/orders"]
         if obj.get("partition"):
             cmd += ["--partition-range", "2024-01-01...2024-12-31"]
         wall, rss, log = timed(cmd, env)
         steps = [float(v) / (1000 if u == "ms" else 1) for v, u in re.findall(r'Finished execution of step "[^"]+" in ([\d.]+)(ms|s)', log)]
-        return wall, rss, sum(steps) if steps else None
+        meta = last_materialization(home, ["tgt", "bench", "orders"])
+        return Run(wall, rss, sum(steps) if steps else None, meta.get("sync/peak_rss_mb"))
 
     def _sync_assets_config(self, out: Path, case: str, target: str, obj: dict) -> None:
         conns = {
@@ -124,7 +165,7 @@ class Bench:
         (out / "configs").mkdir()
         (out / "configs" / "bench.yaml").write_text(yaml.safe_dump(doc))
 
-    def dlt(self, backend: str, case: str, target: str, fresh: bool) -> tuple[float, float, None]:
+    def dlt(self, backend: str, case: str, target: str, fresh: bool) -> Run:
         tool = f"dlt-{backend}"
         out = self.out(tool, case, target)
         if fresh:
@@ -134,9 +175,9 @@ class Bench:
         if case == "incremental":
             cmd.append("--incremental")
         wall, rss, _ = timed(cmd, self.env)
-        return wall, rss, None
+        return Run(wall, rss)
 
-    def sling(self, case: str, target: str, fresh: bool) -> tuple[float, float, None]:
+    def sling(self, case: str, target: str, fresh: bool) -> Run:
         out = self.out("sling", case, target)
         if fresh:
             shutil.rmtree(out)
@@ -154,16 +195,16 @@ class Bench:
             cmd += ["--tgt-conn", "DUCK" if target == "duckdb" else "TGT", "--tgt-object", "bench.orders"]
         cmd += ["--mode", "incremental", "--primary-key", "id", "--update-key", "updated_at"] if case == "incremental" else ["--mode", "full-refresh"]
         wall, rss, _ = timed(cmd, env)
-        return wall, rss, None
+        return Run(wall, rss)
 
-    def baseline(self, case: str, target: str, fresh: bool) -> tuple[float, float, None]:
+    def baseline(self, case: str, target: str, fresh: bool) -> Run:
         out = self.out("baseline", case, target)
         wall, rss, _ = timed([PEER_PY, str(PEERS / "baseline_copy.py"), self.src, target, str(out), self.target_db("baseline", f"{case}_{target}")], self.env)
-        return wall, rss, None
+        return Run(wall, rss)
 
-    def raw_read(self) -> tuple[float, float, None]:
+    def raw_read(self) -> Run:
         wall, rss, _ = timed(["psql", self.src, "-q", "-c", r"\copy (SELECT * FROM orders) TO '/dev/null' WITH (FORMAT binary)"], self.env)
-        return wall, rss, None
+        return Run(wall, rss)
 
     # ------------------------------------------------------------------ checks
 
@@ -219,22 +260,28 @@ def mutate(uri: str, round_no: int, rows: int) -> None:
                         FROM generate_series({top + 1}::bigint, {top + rows // 200}) g""")
 
 
-def run(args) -> list[tuple]:
+Results = dict  # (case, target, tool, rows) -> Result
+
+
+def run(args) -> Results:
     server = PostgresServer().start()
-    table = []
+    results: Results = {}
     try:
         for rows in args.rows:
             with tempfile.TemporaryDirectory(prefix=f"bench_{rows}_", dir=args.workdir) as tmp:
                 bench = Bench(server, rows, Path(tmp))
                 if "full" in args.cases:
-                    table += full_case(bench, args.rounds, args.tools)
+                    full_case(bench, results, args.rounds, args.tools)
                 if "incremental" in args.cases:
-                    table += incremental_case(bench, args.rounds, args.tools)
+                    incremental_case(bench, results, args.rounds, args.tools)
                 if "backfill" in args.cases:
-                    table += backfill_case(bench, args.rounds)
+                    backfill_case(bench, results, args.rounds)
+        for rows in args.memory_rows:
+            with tempfile.TemporaryDirectory(prefix=f"bench_{rows}_", dir=args.workdir) as tmp:
+                memory_case(Bench(server, rows, Path(tmp)), results)
     finally:
         server.stop()
-    return table
+    return results
 
 
 def _tools(bench: Bench, case: str, wanted: list[str]):
@@ -256,64 +303,126 @@ def supported(tool: str, target: str, case: str) -> bool:
     return True
 
 
-def run_tools(bench: Bench, results: dict, case: str, targets, tools: dict, source: tuple, fresh: bool) -> None:
+def run_tools(bench: Bench, results: Results, case: str, targets, tools: dict, source: tuple, fresh: bool) -> None:
     """One round: every supported tool on every target, timed and checked."""
     for target in targets:
         for name, fn in tools.items():
             if supported(name, target, case):
-                wall, rss, step = fn(target, fresh)
+                run = fn(target, fresh)
                 ok = matches(source, bench.target_summary(name, case, target))
-                results.setdefault((case, target, name), Result()).add(wall, rss, step, ok)
+                results.setdefault((case, target, name, bench.rows), Result()).add(run, ok)
 
 
-def full_case(bench: Bench, rounds: int, wanted) -> list[tuple]:
-    results: dict[tuple, Result] = {}
+def full_case(bench: Bench, results: Results, rounds: int, wanted) -> None:
     source = bench.source_summary()
     tools = _tools(bench, "full", wanted)
     for r in range(rounds):
-        wall, rss, _ = bench.raw_read()
-        results.setdefault(("full", "-", "raw COPY read"), Result()).add(wall, rss, None, True)
+        results.setdefault(("full", "-", "raw COPY read", bench.rows), Result()).add(bench.raw_read(), True)
         run_tools(bench, results, "full", TARGETS, tools, source, fresh=True)
-        print(f"  round {r + 1}, full: done", file=sys.stderr, flush=True)
-    return summarize(results, bench.rows)
+        print(f"  {bench.rows:,} rows, round {r + 1}, full: done", file=sys.stderr, flush=True)
 
 
-def incremental_case(bench: Bench, rounds: int, wanted) -> list[tuple]:
+def incremental_case(bench: Bench, results: Results, rounds: int, wanted) -> None:
+    """After an initial load (not timed), each round changes 1% of the rows and inserts 0.5%."""
     tools = _tools(bench, "incremental", [w for w in wanted if w != "baseline"])
     targets = ["delta", "duckdb", "postgres"]
-    for target in targets:  # initial loads, not timed
+    for target in targets:
         for name, fn in tools.items():
             if supported(name, target, "incremental"):
                 fn(target, True)
-    results: dict[tuple, Result] = {}
     for r in range(rounds):
         mutate(bench.src, r + 1, bench.rows)
         run_tools(bench, results, "incremental", targets, tools, bench.source_summary(), fresh=False)
-        print(f"  round {r + 1}, incremental: done", file=sys.stderr, flush=True)
-    return summarize(results, bench.rows // 100 + bench.rows // 200)
+        print(f"  {bench.rows:,} rows, round {r + 1}, incremental: done", file=sys.stderr, flush=True)
 
 
-def backfill_case(bench: Bench, rounds: int) -> list[tuple]:
+def backfill_case(bench: Bench, results: Results, rounds: int) -> None:
     """365 daily partitions of created_at, materialized as one range run, to Parquet and Delta."""
-    results: dict[tuple, Result] = {}
     # rows inserted by the incremental case carry created_at = now(), outside the 2024 range
     source = bench.source_summary("created_at >= '2024-01-01' AND created_at < '2025-01-01'")
     partition = {"column": "created_at", "granularity": "daily", "start": "2024-01-01", "end": "2025-01-01"}
     for _ in range(rounds):
         for target in ("parquet", "delta"):
-            wall, rss, step = bench.sync_assets("backfill", target, True, partition=partition, skip_unchanged=False)
+            run = bench.sync_assets("backfill", target, True, partition=partition, skip_unchanged=False)
             ok = matches(source, bench.target_summary("sync_assets", "backfill", target))
-            results.setdefault(("backfill 365", target, "sync_assets"), Result()).add(wall, rss, step, ok)
-    return summarize(results, bench.rows)
+            results.setdefault(("backfill 365", target, "sync_assets", bench.rows), Result()).add(run, ok)
+    print(f"  {bench.rows:,} rows, backfill: done", file=sys.stderr, flush=True)
 
 
-def summarize(results: dict, rows: int) -> list[tuple]:
-    out = []
-    for (case, target, tool), res in results.items():
-        median = statistics.median(res.walls)
-        step = f"{statistics.median(res.steps):.2f}" if res.steps else "-"
-        out.append((case, target, tool, rows, min(res.walls), median, step, rows / median, max(res.rss), all(res.checks)))
-    return out
+def memory_case(bench: Bench, results: Results) -> None:
+    """One full copy per target by sync_assets at a large N, for peak memory (and time)."""
+    source = bench.source_summary()
+    for target in TARGETS:
+        run = bench.sync_assets("full", target, True, skip_unchanged=False)
+        ok = matches(source, bench.target_summary("sync_assets", "full", target))
+        results.setdefault(("full", target, "sync_assets", bench.rows), Result()).add(run, ok)
+        print(f"  {bench.rows:,} rows, memory, {target}: done", file=sys.stderr, flush=True)
+
+
+def print_table(results: Results) -> None:
+    header = (f"{'case':13} {'target':9} {'tool':15} {'rows':>9} {'min s':>7} {'median s':>8} {'step s':>7} "
+              f"{'rest s':>7} {'rows/s':>11} {'peak MB':>8} {'sync MB':>8}  check")
+    print(header + "\n" + "-" * len(header))
+    for (case, target, tool, rows), res in results.items():
+        moved = rows // 100 + rows // 200 if case == "incremental" else rows
+        median, step = res.median(), res.median("step")
+        overhead = statistics.median([r.wall - r.step for r in res.runs if r.step is not None]) if step is not None else None
+        sync_rss = max((r.sync_rss for r in res.runs if r.sync_rss is not None), default=None)
+        print(f"{case:13} {target:9} {tool:15} {moved:>9} {min(res.walls):>7.2f} {median:>8.2f} {_f(step):>7} "
+              f"{_f(overhead):>7} {moved / median:>11,.0f} {max(r.rss for r in res.runs):>8.0f} {_f(sync_rss, 0):>8}  "
+              f"{'ok' if all(res.checks) else 'MISMATCH'}")
+
+
+def _f(value, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+PEER_TOOLS = ("dlt-connectorx", "dlt-pyarrow", "sling")
+
+
+def print_targets(results: Results) -> None:
+    """The issue's targets as ratios of medians (wall time of whole processes)."""
+
+    def med(case, target, tool, rows, attr="wall"):
+        res = results.get((case, target, tool, rows))
+        return res.median(attr) if res and all(res.checks) else None
+
+    def peer(case, target, rows):
+        times = [(med(case, target, t, rows), t) for t in PEER_TOOLS]
+        times = [x for x in times if x[0] is not None]
+        return min(times) if times else (None, None)
+
+    lines = []
+    rows_seen = sorted({k[3] for k in results})
+    for rows in rows_seen:
+        for target in TARGETS:
+            ours, base = med("full", target, "sync_assets", rows), med("full", target, "baseline", rows)
+            fastest, name = peer("full", target, rows)
+            if ours and base:
+                lines.append(f"full {target:8} {rows:>9,}: {ours / base:.2f}x the baseline (target <= 1.3)"
+                             + (f"; {name} / ours = {fastest / ours:.2f} (target >= 1.5)" if fastest else ""))
+        for target in ("delta", "duckdb", "postgres"):
+            inc, full = med("incremental", target, "sync_assets", rows), med("full", target, "sync_assets", rows)
+            if inc and full:
+                step_ratio = (med("incremental", target, "sync_assets", rows, "step") or 0) / (med("full", target, "sync_assets", rows, "step") or 1)
+                fastest, name = peer("incremental", target, rows)
+                lines.append(f"incremental {target:8} {rows:>9,}: {inc / full:.0%} of the full copy (step alone {step_ratio:.0%}; target <= 10%)"
+                             + (f"; fastest peer {name} {fastest:.2f} s vs ours {inc:.2f} s" if fastest else ""))
+        for target in ("parquet", "delta"):
+            back, full = med("backfill 365", target, "sync_assets", rows), med("full", target, "sync_assets", rows)
+            if back and full:
+                lines.append(f"backfill {target:8} {rows:>9,}: {back / full:.1f}x the full copy (target <= 10)")
+    overheads = [r.wall - r.step for (c, _, tool, _), res in results.items() if tool == "sync_assets" for r in res.runs if r.step is not None]
+    if overheads:
+        lines.append(f"dagster overhead (wall - step), all sync_assets runs: median {statistics.median(overheads):.2f} s (target <= 2)")
+    small, large = min(rows_seen), max(rows_seen)
+    for target in TARGETS:
+        lo, hi = results.get(("full", target, "sync_assets", small)), results.get(("full", target, "sync_assets", large))
+        if lo and hi and large > small:
+            peak = lambda res, attr: max((getattr(r, attr) for r in res.runs if getattr(r, attr) is not None), default=None)  # noqa: E731
+            lines.append(f"memory {target:8} {small:,} -> {large:,}: process {peak(lo, 'rss'):.0f} -> {peak(hi, 'rss'):.0f} MB "
+                         f"({peak(hi, 'rss') / peak(lo, 'rss'):.2f}x; target <= 1.2x), sync step peak {_f(peak(hi, 'sync_rss'), 0)} MB (target < 300)")
+    print("\nTargets\n-------\n" + "\n".join(lines))
 
 
 def versions() -> str:
@@ -329,15 +438,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--cases", default="full,incremental,backfill")
     parser.add_argument("--tools", default="sync_assets,dlt-connectorx,dlt-pyarrow,sling,baseline")
+    parser.add_argument("--memory-rows", type=int, nargs="*", default=[],
+                        help="also run one sync_assets full copy per target at these N (e.g. 20000000), for memory")
     parser.add_argument("--workdir", default=None, help="where outputs go (default: system temp)")
     args = parser.parse_args()
     args.cases, args.tools = args.cases.split(","), args.tools.split(",")
-    print(versions())
-    table = run(args)
-    header = f"{'case':13} {'target':9} {'tool':15} {'rows':>9} {'min s':>7} {'median s':>8} {'step s':>7} {'rows/s':>11} {'peak MB':>8}  check"
-    print(header + "\n" + "-" * len(header))
-    for case, target, tool, rows, lo, med, step, rate, rss, ok in table:
-        print(f"{case:13} {target:9} {tool:15} {rows:>9} {lo:>7.2f} {med:>8.2f} {step:>7} {rate:>11,.0f} {rss:>8.0f}  {'ok' if ok else 'MISMATCH'}")
+    print(versions(), flush=True)
+    results = run(args)
+    print_table(results)
+    print_targets(results)
 
 
 if __name__ == "__main__":
