@@ -139,3 +139,16 @@ def test_materialization_reports_the_sync_memory(tmp_path):
     project, _ = items_project(tmp_path, {"type": "parquet", "root": str(tmp_path / "bronze")}, rows=50, sync_type="full")
     meta = project.materialize("items_sync")
     assert meta["sync/peak_rss_mb"] >= meta["sync/rss_growth_mb"] >= 0
+
+
+def test_merge_of_too_long_text_into_a_varchar_column_fails_instead_of_truncating(tmp_path, pg_uri):
+    project, src = items_project(tmp_path, {"type": "postgres", "dsn": pg_uri}, rows=20, sync_type="merge", merge_keys=["id"])
+    project.materialize("items_sync")
+    with psycopg.connect(pg_uri, autocommit=True) as con:
+        con.execute("ALTER TABLE sales.items ALTER name TYPE varchar(12)")
+    # truncated to 12 characters this would equal the stored 'item 3', so it must not pass silently
+    duck(src, "UPDATE items SET name = 'item 3' || repeat(' ', 20) || 'more' WHERE id = 3")
+    with pytest.raises(Exception, match=r"object_id 'items_sync'.*value too long"):
+        project.materialize("items_sync")
+    with psycopg.connect(pg_uri) as con:
+        assert con.execute("SELECT name FROM sales.items WHERE id = 3").fetchone()[0] == "item 3"

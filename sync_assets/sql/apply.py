@@ -30,8 +30,21 @@ def add_column_sql(table: str, field: pa.Field, type_of) -> str:
     return f"ALTER TABLE {table} ADD COLUMN {quote_ident(field.name)} {type_of(field.type)}"
 
 
+# An explicit CAST to a length-limited text type truncates silently; left to the INSERT's
+# assignment cast, a value that does not fit is an error instead ("value too long").
+_LENGTH_LIMITED = ("character varying(", "character(", "varchar(", "char(")
+
+
+def _as_target(alias: str, column: str, types: dict[str, str]) -> str:
+    """A staged column in the target column's type (length-limited text: left as it is)."""
+    ref = f"{alias}.{quote_ident(column)}"
+    if types[column].lower().startswith(_LENGTH_LIMITED):
+        return ref
+    return f"CAST({ref} AS {types[column]})"
+
+
 def _casted(alias: str, columns: Sequence[str], types: dict[str, str]) -> str:
-    return ", ".join(f"CAST({alias}.{quote_ident(c)} AS {types[c]})" for c in columns)
+    return ", ".join(_as_target(alias, c, types) for c in columns)
 
 
 def insert_sql(table: str, source: str, columns: Sequence[str], types: dict[str, str]) -> str:
@@ -67,7 +80,7 @@ def changed_rows_sql(table: str, staged: str, columns, keys, types, *, update: b
     others = [c for c in columns if c not in keys]
     if update and others:
         differs = " OR ".join(
-            f"(t.{quote_ident(c)} IS DISTINCT FROM CAST(s.{quote_ident(c)} AS {types[c]}))" for c in others
+            f"(t.{quote_ident(c)} IS DISTINCT FROM {_as_target('s', c, types)})" for c in others
         )
         condition = f"{new} OR {differs}"
     names = ", ".join(f"s.{quote_ident(c)}" for c in columns)
