@@ -17,12 +17,15 @@ MEMORY_ENV = "SYNC_ASSETS_DUCKDB_MEMORY"
 DEFAULT_MEMORY = "512MB"
 
 
-def connect(path: str = ":memory:", *, read_only: bool = False, timezone: str = "UTC") -> duckdb.DuckDBPyConnection:
-    """A connection whose time zone is fixed, memory capped, and spill folder private."""
+def connect(path: str = ":memory:", *, read_only: bool = False, timezone: str = "UTC",
+            memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """A connection whose time zone is fixed, memory capped (`memory_limit`, else
+    $SYNC_ASSETS_DUCKDB_MEMORY, else 512MB), and spill folder private."""
     con = duckdb.connect(path, read_only=read_only)
     spill = os.path.join(tempfile.gettempdir(), "sync_assets_duckdb")
     con.execute(f"SET TimeZone = {quote_string(timezone)}")
-    con.execute(f"SET memory_limit = {quote_string(os.environ.get(MEMORY_ENV, DEFAULT_MEMORY))}")
+    memory_limit = memory_limit or os.environ.get(MEMORY_ENV, DEFAULT_MEMORY)
+    con.execute(f"SET memory_limit = {quote_string(memory_limit)}")
     con.execute(f"SET temp_directory = {quote_string(spill)}")
     # row order carries no meaning in a sync; without it DuckDB streams instead of buffering
     con.execute("SET preserve_insertion_order = false")

@@ -142,3 +142,14 @@ def test_too_long_text_for_a_varchar_column_fails_instead_of_truncating(tmp_path
         project.materialize("items_sync")
     with psycopg.connect(pg_uri) as con:  # the table is as it was
         assert con.execute("SELECT count(*), min(name) FILTER (WHERE id = 3) FROM sales.items").fetchone() == (20, "item 3")
+
+
+@pytest.mark.parametrize("configured, expected", [({}, "122.0 MiB"), ({"memory_limit": "1GB"}, "953.6 MiB")])
+def test_duckdb_target_writes_under_its_connection_memory_limit(tmp_path, configured, expected):
+    # DuckDB keeps written blocks in memory up to its cap: the cap is what bounds a bulk load
+    from sync_assets.config.models import DuckDBConnection
+    from sync_assets.targets.duckdb import DuckDBTarget
+
+    conn = DuckDBConnection(type="duckdb", path=str(tmp_path / "w.duckdb"), **configured)
+    with DuckDBTarget(conn, str(tmp_path), "o", "main", "t").session() as s:
+        assert s.scalar("SELECT current_setting('memory_limit')") == expected

@@ -24,10 +24,17 @@ class _Strict(BaseModel):
 
 
 class DuckDBConnection(_Strict):
-    """An embedded DuckDB database file (source or target)."""
+    """An embedded DuckDB database file (source or target).
+
+    `memory_limit` caps DuckDB's memory while a sync writes this file. DuckDB holds written
+    blocks in memory up to its cap before evicting them to the file, so a bulk load's memory
+    grows to the cap: the default 128MB keeps it flat; raise it for large merges (they spill
+    to disk beyond it).
+    """
 
     type: Literal["duckdb"]
     path: str
+    memory_limit: str = Field(default="128MB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$")
     description: str | None = None
 
 

@@ -76,6 +76,7 @@ class DuckDBTarget(SqlTarget):
     def __init__(self, conn: DuckDBConnection, base_dir: str, object_id: str, schema, table):
         super().__init__(object_id, schema, table)
         self.path = resolve(base_dir, conn.path)
+        self.memory_limit = conn.memory_limit
 
     @property
     def uri(self) -> str:
@@ -87,7 +88,7 @@ class DuckDBTarget(SqlTarget):
     @contextmanager
     def session(self):
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        con = duck.connect(self.path)
+        con = duck.connect(self.path, memory_limit=self.memory_limit)
         try:
             con.begin()
             yield DuckDBSqlSession(con)
