@@ -98,10 +98,11 @@ def test_direct_load_only_when_every_column_takes_the_stream_as_is(pg_uri):
         s.execute("CREATE TABLE public.t (id bigint, name text, amount numeric(12,2), at timestamptz, doc jsonb, small integer)")
         base = pa.schema([("id", pa.int64()), ("name", pa.string()), ("amount", pa.decimal128(12, 2)),
                           ("at", pa.timestamp("us", tz="UTC"))])
-        assert s.loads_directly(base, "public", "t")
-        assert not s.loads_directly(base.append(pa.field("doc", pa.string())), "public", "t")  # jsonb: staged and cast
-        assert not s.loads_directly(base.append(pa.field("small", pa.int64())), "public", "t")  # narrower column
-        assert not s.loads_directly(base.set(2, pa.field("amount", pa.decimal128(14, 2))), "public", "t")
+        types = s.column_types("public", "t")
+        assert s.loads_directly(base, types, "public", "t")
+        assert not s.loads_directly(base.append(pa.field("doc", pa.string())), types, "public", "t")  # jsonb: staged and cast
+        assert not s.loads_directly(base.append(pa.field("small", pa.int64())), types, "public", "t")  # narrower column
+        assert not s.loads_directly(base.set(2, pa.field("amount", pa.decimal128(14, 2))), types, "public", "t")
     finally:
         con.rollback()
         con.close()

@@ -64,9 +64,8 @@ class PostgresSqlSession(SqlSession):
         self.cur.adbc_ingest(STAGED, reader, mode="create", temporary=True)
         return STAGED
 
-    def loads_directly(self, incoming: pa.Schema, schema: str, table: str) -> bool:
-        existing = self.table_schema(schema, table)
-        types = self.column_types(schema, table)
+    def loads_directly(self, incoming: pa.Schema, types: dict[str, str], schema: str, table: str) -> bool:
+        existing = self.table_schema(schema, table)  # the Arrow types the columns read back as
         return all(
             f.name in types and types[f.name].split("(")[0] in _DIRECT_TYPES
             and existing.field(f.name).type == f.type

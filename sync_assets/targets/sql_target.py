@@ -46,8 +46,9 @@ class SqlSession:
         """Make the stream queryable as a relation; return its name."""
         raise NotImplementedError
 
-    def loads_directly(self, incoming: pa.Schema, schema: str, table: str) -> bool:
-        """Whether `load` can write this stream straight into the table (default: never)."""
+    def loads_directly(self, incoming: pa.Schema, types: dict[str, str], schema: str, table: str) -> bool:
+        """Whether `load` can write this stream straight into the table, whose column types
+        (`column_types`) are `types` (default: never)."""
         return False
 
     def load(self, reader: pa.RecordBatchReader, schema: str, table: str) -> int:
@@ -110,7 +111,7 @@ class SqlTarget(Target):
             schema = self._ensure_table(s, pa.schema([reader.schema.field(c) for c in columns]))
             types = s.column_types(self.schema, self.table)
             window = window_predicate(plan.window, schema, self.dialect, self.table_sql)
-            if plan.mode != "merge" and s.loads_directly(reader.schema, self.schema, self.table):
+            if plan.mode != "merge" and s.loads_directly(reader.schema, types, self.schema, self.table):
                 result = self._load(s, plan, reader, window)
             else:
                 staged = s.stage(reader, materialize=plan.mode == "merge")
