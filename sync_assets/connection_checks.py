@@ -31,8 +31,8 @@ class Check:
 
 def tsql_permission_queries(project: ProjectConfig, name: str) -> list[tuple[str, str]]:
     """(what, query returning 1 when granted) for the objects that use T-SQL connection `name`."""
-    from sync_assets.tsql.flavors import SQLSERVER
-    from sync_assets.tsql.statements import string_literal, table_name
+    from sync_assets.sql.flavors import SQLSERVER
+    from sync_assets.sql.statements import string_literal, table_name
 
     queries = []
     for obj in project.active_objects():

@@ -119,16 +119,8 @@ def write_marker(project: Project, object_id: str):
         return DeltaTable(target.location, storage_options=target.storage_options).version()
     if kind == "parquet":
         return target.table.load()["version"]
-    from sync_assets.sql import apply
+    from sync_assets.sql import statements as sql
 
-    if kind in ("tsql", "snowflake"):
-        con = target._open(autocommit=True)
-        try:
-            row = con.cursor().execute(
-                f'SELECT "updated_at" FROM "{apply.STATE_SCHEMA}"."{apply.STATE_TABLE}" WHERE "object_id" = ?', object_id
-            ).fetchone()
-            return row[0] if row else None
-        finally:
-            con.close()
-    with target.session() as s:
-        return s.scalar(f"SELECT updated_at FROM {apply.STATE_SCHEMA}.{apply.STATE_TABLE} WHERE object_id = '{object_id}'")
+    q = target.flavor.quote
+    with target.session(autocommit=True) as s:
+        return s.scalar(f"SELECT {q('updated_at')} FROM {sql.state_table(target.flavor)} WHERE {q('object_id')} = ?", object_id)

@@ -21,7 +21,7 @@ import snowflake.connector
 import sqlglot
 
 from sync_assets.snowflake.flavor import SNOWFLAKE, flavor_for
-from sync_assets.snowflake.target import catalog_sql, copy_into_sql
+from sync_assets.snowflake.statements import catalog_sql, copy_into_sql
 from sync_assets.snowflake.types import arrow_type_of, column_type
 from sync_assets.sql.select import probe_sql, select_sql
 from sync_assets_tests.conftest import snowflake_connection

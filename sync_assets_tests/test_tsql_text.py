@@ -21,7 +21,7 @@ import sqlglot
 from sync_assets.config.models import CopyStaging, TsqlConnection
 from sync_assets.tsql import odbc
 from sync_assets.tsql.copy_staging import CopyStager, service_url
-from sync_assets.tsql.flavors import FABRIC_WAREHOUSE, FLAVORS, POSTGRES, SQLSERVER, SYNAPSE
+from sync_assets.sql.flavors import DUCKDB, FABRIC_WAREHOUSE, FLAVORS, POSTGRES, SQLSERVER, SYNAPSE
 from sync_assets.tsql.types import arrow_type_of, sql_type, storage_type
 from sync_assets.types import SchemaChangeError
 from sync_assets_tests.tsql_script import render, script
@@ -31,10 +31,12 @@ GOLDEN = Path(__file__).parent / "golden"
 UNPARSED = {"change tracking: changes"}
 
 
-@pytest.mark.parametrize("flavor", list(FLAVORS))
+@pytest.mark.parametrize("flavor", [*FLAVORS, "duckdb"])
 def test_statements_match_golden_text(flavor):
+    """One statement builder for every SQL target: its text per flavor (Snowflake's in
+    test_snowflake.py)."""
     path = GOLDEN / f"{flavor}.sql"
-    text = render(FLAVORS[flavor])
+    text = render(DUCKDB if flavor == "duckdb" else FLAVORS[flavor])
     if os.environ.get("SYNC_ASSETS_UPDATE_GOLDEN"):
         path.write_text(text)
     assert text == path.read_text()

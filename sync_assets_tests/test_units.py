@@ -9,7 +9,8 @@ import pytest
 import sqlglot
 
 from sync_assets.secrets import redact
-from sync_assets.sql import apply
+from sync_assets.sql import statements
+from sync_assets.sql.flavors import DELTA, DUCKDB, POSTGRES, SQLSERVER
 from sync_assets.sql.literals import literal
 from sync_assets.sql.select import Bounds, probe_sql, select_sql, window_bounds
 from sync_assets.state import SyncState
@@ -61,25 +62,36 @@ def test_select_and_probe_parse_in_their_dialects():
         sqlglot.parse_one(probe_sql(sql, "id", dialect, fingerprint=True), read=dialect)
 
 
-def test_changed_rows_statement():
-    sql = apply.changed_rows_sql('"s"."t"', "stg", ["id", "v"], ["id"], {"id": "bigint", "v": "text"}, update=True, temp="chg")
-    assert sql == (
-        'CREATE TEMP TABLE chg AS SELECT s."id", s."v", (t."id" IS NULL) AS __is_new FROM stg AS s '
-        'LEFT JOIN "s"."t" AS t ON t."id" = s."id" WHERE t."id" IS NULL OR (t."v" IS DISTINCT FROM CAST(s."v" AS text))'
-    )
-    insert_only = apply.changed_rows_sql('"t"', "stg", ["id", "v"], ["id"], {"id": "bigint", "v": "text"}, update=False, temp="c")
-    assert insert_only.endswith('WHERE t."id" IS NULL')
+def test_staged_values_are_cast_to_the_column_type_except_length_limited_text():
+    """Engines that stage the stream's own Arrow types (DuckDB, PostgreSQL through COPY) cast
+    staged values in the statements; a CAST to varchar(n) would truncate silently."""
+    casts = {"id": "bigint", "v": "jsonb", "code": "character varying(3)"}
+    sql = statements.merge_counts_sql('"s"."t"', "stg", ["id", "v", "code"], ["id"], POSTGRES, update=True, casts=casts)
+    assert '(t."v", t."code") IS DISTINCT FROM (CAST(s."v" AS jsonb), s."code")' in sql
+    insert = statements.insert_select_sql('"t"', "stg", ["id", "code"], DUCKDB, casts)
+    assert insert == 'INSERT INTO "t" ("id", "code") SELECT CAST(s."id" AS bigint), s."code" FROM stg AS s'
 
 
-def test_apply_statements_parse_as_postgres():
-    for sql in (
-        apply.delete_missing_sql('"s"."t"', "stg", ["a", "b"], '"d" >= 1'),
-        apply.delete_replaced_sql('"s"."t"', "chg", ["a"], "postgres"),
-        apply.state_upsert_sql("obj'1", "s.t", '{"a": "it\'s"}'),
-        apply.insert_sql('"t"', "stg", ["a"], {"a": "numeric(12,2)"}),
-    ):
-        sqlglot.parse_one(sql, read="postgres")
-    assert "'obj''1'" in apply.state_upsert_sql("obj'1", "s.t", "{}")
+def test_differs_and_key_match_are_one_helper_for_every_engine():
+    cols = ["a", "b"]
+    assert statements.key_match(["k1", "k2"], "t", "s", SQLSERVER) == "t.[k1] = s.[k1] AND t.[k2] = s.[k2]"
+    assert statements.differs("t", "s", cols, SQLSERVER).startswith("NOT EXISTS (SELECT t.[a], t.[b] INTERSECT")
+    assert statements.differs("t", "s", cols, POSTGRES) == '(t."a", t."b") IS DISTINCT FROM (s."a", s."b")'
+    # DataFusion binds OR tighter than IS DISTINCT FROM: every comparison in parentheses;
+    # a column the old files lack differs wherever the new row has a value
+    assert statements.differs("t", "s", cols, DELTA, known={"a"}) == '((t."a" IS DISTINCT FROM s."a") OR (s."b" IS NOT NULL))'
+    assert statements.differs("t", "s", [], DELTA) == "FALSE"
+
+
+def test_statements_parse_as_postgres_and_duckdb():
+    for flavor, dialect in ((POSTGRES, "postgres"), (DUCKDB, "duckdb")):
+        for sql in (
+            statements.delete_missing_sql('"s"."t"', "stg", ["a", "b"], '"d" >= 1', flavor),
+            statements.merge_sql('"s"."t"', "stg", ["a", "b", "c"], ["a"], flavor, update=True, delete_missing=False,
+                                 window=None, casts={"a": "bigint", "b": "text", "c": "numeric(12,2)"}),
+            *statements.state_upsert_sql(flavor),
+        ):
+            sqlglot.parse_one(sql, read=dialect)
 
 
 @pytest.mark.parametrize(

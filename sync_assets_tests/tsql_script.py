@@ -10,9 +10,10 @@ import pyarrow as pa
 from sync_assets.sql.select import Bounds, probe_sql, select_sql
 from sync_assets.targets.base import TargetWindow
 from sync_assets.tsql import change_tracking as ct
-from sync_assets.tsql import statements as sql
-from sync_assets.tsql.flavors import Flavor
-from sync_assets.tsql.types import sql_type
+from sync_assets.sql import statements as sql
+from sync_assets.sql.flavors import Flavor
+from sync_assets.tsql.types import sql_type as tsql_sql_type
+from sync_assets.types import duckdb_type
 
 SCHEMA = pa.schema([
     ("id", pa.int64()), ("line", pa.int16()), ("note", pa.string()), ("amount", pa.decimal128(12, 2)),
@@ -24,12 +25,18 @@ WINDOW = TargetWindow("day", dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc), dt
                       ("2025-03-01",), "daily")
 
 
+def sql_type(t: pa.DataType, flavor: Flavor) -> str:
+    return duckdb_type(t) if flavor.dialect == "duckdb" else tsql_sql_type(t, flavor)
+
+
 def script(flavor: Flavor) -> list[tuple[str, str]]:
-    """(label, statement) pairs in the order a merge run issues them, plus the variants."""
+    """(label, statement) pairs in the order a merge run issues them, plus the variants.
+    DuckDB stages the stream's own types, so its statements cast staged values."""
     table = sql.table_name("sales", "orders", flavor)
     stage = sql.staging_table("orders", flavor)
     columns = [(f.name, sql_type(f.type, flavor)) for f in SCHEMA]
     names = SCHEMA.names
+    casts = dict(columns) if flavor.dialect == "duckdb" else None
     window = WINDOW.bounds(pa.date32()).predicate(flavor.dialect)
     source = sql.upsert_source(stage, True, flavor)
     out = [("state table", s) for s in sql.state_ddl(flavor)]
@@ -41,15 +48,15 @@ def script(flavor: Flavor) -> list[tuple[str, str]]:
         ("create staging", sql.create_staging_sql(stage, columns + [("__sync_deleted", sql_type(pa.bool_(), flavor))], flavor)),
         ("bulk insert (fast_executemany)", sql.insert_values_sql(stage, names + ["__sync_deleted"], flavor)),
         ("replace: delete window", sql.delete_window_sql(table, window)),
-        ("replace/append: insert", sql.insert_select_sql(table, stage, names, flavor)),
+        ("replace/append: insert", sql.insert_select_sql(table, stage, names, flavor, casts)),
         ("merge: duplicate keys", sql.duplicate_keys_sql(stage, KEYS, flavor)),
         ("changes: hard deletes", sql.delete_flagged_sql(table, stage, KEYS, flavor)),
         ("changes: soft deletes", sql.soft_delete_flagged_sql(table, stage, KEYS, flavor)),
-        ("merge: counts", sql.merge_counts_sql(table, source, names, KEYS, flavor, update=True)),
+        ("merge: counts", sql.merge_counts_sql(table, source, names, KEYS, flavor, update=True, casts=casts)),
     ]
     if flavor.has_merge:
-        out.append(("merge", sql.merge_sql(table, source, names, KEYS, flavor, update=True, delete_missing=True, window=window)))
-        out.append(("merge, insert-only keys", sql.merge_sql(table, stage, names, KEYS, flavor, update=False, delete_missing=False, window=None)))
+        out.append(("merge", sql.merge_sql(table, source, names, KEYS, flavor, update=True, delete_missing=True, window=window, casts=casts)))
+        out.append(("merge, insert-only keys", sql.merge_sql(table, stage, names, KEYS, flavor, update=False, delete_missing=False, window=None, casts=casts)))
     if not flavor.has_merge or flavor.dialect == "postgres":
         out.append(("merge: delete missing in window", sql.delete_missing_sql(table, stage, KEYS, window, flavor)))
     if not flavor.has_merge:

@@ -1,4 +1,4 @@
-"""Snowflake as a flavor of the staged SQL writer (see `sync_assets.tsql.statements`).
+"""Snowflake as a flavor of the staged SQL writer (see `sync_assets.sql.writer`).
 
 DDL commits the open transaction in Snowflake, so DDL, the PUT and the COPY INTO the staging
 table run first; the set-based apply and the state upsert then run in one transaction.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from sync_assets.tsql.flavors import Flavor
+from sync_assets.sql.flavors import Flavor
 
 SNOWFLAKE = Flavor(
     name="snowflake", dialect="snowflake", has_merge=True, ddl_in_transaction=False, temp_staging=False,

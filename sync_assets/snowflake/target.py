@@ -1,4 +1,4 @@
-"""Snowflake tables as a target: the staged SQL writer with Snowflake's bulk path.
+"""Snowflake tables as a target: the one SQL writer with Snowflake's bulk path.
 
 A write streams the batches into Parquet files (one at a time, on local disk), PUTs them to a
 temporary stage and loads the staging table with one COPY INTO … MATCH_BY_COLUMN_NAME; then
@@ -21,68 +21,49 @@ from sync_assets.config.models import SnowflakeConnection
 from sync_assets.snowflake import types
 from sync_assets.snowflake.connection import Connection
 from sync_assets.snowflake.flavor import flavor_for
+from sync_assets.snowflake.statements import STAGE, catalog_sql, copy_into_sql, put_sql
 from sync_assets.targets.odbc import OdbcTarget
-from sync_assets.tsql import statements as sql
 
 ROWS_PER_FILE = 500_000
-STAGE = '"_sync_assets"."sync_stage"'
-
-
-def catalog_sql() -> str:
-    """Columns of one table (binds: schema, table), in order."""
-    return (
-        "SELECT COLUMN_NAME, DATA_TYPE, NUMERIC_PRECISION, NUMERIC_SCALE FROM INFORMATION_SCHEMA.COLUMNS "
-        "WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION"
-    )
-
-
-def copy_into_sql(stage_table: str, prefix: str) -> str:
-    return (
-        f"COPY INTO {stage_table} FROM @{STAGE}/{prefix}/ FILE_FORMAT = (TYPE = PARQUET) "
-        "MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE PURGE = TRUE"
-    )
 
 
 class SnowflakeTarget(OdbcTarget):
     kind = "snowflake"
 
-    def __init__(self, conn: SnowflakeConnection, base_dir: str, object_id: str, schema: str | None, table: str):
-        self.conn = conn
-        self.flavor = flavor_for(conn)
-        self.dialect = "snowflake"
-        self.object_id = object_id
-        self.schema = schema or conn.schema_ or "PUBLIC"
-        self.table = table
-        self.table_sql = sql.table_name(self.schema, table, self.flavor)
+    conn: SnowflakeConnection
+
+    @staticmethod
+    def flavor_of(conn):
+        return flavor_for(conn)
 
     @property
     def uri(self) -> str:
         return f"snowflake://{self.conn.account}/{self.conn.database}#{self.schema}.{self.table}"
 
-    def _open(self, autocommit: bool):
+    def connect(self, autocommit: bool):
         return Connection(self.conn, autocommit)
 
-    def _column_type(self, field: pa.Field) -> tuple[str, pa.DataType]:
+    def storage(self, field: pa.Field) -> tuple[str, pa.DataType]:
         return types.column_type(field.type)
 
-    def _arrow_type(self, row) -> pa.DataType:
-        return types.arrow_type_of(row[1], row[2], row[3])
-
-    def _catalog_sql(self) -> str:
+    def catalog_sql(self) -> str:
         return catalog_sql()
 
-    def _stream(self, cur, schema: pa.Schema):
+    def arrow_type(self, row) -> pa.DataType:
+        return types.arrow_type_of(row[1], row[2], row[3])
+
+    def stream_rows(self, cur, schema: pa.Schema):
         for table in cur.raw.fetch_arrow_batches():
             yield from table.cast(schema).to_batches()
 
-    def _load_stage(self, cur, stage: str, reader: pa.RecordBatchReader) -> None:
+    def bulk_load(self, cur, stage: str, reader: pa.RecordBatchReader) -> None:
         """Parquet parts -> PUT -> one COPY INTO; local files are removed as soon as they are sent."""
         cur.execute(f"CREATE TEMPORARY STAGE IF NOT EXISTS {STAGE}")
         prefix = f"{self.object_id}/{uuid.uuid4().hex}"
         folder = Path(tempfile.mkdtemp(prefix="sync-stage-"))
         try:
             for path in _parquet_parts(reader, folder):
-                cur.execute(f"PUT 'file://{path}' @{STAGE}/{prefix} AUTO_COMPRESS = FALSE OVERWRITE = TRUE")
+                cur.execute(put_sql(path, prefix))
                 path.unlink()
             cur.execute(copy_into_sql(stage, prefix))
         finally:

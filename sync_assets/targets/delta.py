@@ -16,7 +16,8 @@ from sync_assets import duck
 from sync_assets.config.models import DeltaConnection, FabricLakehouseConnection
 from sync_assets.lakehouse import delta_location
 from sync_assets.paths import is_url
-from sync_assets.sql.apply import differs_sql
+from sync_assets.sql.flavors import DELTA
+from sync_assets.sql.statements import differs, key_match
 from sync_assets.sql.literals import quote_ident
 from sync_assets.streams import closing
 from sync_assets.targets.base import (
@@ -138,15 +139,15 @@ class DeltaTarget(Target):
 
     def _merge(self, table: DeltaTable, reader, plan: WritePlan, commit, new_columns: bool) -> WriteResult:
         keys = plan.merge_keys
-        on = " AND ".join(f"t.{quote_ident(k)} = s.{quote_ident(k)}" for k in keys)
+        on = key_match(keys, "t", "s", DELTA)
         others = [f.name for f in reader.schema if f.name not in keys]
-        differs = differs_sql(others, set(pa.schema(table.schema()).names), old="t", new="s")
+        changed = differs("t", "s", others, DELTA, known=set(pa.schema(table.schema()).names))
         merger = table.merge(
             reader, predicate=on, source_alias="s", target_alias="t",
             merge_schema=new_columns, commit_properties=commit, writer_properties=self._writer(),
         )
         if plan.update and others:
-            merger = merger.when_matched_update_all(predicate=differs)
+            merger = merger.when_matched_update_all(predicate=changed)
         merger = merger.when_not_matched_insert_all()
         if plan.delete_missing:
             merger = merger.when_not_matched_by_source_delete(
@@ -174,7 +175,7 @@ class DeltaTarget(Target):
             columns = [f.name for f in reader.schema if f.name != DELETED_FLAG]
             others = [c for c in columns if c not in keys]
             known = set(pa.schema(table.schema()).names)
-            on = " AND ".join(f"t.{quote_ident(k)} = s.{quote_ident(k)}" for k in keys)
+            on = key_match(keys, "t", "s", DELTA)
             soft = quote_ident(SOFT_DELETE_COLUMN)
             mark_only = f" AND t.{soft} IS NOT TRUE" if plan.soft_delete and SOFT_DELETE_COLUMN in known else ""
             con.register("t", table.to_pyarrow_dataset())
@@ -187,15 +188,15 @@ class DeltaTarget(Target):
             else:
                 merger = merger.when_matched_delete(predicate=f"s.{flag}")
             if others:
-                differs = differs_sql(others, known, old="t", new="s")
+                changed = differs("t", "s", others, DELTA, known=known)
                 merger = merger.when_matched_update(
-                    updates={c: f"s.{quote_ident(c)}" for c in others}, predicate=f"NOT s.{flag} AND ({differs})")
+                    updates={c: f"s.{quote_ident(c)}" for c in others}, predicate=f"NOT s.{flag} AND {changed}")
             merger = merger.when_not_matched_insert(updates={c: f"s.{quote_ident(c)}" for c in columns}, predicate=f"NOT s.{flag}")
             metrics = merger.execute()
         finally:
             con.close()
-        changed = metrics["num_target_rows_updated"] + metrics["num_target_rows_deleted"]
-        return WriteResult(rows_inserted=metrics["num_target_rows_inserted"], rows_updated=changed - deleted,
+        touched = metrics["num_target_rows_updated"] + metrics["num_target_rows_deleted"]
+        return WriteResult(rows_inserted=metrics["num_target_rows_inserted"], rows_updated=touched - deleted,
                            rows_deleted=deleted)
 
     # ------------------------------------------------------------------ reading

@@ -20,7 +20,8 @@ from sync_assets.config.models import ParquetConnection
 from sync_assets.faults import crashpoint
 from sync_assets.parquet_table import ParquetTable
 from sync_assets.paths import join, resolve
-from sync_assets.sql.apply import differs_sql
+from sync_assets.sql.flavors import DUCKDB
+from sync_assets.sql.statements import differs, key_match
 from sync_assets.sql.literals import quote_ident, quote_string
 from sync_assets.state import WHOLE
 from sync_assets.streams import closing
@@ -178,7 +179,7 @@ class _Rewrite:
         old = self._old(sorted(affected))
         if old:  # files written before a column was added lack it
             self.known_columns = {r[0] for r in self.con.execute(f"DESCRIBE SELECT * FROM {old}").fetchall()}
-        match = " AND ".join(f"o.{quote_ident(k)} = s.{quote_ident(k)}" for k in keys)
+        match = key_match(keys, "o", "s", DUCKDB)
         not_in_src = f"NOT EXISTS (SELECT 1 FROM {src} AS s WHERE {match})"
         in_window = f"{self._key_sql()} IN ({', '.join(quote_string(k) for k in window_keys)})"
         counts = self._merge_counts(src, old, match, keys, f"{not_in_src} AND {in_window}")
@@ -206,7 +207,7 @@ class _Rewrite:
         flag = quote_ident(DELETED_FLAG)
         live, dead = f"(SELECT * FROM {src} WHERE NOT {flag})", f"(SELECT * FROM {src} WHERE {flag})"
         keys = list(self.plan.merge_keys)
-        match = " AND ".join(f"o.{quote_ident(k)} = s.{quote_ident(k)}" for k in keys)
+        match = key_match(keys, "o", "s", DUCKDB)
         old = self._old([WHOLE])
         new_live = f"SELECT * EXCLUDE ({flag}) FROM {live}"
         if not old:
@@ -215,11 +216,11 @@ class _Rewrite:
             return WriteResult(rows_inserted=inserted, committed=inserted > 0)
         self.known_columns = {r[0] for r in self.con.execute(f"DESCRIBE SELECT * FROM {old}").fetchall()}
         others = [f.name for f in self.schema if f.name not in keys]
-        differs = differs_sql(others, self.known_columns, old="o", new="s")
+        changed = differs("o", "s", others, DUCKDB, known=self.known_columns)
         soft = quote_ident(SOFT_DELETE_COLUMN)
         gone = f" AND o.{soft} IS NOT TRUE" if self.plan.soft_delete and SOFT_DELETE_COLUMN in self.known_columns else ""
         inserted, updated = self.con.execute(
-            f"SELECT count(*) FILTER (WHERE o.{quote_ident(keys[0])} IS NULL), count(*) FILTER (WHERE o.{quote_ident(keys[0])} IS NOT NULL AND ({differs})) "
+            f"SELECT count(*) FILTER (WHERE o.{quote_ident(keys[0])} IS NULL), count(*) FILTER (WHERE o.{quote_ident(keys[0])} IS NOT NULL AND {changed}) "
             f"FROM {live} AS s LEFT JOIN {old} AS o ON {match}"
         ).fetchone()
         deleted = self.con.execute(f"SELECT count(*) FROM {old} AS o WHERE EXISTS (SELECT 1 FROM {dead} AS s WHERE {match}){gone}").fetchone()[0]
@@ -241,7 +242,7 @@ class _Rewrite:
         if not by_path:
             return set()
         listed = ", ".join(quote_string(p) for p in by_path)
-        match = " AND ".join(f"o.{quote_ident(k)} = s.{quote_ident(k)}" for k in keys)
+        match = key_match(keys, "o", "s", DUCKDB)
         sql = (
             f"SELECT DISTINCT o.filename FROM read_parquet([{listed}], union_by_name = true, filename = true) AS o "
             f"WHERE EXISTS (SELECT 1 FROM {src} AS s WHERE {match})"
@@ -253,9 +254,9 @@ class _Rewrite:
         if not old:
             return {"inserted": total, "updated": 0, "deleted": 0}
         others = [f.name for f in self.schema if f.name not in keys]
-        differs = differs_sql(others, self.known_columns, old="o", new="s")
+        changed = differs("o", "s", others, DUCKDB, known=self.known_columns)
         matched, updated = self.con.execute(
-            f"SELECT count(*), count(*) FILTER (WHERE {differs}) FROM {src} AS s JOIN {old} AS o ON {match}"
+            f"SELECT count(*), count(*) FILTER (WHERE {changed}) FROM {src} AS s JOIN {old} AS o ON {match}"
         ).fetchone()
         deleted = 0
         if self.plan.delete_missing:

@@ -1,4 +1,8 @@
-"""PostgreSQL as a target: COPY (binary, through ADBC) into a temp table, then set-based SQL."""
+"""PostgreSQL as a target, through the one SQL writer.
+
+Bulk load: binary COPY through ADBC, straight into the table for replace / append when every
+column takes the stream as it is, else into a TEMP table that the statements cast from.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,11 @@ import pyarrow as pa
 from sync_assets.config.models import PostgresConnection
 from sync_assets.secrets import redact
 from sync_assets.sources.postgres import connect, plain_reader, plain_schema, postgres_uri
+from sync_assets.sql.flavors import POSTGRES
 from sync_assets.sql.literals import quote_ident, quote_string
+from sync_assets.sql.writer import SqlSession, SqlTarget
 from sync_assets.streams import closing, nested_as_json
-from sync_assets.targets.base import TargetWindow, window_predicate
-from sync_assets.targets.sql_target import SqlSession, SqlTarget
+from sync_assets.targets.base import TargetWindow
 from sync_assets.types import postgres_type
 
 STAGED = "__sync_staged"
@@ -27,23 +32,28 @@ _DIRECT_TYPES = {
 _COPY_WIDEN = {pa.uint8(): pa.int16(), pa.uint16(): pa.int32(), pa.uint32(): pa.int64(), pa.uint64(): pa.decimal128(20, 0)}
 
 
+def _numbered(statement: str, binds: tuple) -> str:
+    """`?` markers as PostgreSQL's $1, $2… (our statements carry no other `?`)."""
+    for i in range(1, len(binds) + 1):
+        statement = statement.replace("?", f"${i}", 1)
+    return statement
+
+
 class PostgresSqlSession(SqlSession):
     def __init__(self, con):
         self.con = con
         self.cur = con.cursor()
 
-    def execute(self, sql: str) -> int:
-        self.cur.execute(sql)
-        return self.cur.rowcount
+    def execute(self, statement: str, *binds) -> int:
+        self.cur.execute(_numbered(statement, binds), binds or None)
+        return max(self.cur.rowcount, 0)
 
-    def scalar(self, sql: str):
-        self.cur.execute(sql)
-        row = self.cur.fetchone()
-        return row[0] if row else None
-
-    def rows(self, sql: str) -> list[tuple]:
-        self.cur.execute(sql)
+    def rows(self, statement: str, *binds) -> list[tuple]:
+        self.cur.execute(_numbered(statement, binds), binds or None)
         return self.cur.fetchall()
+
+    def commit(self) -> None:
+        self.con.commit()
 
     def table_schema(self, schema: str, table: str) -> pa.Schema | None:
         regclass = quote_string(f"{quote_ident(schema)}.{quote_ident(table)}")
@@ -59,7 +69,7 @@ class PostgresSqlSession(SqlSession):
             f"WHERE attrelid = to_regclass({regclass}) AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
         ))
 
-    def stage(self, reader: pa.RecordBatchReader, *, materialize: bool) -> str:
+    def stage(self, reader: pa.RecordBatchReader, table: pa.Schema, *, materialize: bool) -> str:
         # binary COPY into a temp table: the server holds the batch, the client one batch
         self.cur.adbc_ingest(STAGED, reader, mode="create", temporary=True)
         return STAGED
@@ -76,9 +86,9 @@ class PostgresSqlSession(SqlSession):
         # binary COPY (with the column list) into the table itself: one write of each row
         return self.cur.adbc_ingest(table, reader, mode="append", db_schema_name=schema)
 
-    def clear(self, table_sql: str, window_predicate: str | None) -> int:
-        if window_predicate or self._referenced(table_sql):
-            return super().clear(table_sql, window_predicate)
+    def clear(self, table_sql: str, window: str | None) -> int:
+        if window or self._referenced(table_sql):
+            return super().clear(table_sql, window)
         # the whole table: TRUNCATE (transactional here) frees its pages at once, where a
         # DELETE would leave every old row behind as a dead tuple until VACUUM. Readers of
         # the table wait for the commit instead of seeing the old rows meanwhile.
@@ -92,9 +102,6 @@ class PostgresSqlSession(SqlSession):
             f"SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f' AND confrelid = {quote_string(table_sql)}::regclass)"
         ))
 
-    def commit(self) -> None:
-        self.con.commit()
-
 
 def _copyable(t: pa.DataType) -> pa.DataType:
     if pa.types.is_dictionary(t):
@@ -106,10 +113,10 @@ def _copyable(t: pa.DataType) -> pa.DataType:
 
 class PostgresTarget(SqlTarget):
     kind = "postgres"
-    dialect = "postgres"
-    default_schema = "public"
+    flavor = POSTGRES
+    typed_staging = False
 
-    def __init__(self, conn: PostgresConnection, base_dir: str, object_id: str, schema, table):
+    def __init__(self, conn: PostgresConnection, base_dir: str, object_id: str, schema: str, table: str):
         super().__init__(object_id, schema, table)
         self.conn = conn
 
@@ -119,22 +126,26 @@ class PostgresTarget(SqlTarget):
         where = f"{c.host}:{c.port}/{c.database}" if c.host else redact(c.dsn or "", [c.password])
         return f"postgresql://{where}#{self.schema}.{self.table}"
 
-    def type_of(self, arrow_type: pa.DataType) -> str:
-        return postgres_type(arrow_type)
+    def column_type(self, field: pa.Field) -> str:
+        return postgres_type(field.type)
 
-    def prepare_reader(self, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+    def prepare(self, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
         reader = nested_as_json(reader)
         schema = pa.schema([pa.field(f.name, _copyable(f.type)) for f in reader.schema])
         if schema.equals(reader.schema):
             return reader
         return pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in reader))
 
-    @contextmanager
-    def session(self):
+    def _connect(self):
         try:
-            con = connect(postgres_uri(self.conn))
+            return connect(postgres_uri(self.conn))
         except Exception as exc:  # the driver's message may echo the URI
             raise ConnectionError(redact(str(exc), [self.conn.password])) from None
+
+    @contextmanager
+    def session(self, autocommit: bool = False):
+        # ADBC connections are in a transaction until commit: autocommit sessions only read
+        con = self._connect()
         try:
             yield PostgresSqlSession(con)
         finally:
@@ -142,13 +153,8 @@ class PostgresTarget(SqlTarget):
             con.close()
 
     def read(self, window: TargetWindow | None = None) -> pa.RecordBatchReader:
-        con = connect(postgres_uri(self.conn))
+        con = self._connect()
         session = PostgresSqlSession(con)
-        where = ""
-        if window:
-            schema = session.table_schema(self.schema, self.table)
-            where = " WHERE " + window_predicate(window, schema, "postgres", self.table_sql)
-        session.cur.execute(f"SELECT * FROM {self.table_sql}{where}")
+        session.cur.execute(self.select_sql(session.table_schema(self.schema, self.table), window))
         reader = plain_reader(session.cur.fetch_record_batch())
-
         return closing(reader, session.cur.close, con.close)

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 from sync_assets.changes import changes_load, full_load, read_sql, stored_version
 from sync_assets.targets.base import DELETED_FLAG
-from sync_assets.tsql.flavors import SQLSERVER
-from sync_assets.tsql.statements import quote, string_literal, table_name
+from sync_assets.sql.flavors import SQLSERVER
+from sync_assets.sql.statements import quote, string_literal, table_name
 
 
 class ChangeTrackingError(RuntimeError):

@@ -17,8 +17,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from sync_assets.config.models import CopyStaging
-from sync_assets.tsql import statements as sql
-from sync_assets.tsql.flavors import Flavor
+from sync_assets.sql import statements as sql
+from sync_assets.sql.flavors import Flavor
 
 ROWS_PER_FILE = 1_000_000
 

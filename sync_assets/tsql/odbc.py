@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from sync_assets.config.models import TsqlConnection
 from sync_assets.secrets import redact
-from sync_assets.tsql.flavors import FLAVORS, Flavor
+from sync_assets.sql.flavors import FLAVORS, Flavor
 
 DEFAULT_DRIVERS = {"tsql": "ODBC Driver 18 for SQL Server", "postgres": "PostgreSQL Unicode"}
 # Entra ID access tokens for Azure SQL, Synapse and Fabric SQL endpoints

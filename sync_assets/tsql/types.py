@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from sync_assets.tsql.flavors import Flavor
+from sync_assets.sql.flavors import Flavor
 from sync_assets.types import SchemaChangeError
 
 _TEXT = (pa.string(), pa.large_string(), pa.string_view(), pa.null())

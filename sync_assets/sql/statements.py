@@ -1,8 +1,10 @@
-"""Every statement the staged SQL writers run (the ODBC targets, and Snowflake), built by pure
-functions from names, types and a flavor.
+"""Every statement the one SQL writer (`sql/writer.py`) runs, for every SQL target (DuckDB,
+PostgreSQL, the T-SQL flavors, Snowflake), built by pure functions from names, types and a
+flavor; plus the key-match and "row differs" predicates the Delta and Parquet targets use.
 
 Tests read these texts against golden files per flavor and parse the T-SQL back with
-sqlglot; the PostgreSQL rendering of the same plan runs for real through psqlODBC.
+sqlglot; the PostgreSQL and DuckDB renderings run for real in the test matrices, and the
+Snowflake one against the fakesnow server.
 
 Applying a staged batch, in one transaction with the state:
 - replace: DELETE the slice (the whole table, or the partition window), INSERT … SELECT.
@@ -12,24 +14,28 @@ Applying a staged batch, in one transaction with the state:
 - change streams (Change Tracking, CDF) carry a `__sync_deleted` flag per row: flagged keys
   are deleted (or marked `_is_deleted = 1`) first, the other rows are merged as above.
 Rows that did not change are never rewritten; counts come from one set-based query.
+
+`casts` (column -> the target's SQL type) is given by engines whose staged relation keeps the
+stream's Arrow types (DuckDB's registered stream, PostgreSQL's COPY temp table): staged values
+are then cast to the column's type, except length-limited text, where an explicit CAST would
+truncate silently and the INSERT's own assignment check fails instead ("value too long").
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sync_assets.sql.flavors import Flavor
 from sync_assets.targets.base import DELETED_FLAG as DELETED
 from sync_assets.targets.base import SOFT_DELETE_COLUMN as SOFT_DELETED
-from sync_assets.tsql.flavors import Flavor
 
 STATE_SCHEMA = "_sync_assets"
 STATE_TABLE = "sync_state"
+Casts = dict[str, str] | None
 
 
 def quote(name: str, flavor: Flavor) -> str:
-    if flavor.dialect == "tsql":
-        return "[" + name.replace("]", "]]") + "]"
-    return '"' + name.replace('"', '""') + '"'
+    return flavor.quote(name)
 
 
 def table_name(schema: str | None, table: str, flavor: Flavor) -> str:
@@ -40,14 +46,6 @@ def string_literal(value: str, flavor: Flavor) -> str:
     """A string literal (N'…', Unicode, on T-SQL)."""
     text = "'" + value.replace("'", "''") + "'"
     return "N" + text if flavor.dialect == "tsql" else text
-
-
-def _true(expr: str, flavor: Flavor) -> str:
-    return f"{expr} = 1" if flavor.dialect == "tsql" else expr
-
-
-def _false(expr: str, flavor: Flavor) -> str:
-    return f"{expr} = 0" if flavor.dialect == "tsql" else f"NOT {expr}"
 
 
 def _with(options: str | None) -> str:
@@ -125,29 +123,57 @@ def _cols(alias: str | None, columns: Sequence[str], flavor: Flavor) -> str:
     return ", ".join(f"{prefix}{quote(c, flavor)}" for c in columns)
 
 
-def _match(keys: Sequence[str], left: str, right: str, flavor: Flavor) -> str:
+# An explicit CAST to a length-limited text type truncates silently (see the module doc)
+_LENGTH_LIMITED = ("character varying(", "character(", "varchar(", "char(")
+
+
+def staged(alias: str, column: str, flavor: Flavor, casts: Casts = None) -> str:
+    """A staged column as the target column's type (cast when `casts` says the staged
+    relation carries the stream's own types)."""
+    ref = f"{alias}.{quote(column, flavor)}"
+    if not casts or casts[column].lower().startswith(_LENGTH_LIMITED):
+        return ref
+    return f"CAST({ref} AS {casts[column]})"
+
+
+def _values(alias: str, columns: Sequence[str], flavor: Flavor, casts: Casts) -> str:
+    return ", ".join(staged(alias, c, flavor, casts) for c in columns)
+
+
+def key_match(keys: Sequence[str], left: str, right: str, flavor: Flavor) -> str:
+    """Rows `left` and `right` have the same key: compound keys compared column by column."""
     return " AND ".join(f"{left}.{quote(k, flavor)} = {right}.{quote(k, flavor)}" for k in keys)
 
 
-def differs(old: str, new: str, columns: Sequence[str], flavor: Flavor) -> str:
-    """Null-safe "row `new` differs from row `old` on `columns`" (NULL equals NULL)."""
-    if flavor.dialect == "tsql":
-        # INTERSECT treats NULLs as equal; IS DISTINCT FROM is missing on older servers
+def differs(old: str, new: str, columns: Sequence[str], flavor: Flavor, *, casts: Casts = None,
+            known=None) -> str:
+    """Null-safe "row `new` differs from row `old` on `columns`" (NULL equals NULL). With
+    `known` (the columns the old rows have), a column the old rows lack (added by schema
+    evolution) differs wherever the new row has a value."""
+    if not columns:
+        return "1 = 0" if flavor.dialect == "tsql" else "FALSE"
+    if flavor.differs == "intersect":
         return f"NOT EXISTS (SELECT {_cols(old, columns, flavor)} INTERSECT SELECT {_cols(new, columns, flavor)})"
-    if flavor.dialect == "snowflake":  # column by column: no row-value comparison there
-        return "(" + " OR ".join(f"{old}.{quote(c, flavor)} IS DISTINCT FROM {new}.{quote(c, flavor)}" for c in columns) + ")"
-    return f"({_cols(old, columns, flavor)}) IS DISTINCT FROM ({_cols(new, columns, flavor)})"
+    if flavor.differs == "row" and known is None:
+        return f"({_cols(old, columns, flavor)}) IS DISTINCT FROM ({_values(new, columns, flavor, casts)})"
+    compare = [
+        f"({old}.{quote(c, flavor)} IS DISTINCT FROM {staged(new, c, flavor, casts)})"
+        if known is None or c in known else f"({new}.{quote(c, flavor)} IS NOT NULL)"
+        for c in columns
+    ]
+    return "(" + " OR ".join(compare) + ")"
 
 
 def upsert_source(stage: str, changes: bool, flavor: Flavor) -> str:
     """The staged rows a merge upserts: all of them, or the not-deleted rows of a change stream."""
     if not changes:
         return stage
-    return f"(SELECT * FROM {stage} WHERE {_false(quote(DELETED, flavor), flavor)})"
+    return f"(SELECT * FROM {stage} WHERE {flavor.false(quote(DELETED, flavor))})"
 
 
-def insert_select_sql(table: str, source: str, columns: Sequence[str], flavor: Flavor) -> str:
-    return f"INSERT INTO {table} ({_cols(None, columns, flavor)}) SELECT {_cols('s', columns, flavor)} FROM {source} AS s"
+def insert_select_sql(table: str, source: str, columns: Sequence[str], flavor: Flavor, casts: Casts = None) -> str:
+    return (f"INSERT INTO {table} ({_cols(None, columns, flavor)}) "
+            f"SELECT {_values('s', columns, flavor, casts)} FROM {source} AS s")
 
 
 def delete_window_sql(table: str, window: str | None) -> str:
@@ -166,75 +192,75 @@ def duplicate_keys_sql(stage: str, keys: Sequence[str], flavor: Flavor) -> str:
     return f"SELECT {cols}, count(*) AS n FROM {stage} GROUP BY {cols} HAVING count(*) > 1 LIMIT 3"
 
 
-def merge_counts_sql(table: str, source: str, columns, keys, flavor: Flavor, *, update: bool) -> str:
+def merge_counts_sql(table: str, source: str, columns, keys, flavor: Flavor, *, update: bool, casts: Casts = None) -> str:
     """Rows of `source` that a merge inserts, and that it updates (matched and different)."""
     others = [c for c in columns if c not in keys]
     new = f"t.{quote(keys[0], flavor)} IS NULL"
-    changed = f"NOT ({new}) AND {differs('t', 's', others, flavor)}" if update and others else "1 = 0"
+    changed = f"NOT ({new}) AND {differs('t', 's', others, flavor, casts=casts)}" if update and others else "1 = 0"
     return (
         f"SELECT COALESCE(SUM(CASE WHEN {new} THEN 1 ELSE 0 END), 0), "
         f"COALESCE(SUM(CASE WHEN {changed} THEN 1 ELSE 0 END), 0) "
-        f"FROM {source} AS s LEFT JOIN {table} AS t ON {_match(keys, 't', 's', flavor)}"
+        f"FROM {source} AS s LEFT JOIN {table} AS t ON {key_match(keys, 't', 's', flavor)}"
     )
 
 
 def merge_sql(table: str, source: str, columns, keys, flavor: Flavor, *, update: bool, delete_missing: bool,
-              window: str | None) -> str:
+              window: str | None, casts: Casts = None) -> str:
     """One MERGE: update changed rows, insert new keys, and (T-SQL, whole-source merges) delete
     target rows of the window whose key is not in the source."""
     others = [c for c in columns if c not in keys]
     hint = " WITH (HOLDLOCK)" if flavor.merge_holdlock else ""
-    parts = [f"MERGE INTO {table}{hint} AS t USING {source} AS s ON {_match(keys, 't', 's', flavor)}"]
+    parts = [f"MERGE INTO {table}{hint} AS t USING {source} AS s ON {key_match(keys, 't', 's', flavor)}"]
     if update and others:
-        if flavor.dialect == "tsql":
-            sets = ", ".join(f"t.{quote(c, flavor)} = s.{quote(c, flavor)}" for c in others)
-        else:  # PostgreSQL names the SET columns unqualified
-            sets = ", ".join(f"{quote(c, flavor)} = s.{quote(c, flavor)}" for c in others)
-        parts.append(f"WHEN MATCHED AND {differs('t', 's', others, flavor)} THEN UPDATE SET {sets}")
+        # T-SQL qualifies the SET columns; PostgreSQL and DuckDB name them unqualified
+        target = "t." if flavor.dialect == "tsql" else ""
+        sets = ", ".join(f"{target}{quote(c, flavor)} = {staged('s', c, flavor, casts)}" for c in others)
+        parts.append(f"WHEN MATCHED AND {differs('t', 's', others, flavor, casts=casts)} THEN UPDATE SET {sets}")
     by_target = " BY TARGET" if flavor.dialect == "tsql" else ""
-    parts.append(f"WHEN NOT MATCHED{by_target} THEN INSERT ({_cols(None, columns, flavor)}) VALUES ({_cols('s', columns, flavor)})")
-    if delete_missing and flavor.dialect == "tsql":
+    parts.append(f"WHEN NOT MATCHED{by_target} THEN INSERT ({_cols(None, columns, flavor)}) "
+                 f"VALUES ({_values('s', columns, flavor, casts)})")
+    if delete_missing and flavor.merge_by_source:
         scope = f" AND {window}" if window else ""
         parts.append(f"WHEN NOT MATCHED BY SOURCE{scope} THEN DELETE")
     return " ".join(parts) + (";" if flavor.dialect == "tsql" else "")
 
 
-def delete_changed_sql(table: str, source: str, columns, keys, flavor: Flavor) -> str:
+def delete_changed_sql(table: str, source: str, columns, keys, flavor: Flavor, casts: Casts = None) -> str:
     """Delete + insert merges, step 1: remove target rows that the source has with other values.
     The target is correlated by its full name: Synapse rejects joins and aliases in DELETE."""
     others = [c for c in columns if c not in keys]
-    changed = f" AND {differs(table, 's', others, flavor)}" if others else " AND 1 = 0"
-    return f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM {source} AS s WHERE {_match(keys, 's', table, flavor)}{changed})"
+    changed = f" AND {differs(table, 's', others, flavor, casts=casts)}" if others else " AND 1 = 0"
+    return f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM {source} AS s WHERE {key_match(keys, 's', table, flavor)}{changed})"
 
 
-def insert_new_sql(table: str, source: str, columns, keys, flavor: Flavor) -> str:
+def insert_new_sql(table: str, source: str, columns, keys, flavor: Flavor, casts: Casts = None) -> str:
     """Delete + insert merges, step 2: insert source rows whose key the target lacks."""
     return (
-        f"INSERT INTO {table} ({_cols(None, columns, flavor)}) SELECT {_cols('s', columns, flavor)} FROM {source} AS s "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {_match(keys, 't', 's', flavor)})"
+        f"INSERT INTO {table} ({_cols(None, columns, flavor)}) SELECT {_values('s', columns, flavor, casts)} FROM {source} AS s "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {key_match(keys, 't', 's', flavor)})"
     )
 
 
 def delete_missing_sql(table: str, stage: str, keys, window: str | None, flavor: Flavor) -> str:
     """Delete target rows (in the window) whose key is absent from the staged source."""
     scope = f"{window} AND " if window else ""
-    return f"DELETE FROM {table} WHERE {scope}NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE {_match(keys, 's', table, flavor)})"
+    return f"DELETE FROM {table} WHERE {scope}NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE {key_match(keys, 's', table, flavor)})"
 
 
 def delete_flagged_sql(table: str, stage: str, keys, flavor: Flavor) -> str:
     """Change streams: hard-delete the target rows whose key the stream flags as deleted."""
-    flagged = _true(f"s.{quote(DELETED, flavor)}", flavor)
-    return f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM {stage} AS s WHERE {_match(keys, 's', table, flavor)} AND {flagged})"
+    flagged = flavor.true(f"s.{quote(DELETED, flavor)}")
+    return f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM {stage} AS s WHERE {key_match(keys, 's', table, flavor)} AND {flagged})"
 
 
 def soft_delete_flagged_sql(table: str, stage: str, keys, flavor: Flavor) -> str:
     """Change streams with soft deletes: mark flagged rows `_is_deleted`, keeping their values."""
-    flagged = _true(f"s.{quote(DELETED, flavor)}", flavor)
+    flagged = flavor.true(f"s.{quote(DELETED, flavor)}")
     mark = quote(SOFT_DELETED, flavor)
-    one, zero = ("1", "0") if flavor.dialect == "tsql" else ("TRUE", "FALSE")
+    one, zero = flavor.boolean(True), flavor.boolean(False)
     return (
         f"UPDATE {table} SET {mark} = {one} WHERE ({mark} = {zero} OR {mark} IS NULL) AND EXISTS "
-        f"(SELECT 1 FROM {stage} AS s WHERE {_match(keys, 's', table, flavor)} AND {flagged})"
+        f"(SELECT 1 FROM {stage} AS s WHERE {key_match(keys, 's', table, flavor)} AND {flagged})"
     )
 
 
@@ -248,7 +274,7 @@ def state_table(flavor: Flavor) -> str:
 def state_ddl(flavor: Flavor) -> list[str]:
     """Create the state table when missing (one row per object, state as JSON text)."""
     table = state_table(flavor)
-    if flavor.dialect != "tsql":  # PostgreSQL, Snowflake
+    if flavor.dialect != "tsql":  # PostgreSQL, DuckDB, Snowflake
         return [
             create_schema_sql(STATE_SCHEMA, flavor),
             f"CREATE TABLE IF NOT EXISTS {table} (object_id VARCHAR PRIMARY KEY, target_table VARCHAR NOT NULL, "

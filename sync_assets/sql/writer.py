@@ -1,0 +1,245 @@
+"""The one SQL writer: every SQL target (DuckDB, PostgreSQL, the T-SQL flavors through ODBC,
+Snowflake) writes through `SqlTarget.write`, with statements from `sql/statements.py`.
+
+One write:
+1. DDL: the state table, then create the target table or add the columns it lacks;
+2. stage the stream (each engine's own bulk load: DuckDB registers the Arrow stream, PostgreSQL
+   binary-COPYs it, ODBC binds parameter arrays or runs COPY INTO, Snowflake PUTs Parquet and
+   runs COPY INTO), or, for replace / append where the engine can, load it straight into the
+   table;
+3. apply it set-based (slice replace, insert, MERGE or delete + insert, flagged deletes) and
+   upsert the object's state, in one transaction, then COMMIT.
+
+Engines whose flavor allows DDL in a transaction (DuckDB, PostgreSQL, SQL Server) run it all
+in one transaction; the others (Synapse, Fabric Warehouse, Snowflake) run the DDL and the
+staging first in autocommit. Either way the target table only changes at COMMIT, so a crash at
+any point leaves it before or after the write.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import abstractmethod
+from contextlib import AbstractContextManager
+
+import pyarrow as pa
+
+from sync_assets.faults import crashpoint
+from sync_assets.sql import statements as sql
+from sync_assets.sql.flavors import Flavor
+from sync_assets.targets.base import (
+    DELETED_FLAG, Target, TargetWindow, WritePlan, WriteResult, window_predicate, with_soft_delete,
+)
+from sync_assets.types import evolve
+
+
+class SqlSession:
+    """What the writer needs of one connection to an engine (subclassed per engine)."""
+
+    def execute(self, statement: str, *binds) -> int:
+        """Run a statement (binds for `?` markers); return the rows it affected (0 if unknown)."""
+        raise NotImplementedError
+
+    def rows(self, statement: str, *binds) -> list[tuple]:
+        raise NotImplementedError
+
+    def scalar(self, statement: str, *binds):
+        found = self.rows(statement, *binds)
+        return found[0][0] if found else None
+
+    def begin(self) -> None:
+        """Enter the data transaction (no-op when the session is in one already)."""
+
+    def commit(self) -> None:
+        raise NotImplementedError
+
+    def table_schema(self, schema: str, table: str) -> pa.Schema | None:
+        """The Arrow schema the table's columns read back as, or None if it does not exist."""
+        raise NotImplementedError
+
+    def column_types(self, schema: str, table: str) -> dict[str, str]:
+        """Each column's SQL type, as the engine spells it."""
+        raise NotImplementedError
+
+    def stage(self, reader: pa.RecordBatchReader, table: pa.Schema, *, materialize: bool) -> str:
+        """Bulk-load the stream where the apply can read it; return that relation. `table` is
+        the target's schema; `materialize`: the relation is read more than once."""
+        raise NotImplementedError
+
+    def loads_directly(self, incoming: pa.Schema, types: dict[str, str], schema: str, table: str) -> bool:
+        """Whether `load` can write this stream straight into the table (default: never)."""
+        return False
+
+    def load(self, reader: pa.RecordBatchReader, schema: str, table: str) -> int:
+        """Append the stream to the table as it is (no casts); return the rows written."""
+        raise NotImplementedError
+
+    def clear(self, table_sql: str, window: str | None) -> int:
+        """Remove the rows a replace owns; return how many there were."""
+        return self.execute(sql.delete_window_sql(table_sql, window))
+
+    def cleanup(self) -> None:
+        """Drop what staging left outside the session (called however the write ended)."""
+
+
+class SqlTarget(Target):
+    """A table in a SQL engine, written in one transaction with its sync state."""
+
+    flavor: Flavor
+    # the staged relation holds the target's column types (a staging table created from them);
+    # False: it holds the stream's Arrow types and statements cast staged values
+    typed_staging: bool = True
+
+    def __init__(self, object_id: str, schema: str, table: str):
+        self.object_id = object_id
+        self.schema = schema
+        self.table = table
+        self.table_sql = sql.table_name(schema, table, self.flavor)
+
+    @property
+    def dialect(self) -> str:
+        return self.flavor.dialect
+
+    @abstractmethod
+    def session(self, autocommit: bool = False) -> AbstractContextManager[SqlSession]:
+        """A connection; unless `autocommit`, with an open transaction, rolled back unless committed."""
+
+    @abstractmethod
+    def column_type(self, field: pa.Field) -> str:
+        """The SQL type of the column created for `field`."""
+
+    def prepare(self, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+        """Engine-specific conversion of the stream before staging (default: none)."""
+        return reader
+
+    @abstractmethod
+    def read(self, window: TargetWindow | None = None) -> pa.RecordBatchReader:
+        """Stream the table (or one window of it)."""
+
+    def select_sql(self, schema: pa.Schema, window: TargetWindow | None) -> str:
+        pred = window_predicate(window, schema, self.dialect, self.table_sql)
+        return f"SELECT * FROM {self.table_sql}" + (f" WHERE {pred}" if pred else "")
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def state_name(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+    def read_state(self) -> dict | None:
+        with self.session(autocommit=True) as s:
+            # a dropped (or re-pointed) table starts over: its old watermark must not apply
+            if s.table_schema(self.schema, self.table) is None:
+                return None
+            if s.table_schema(sql.STATE_SCHEMA, sql.STATE_TABLE) is None:
+                return None
+            text = s.scalar(sql.state_select_sql(self.flavor), self.object_id, self.state_name)
+            return json.loads(text) if text else None
+
+    # ------------------------------------------------------------------ write
+
+    def write(self, reader: pa.RecordBatchReader, plan: WritePlan, state: dict) -> WriteResult:
+        reader = self.prepare(with_soft_delete(reader, plan))
+        columns = [n for n in reader.schema.names if n != DELETED_FLAG]
+        with self.session(autocommit=not self.flavor.ddl_in_transaction) as s:
+            try:
+                schema = self._ensure_table(s, reader.schema)
+                window = window_predicate(plan.window, schema, self.dialect, self.table_sql)
+                types = None if self.typed_staging else s.column_types(self.schema, self.table)
+                if plan.mode != "merge" and s.loads_directly(reader.schema, types, self.schema, self.table):
+                    s.begin()
+                    result = self._load(s, plan, reader, window)
+                else:
+                    staged = s.stage(reader, schema, materialize=plan.mode == "merge")
+                    crashpoint("staged")
+                    s.begin()
+                    result = self._apply(s, plan, staged, columns, types, window)
+                result.row_count = s.scalar(sql.count_sql(self.table_sql, window, self.flavor))
+                result.schema = s.table_schema(self.schema, self.table)
+                delete, insert = sql.state_upsert_sql(self.flavor)
+                s.execute(delete, self.object_id)
+                s.execute(insert, self.object_id, self.state_name, json.dumps(state, default=str))
+                crashpoint("before_commit")
+                s.commit()
+            finally:
+                s.cleanup()
+        return result
+
+    def _ensure_table(self, s: SqlSession, incoming: pa.Schema) -> pa.Schema:
+        """Create the state table and the target table, or add the incoming columns the
+        target lacks; return the target's schema."""
+        for statement in sql.state_ddl(self.flavor):
+            s.execute(statement)
+        incoming = pa.schema([f for f in incoming if f.name != DELETED_FLAG])
+        existing = s.table_schema(self.schema, self.table)
+        if existing is None:
+            s.execute(sql.create_schema_sql(self.schema, self.flavor))
+            columns = [(f.name, self.column_type(f)) for f in incoming]
+            s.execute(sql.create_table_sql(self.table_sql, columns, self.flavor))
+            return incoming
+        _, added = evolve(existing, incoming, f"{self.flavor.name} table {self.schema}.{self.table}")
+        for field in added:
+            s.execute(sql.add_column_sql(self.table_sql, field.name, self.column_type(field), self.flavor))
+        return pa.schema(list(existing) + added)
+
+    def _load(self, s: SqlSession, plan: WritePlan, reader: pa.RecordBatchReader, window) -> WriteResult:
+        """Replace / append without staging: the stream goes straight into the table."""
+        deleted = s.clear(self.table_sql, window) if plan.mode == "replace" else 0
+        inserted = s.load(reader, self.schema, self.table)
+        crashpoint("staged")
+        return WriteResult(rows_inserted=inserted, rows_deleted=deleted)
+
+    def _apply(self, s: SqlSession, plan: WritePlan, staged: str, columns, casts, window) -> WriteResult:
+        if plan.mode == "merge":
+            return self._merge(s, plan, staged, columns, casts, window)
+        deleted = s.clear(self.table_sql, window) if plan.mode == "replace" else 0
+        inserted = s.execute(sql.insert_select_sql(self.table_sql, staged, columns, self.flavor, casts))
+        return WriteResult(rows_inserted=inserted, rows_deleted=deleted)
+
+    def _merge(self, s: SqlSession, plan: WritePlan, staged: str, columns, casts, window) -> WriteResult:
+        table, keys, f = self.table_sql, list(plan.merge_keys), self.flavor
+        dupes = s.rows(sql.duplicate_keys_sql(staged, keys, f))
+        if dupes:
+            raise ValueError(
+                f"merge_keys {keys} are not unique in the source rows of this run "
+                f"(e.g. {tuple(dupes[0])[:-1]} appears {dupes[0][-1]} times)"
+            )
+        deleted = 0
+        if plan.deletes:  # a change stream: flagged keys go first, the rest is upserted
+            flagged = sql.soft_delete_flagged_sql if plan.soft_delete else sql.delete_flagged_sql
+            deleted = s.execute(flagged(table, staged, keys, f))
+        source = sql.upsert_source(staged, plan.deletes, f)
+        counts = s.rows(sql.merge_counts_sql(table, source, columns, keys, f, update=plan.update, casts=casts))[0]
+        inserted, updated = (int(v) for v in counts)
+        if f.has_merge:
+            merged = s.execute(sql.merge_sql(table, source, columns, keys, f, update=plan.update,
+                                             delete_missing=plan.delete_missing, window=window, casts=casts))
+            if plan.delete_missing and f.merge_by_source:
+                deleted += merged - inserted - updated
+            elif plan.delete_missing:
+                deleted += s.execute(sql.delete_missing_sql(table, staged, keys, window, f))
+        else:
+            if plan.delete_missing:
+                deleted += s.execute(sql.delete_missing_sql(table, staged, keys, window, f))
+            if plan.update:
+                s.execute(sql.delete_changed_sql(table, source, columns, keys, f, casts))
+            s.execute(sql.insert_new_sql(table, source, columns, keys, f, casts))
+        return WriteResult(rows_inserted=inserted, rows_updated=updated, rows_deleted=deleted)
+
+    # ------------------------------------------------------------------ reading
+
+    def count_rows(self, window: TargetWindow | None = None) -> int | None:
+        with self.session(autocommit=True) as s:
+            schema = s.table_schema(self.schema, self.table)
+            if schema is None:
+                return None
+            pred = window_predicate(window, schema, self.dialect, self.table_sql)
+            return int(s.scalar(sql.count_sql(self.table_sql, pred, self.flavor)))
+
+    def describe(self) -> dict:
+        with self.session(autocommit=True) as s:
+            schema = s.table_schema(self.schema, self.table)
+            if schema is None:
+                return {"row_count": None, "schema": None, "sql_types": None}
+            rows = int(s.scalar(sql.count_sql(self.table_sql, None, self.flavor)))
+            return {"row_count": rows, "schema": schema, "sql_types": s.column_types(self.schema, self.table)}
