@@ -15,7 +15,7 @@ from sync_assets.config.models import ProjectConfig, SyncObject
 from sync_assets.connectors import default_schema, kind_of, make_source, target_schema
 from sync_assets.io_managers import SyncError, SyncIOManager
 from sync_assets.partitions import partitions_def
-from sync_assets.plan import Window, plan_sync
+from sync_assets.strategies import Window, plan_sync
 from sync_assets.secrets import connection_secrets, redact
 from sync_assets.state import SyncState
 

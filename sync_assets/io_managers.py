@@ -16,7 +16,7 @@ from sync_assets.config.models import SyncObject
 from sync_assets.connectors import make_target
 from sync_assets.faults import crashpoint
 from sync_assets.metadata import write_metadata
-from sync_assets.plan import SyncBatch
+from sync_assets.strategies.planner import SyncBatch
 from sync_assets.secrets import connection_secrets, redact
 from sync_assets.targets.base import Target, TargetWindow, WriteResult
 

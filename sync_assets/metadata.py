@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from sync_assets import memory
 from sync_assets.config.models import SyncObject
-from sync_assets.plan import SyncBatch
+from sync_assets.strategies.planner import SyncBatch
 from sync_assets.sql.literals import to_json_value
 from sync_assets.targets.base import Target, WriteResult
 

@@ -58,7 +58,7 @@ def test_cdf_full_then_changes_then_nothing(tmp_path, target_conn):
     assert_same_rows(source_table(src), project.target_table("orders_cdf"), "id")
 
     third = project.materialize("orders_cdf")
-    assert third["sync/skipped"] == "no new Delta versions since 5"
+    assert third["sync/skipped"] == "no changes since Delta version 5"
 
 
 @pytest.mark.parametrize("target_kind", ["delta", "postgres"])

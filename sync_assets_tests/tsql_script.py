@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from sync_assets.sql.select import Bounds, probe_sql, select_sql
 from sync_assets.targets.base import TargetWindow
-from sync_assets.tsql import change_tracking as ct
+from sync_assets.strategies import change_tracking as ct
 from sync_assets.sql import statements as sql
 from sync_assets.sql.flavors import Flavor
 from sync_assets.tsql.types import sql_type as tsql_sql_type

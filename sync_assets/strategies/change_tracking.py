@@ -1,11 +1,9 @@
-"""SQL Server Change Tracking as a source: where the full-sync fallback is decided, and the
-CHANGETABLE reads.
+"""SQL Server Change Tracking as a source (`sync_type: change_tracking`): the CHANGETABLE
+reads; the full / changes / skip decision is the shared one in `change_feed.py`.
 
 One run, inside one SNAPSHOT transaction of the source:
 1. read CHANGE_TRACKING_CURRENT_VERSION() and CHANGE_TRACKING_MIN_VALID_VERSION(table);
-2. decide (`decide`): full load (change_mode full, no stored version, or a stored version
-   older than the minimum valid one: the changes in between were cleaned up), nothing to do,
-   or the changes since the stored version;
+2. decide: full load, nothing to do, or the changes since the stored version;
 3. read either the whole table or CHANGETABLE(CHANGES table, last) LEFT JOINed to the table
    on its primary key: inserted and updated keys carry their current row, deleted keys only
    the key, flagged in `__sync_deleted`;
@@ -17,22 +15,18 @@ CHANGETABLE is not something sqlglot parses: the text is built here and tested a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from sync_assets.changes import changes_load, full_load, read_sql, stored_version
-from sync_assets.targets.base import DELETED_FLAG
 from sync_assets.sql.flavors import SQLSERVER
 from sync_assets.sql.statements import quote, string_literal, table_name
+from sync_assets.strategies.change_feed import (
+    ChangeFeedError, Decision, Feed, changes_load, full_load, read_sql, stored_version,
+)
+from sync_assets.strategies.change_feed import decide as decide_feed
+from sync_assets.strategies.planner import Planner, SyncBatch
+from sync_assets.targets.base import DELETED_FLAG
 
 
-class ChangeTrackingError(RuntimeError):
+class ChangeTrackingError(ChangeFeedError):
     """Change Tracking cannot serve this run (not enabled, or no state in incremental mode)."""
-
-
-@dataclass(frozen=True)
-class Decision:
-    action: str  # "full", "changes" or "skip"
-    reason: str
 
 
 def decide(mode: str, last: int | None, current: int | None, min_valid: int | None, table: str) -> Decision:
@@ -42,24 +36,9 @@ def decide(mode: str, last: int | None, current: int | None, min_valid: int | No
             f"Change Tracking is not enabled on {table} (or its database): "
             f"ALTER DATABASE … SET CHANGE_TRACKING = ON; ALTER TABLE {table} ENABLE CHANGE_TRACKING"
         )
-    if mode == "full":
-        return Decision("full", "change_mode full: the whole table is reloaded every run")
-    if last is None:
-        if mode == "incremental":
-            raise ChangeTrackingError(
-                f"change_mode incremental: no Change Tracking version is stored for {table} yet; "
-                "use change_mode full_incremental to load it in full first"
-            )
-        return Decision("full", "first sync: no Change Tracking version stored yet")
-    if last < min_valid:
-        return Decision(
-            "full",
-            f"stored version {last} is older than CHANGE_TRACKING_MIN_VALID_VERSION {min_valid} "
-            "(changes in between were cleaned up): full reload",
-        )
-    if last >= current:
-        return Decision("skip", f"no changes since Change Tracking version {last}")
-    return Decision("changes", f"changes after version {last} up to {current}")
+    feed = Feed("Change Tracking", table, int(current), oldest=int(min_valid),
+                oldest_name="CHANGE_TRACKING_MIN_VALID_VERSION")
+    return decide_feed(mode, last, feed, ChangeTrackingError)
 
 
 def versions_sql(table: str) -> str:
@@ -77,7 +56,9 @@ def full_relation(table: str) -> str:
 def changes_relation(table: str, columns: list[str], keys: list[str], last_version: int) -> str:
     """Net changes after `last_version`: keys from CHANGETABLE, values from the table as of
     the snapshot (NULL for deleted keys), and the delete flag."""
-    q = lambda name: quote(name, SQLSERVER)  # noqa: E731
+    def q(name):
+        return quote(name, SQLSERVER)
+
     flag = f"CASE WHEN ct.[SYS_CHANGE_OPERATION] = N'D' THEN CAST(1 AS BIT) ELSE CAST(0 AS BIT) END AS {q(DELETED_FLAG)}"
     values = [f"ct.{q(c)} AS {q(c)}" if c in keys else f"t.{q(c)} AS {q(c)}" for c in columns]
     join = " AND ".join(f"t.{q(k)} = ct.{q(k)}" for k in keys)
@@ -88,24 +69,22 @@ def changes_relation(table: str, columns: list[str], keys: list[str], last_versi
     )
 
 
-def plan(planner):
-    """Build the SyncBatch of a change_tracking run (called by plan._Planner)."""
-    obj, session = planner.obj, planner.session
+def plan(p: Planner) -> SyncBatch:
+    """Build the SyncBatch of a change_tracking run."""
+    obj, session = p.obj, p.session
     table = table_name(obj.source.schema_ or "dbo", obj.source.object, SQLSERVER)
     versions = session.fetch_small(versions_sql(table)).to_pylist()[0]
     current, min_valid = versions["current_version"], versions["min_valid_version"]
-    last = stored_version(planner)
+    last = stored_version(p)
     decision = decide(obj.change_mode, last, current, min_valid, table)
     notes = {"sync/change_tracking_version": int(current), "sync/change_tracking_decision": decision.reason}
     if decision.action == "skip":
-        batch = planner._skip(decision.reason)
-        batch.notes = notes
-        return batch
-    if decision.action == "full":
-        batch = full_load(planner, read_sql(obj, full_relation(table), "tsql"), current)
+        batch = p.skip(decision.reason)
+    elif decision.action == "full":
+        batch = full_load(p, read_sql(obj, full_relation(table), "tsql"), current)
     else:
         columns = session.schema(f"SELECT * FROM {table}").names
         relation = changes_relation(table, columns, list(obj.merge_keys), last)
-        batch = changes_load(planner, read_sql(obj, relation, "tsql"), current)
+        batch = changes_load(p, read_sql(obj, relation, "tsql"), current)
     batch.notes = notes
     return batch

@@ -1,0 +1,67 @@
+"""Sync strategies: one module per way of deciding what a run reads and how it is written.
+
+| sync_type                          | strategy          |
+|------------------------------------|-------------------|
+| full, merge without sync_column    | `snapshot`        |
+| incremental, append_only, merge    | `watermark`       |
+| change_tracking                    | `change_tracking` |
+| cdf                                | `cdf`             |
+
+The change-stream ones share `change_feed` (the full / changes / skip decision and the two
+batches). A strategy is a function `Planner -> SyncBatch`; `plan_sync` opens the source
+session, runs the object's strategy and arranges the read-ahead. Adding a sync type is one
+module here plus its statements in `sql/statements.py`.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import ExitStack
+
+from sync_assets import memory
+from sync_assets.config.models import SyncObject
+from sync_assets.sources.base import Source
+from sync_assets.state import SyncState
+from sync_assets.strategies import cdf, change_tracking, snapshot, watermark
+from sync_assets.strategies.planner import Planner, Strategy, SyncBatch, Window
+from sync_assets.streams import Prefetch
+
+__all__ = ["Planner", "SyncBatch", "Window", "plan_sync", "strategy_for"]
+
+
+def strategy_for(obj: SyncObject) -> Strategy:
+    """The strategy that plans `obj`'s runs."""
+    if obj.sync_type == "change_tracking":
+        return change_tracking.plan
+    if obj.sync_type == "cdf":
+        return cdf.plan
+    if obj.sync_column and obj.sync_type != "full" and not obj.deletes_missing:
+        return watermark.plan
+    return snapshot.plan
+
+
+def plan_sync(obj: SyncObject, source: Source, state: SyncState, window: Window | None, target=None) -> SyncBatch:
+    """Open a source session and build the SyncBatch for one run of `obj`.
+
+    `target` (optional) lets an unchanged-source skip check that the target still holds the
+    row count the stored fingerprint describes (a table truncated by hand is synced again).
+    """
+    started = time.monotonic()
+    rss_start = memory.start()
+    stack = ExitStack()
+    try:
+        session = stack.enter_context(source.session(obj.source))
+        batch = strategy_for(obj)(Planner(obj, source, session, state, window, target))
+    except BaseException:
+        stack.close()
+        raise
+    batch._stack = stack
+    batch.plan_seconds = time.monotonic() - started
+    batch.rss_start_mb = rss_start
+    if batch.reader is None:
+        stack.close()
+    else:  # read ahead while the target writes; stopped before the session closes
+        ahead = Prefetch(batch.reader)
+        stack.callback(ahead.close)
+        batch.reader = ahead.reader()
+    return batch
