@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sync_assets.config.models import ProjectConfig
+from sync_assets.connection_types import check_function, default_schema
 from sync_assets.paths import is_url, resolve
 from sync_assets.secrets import connection_secrets, redact
 
@@ -37,7 +38,7 @@ def tsql_permission_queries(project: ProjectConfig, name: str) -> list[tuple[str
     queries = []
     for obj in project.active_objects():
         if obj.source.connection == name and obj.source.object:
-            table = table_name(obj.source.schema_ or "dbo", obj.source.object, SQLSERVER)
+            table = table_name(obj.source.schema_ or default_schema(project.connections[name]), obj.source.object, SQLSERVER)
             queries.append((f"SELECT on {table}", f"SELECT HAS_PERMS_BY_NAME({string_literal(table, SQLSERVER)}, N'OBJECT', N'SELECT')"))
             if obj.sync_type == "change_tracking":
                 queries.append((f"VIEW CHANGE TRACKING on {table}",
@@ -49,7 +50,8 @@ def tsql_permission_queries(project: ProjectConfig, name: str) -> list[tuple[str
     return list(dict.fromkeys(queries))
 
 
-def _tsql(project, name, conn) -> list[Check]:
+def check_tsql(project: ProjectConfig, name: str, conn, base_dir: Path) -> list[Check]:
+    """Connect, then ask the server for the permissions the objects need."""
     from sync_assets.tsql import odbc
 
     con = odbc.connect(conn)
@@ -69,7 +71,7 @@ def _tsql(project, name, conn) -> list[Check]:
         con.close()
 
 
-def _postgres(name, conn) -> list[Check]:
+def check_postgres(project: ProjectConfig, name: str, conn, base_dir: Path) -> list[Check]:
     from sync_assets.sources.postgres import connect, postgres_uri
 
     con = connect(postgres_uri(conn))
@@ -82,7 +84,7 @@ def _postgres(name, conn) -> list[Check]:
         con.close()
 
 
-def _snowflake(name, conn) -> list[Check]:
+def check_snowflake(project: ProjectConfig, name: str, conn, base_dir: Path) -> list[Check]:
     from sync_assets.snowflake.connection import Connection
 
     con = Connection(conn, autocommit=True)
@@ -93,7 +95,8 @@ def _snowflake(name, conn) -> list[Check]:
         con.close()
 
 
-def _files(name, conn, base_dir: Path) -> list[Check]:
+def check_location(project: ProjectConfig, name: str, conn, base_dir: Path) -> list[Check]:
+    """A file or folder target: writable (remote URLs are reached at the first sync)."""
     location = conn.path if conn.type == "duckdb" else conn.root
     if is_url(location):
         return [Check(name, "remote location", True, "not checked from here: reached at first sync")]
@@ -110,14 +113,7 @@ def check_connections(project: ProjectConfig, base_dir: Path, names: list[str] |
         if names and name not in names:
             continue
         try:
-            if conn.type == "tsql":
-                results += _tsql(project, name, conn)
-            elif conn.type == "postgres":
-                results += _postgres(name, conn)
-            elif conn.type == "snowflake":
-                results += _snowflake(name, conn)
-            else:
-                results += _files(name, conn, base_dir)
+            results += check_function(conn)(project, name, conn, base_dir)
         except Exception as exc:  # report, don't raise: the other connections still get checked
             results.append(Check(name, "connect", False, redact(f"{type(exc).__name__}: {exc}", connection_secrets(conn))))
     return results

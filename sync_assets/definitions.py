@@ -12,7 +12,7 @@ from sync_assets.config.loader import default_configs_dir, load_project
 from sync_assets.config.models import ProjectConfig
 from sync_assets.connection_checks import connections_job
 from sync_assets.factory import asset_key, build_asset, io_manager_key
-from sync_assets.io_managers import io_manager_class
+from sync_assets.io_managers import SyncIOManager
 
 
 # backfill_policy is marked beta; we rely on it deliberately (see factory._backfill_policy)
@@ -33,8 +33,9 @@ def build_definitions(project: ProjectConfig, base_dir: str | Path) -> dg.Defini
     for name in sorted({o.target.connection for o in objects}):
         conn = project.connections[name]
         mine = {keys[o.object_id]: o for o in objects if o.target.connection == name}
-        manager = io_manager_class(conn)(name, conn, base_dir, mine)
-        resources[io_manager_key(name)] = dg.IOManagerDefinition.hardcoded_io_manager(manager)
+        manager = SyncIOManager(name, conn, base_dir, mine)
+        resources[io_manager_key(name)] = dg.IOManagerDefinition.hardcoded_io_manager(
+            manager, description=f"{manager.family}: connection '{name}'")
     job = unpartitioned_job(objects, keys)
     return dg.Definitions(
         assets=[build_asset(o, project, base_dir) for o in objects],

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import dagster as dg
 
 from sync_assets.config.models import ProjectConfig, SyncObject
-from sync_assets.connectors import default_schema, kind_of, make_source, target_schema
+from sync_assets.connection_types import default_schema, kind_of, make_source, target_schema
 from sync_assets.io_managers import SyncError, SyncIOManager
 from sync_assets.partitions import partitions_def
 from sync_assets.strategies import Window, plan_sync

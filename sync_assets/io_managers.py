@@ -1,4 +1,8 @@
-"""IO managers, one per target family: they consume a SyncBatch stream and commit it.
+"""The IO manager: consumes a SyncBatch stream and commits it to the object's target.
+
+One class serves every target connection (one resource per connection); what differs per
+system lives in the target classes and in the connection type's record, whose `family`
+describes the resource in the UI.
 
 The asset returns a lazy SyncBatch (row stream + write plan + new state); `handle_output`
 drains it batch by batch into the target, so memory is bounded by the batch size.
@@ -13,7 +17,7 @@ import dagster as dg
 import pyarrow as pa
 
 from sync_assets.config.models import SyncObject
-from sync_assets.connectors import make_target
+from sync_assets.connection_types import make_target, record
 from sync_assets.faults import crashpoint
 from sync_assets.metadata import write_metadata
 from sync_assets.strategies.planner import SyncBatch
@@ -28,13 +32,16 @@ class SyncError(RuntimeError):
 class SyncIOManager(dg.IOManager):
     """Writes SyncBatches to the tables of one target connection."""
 
-    family = "generic"
-
     def __init__(self, connection_name: str, connection, base_dir: str, objects: dict[dg.AssetKey, SyncObject]):
         self.connection_name = connection_name
         self.connection = connection
         self.base_dir = base_dir
         self.objects = objects
+
+    @property
+    def family(self) -> str:
+        """What this resource writes, as the UI says it (e.g. "Delta tables")."""
+        return record(self.connection).family
 
     def target_for(self, obj: SyncObject) -> Target:
         return make_target(obj, self.connection, self.base_dir)
@@ -106,69 +113,3 @@ class _RowCounter:
                     crashpoint("mid_stream")  # tests: die after the target took the first batch
 
         return pa.RecordBatchReader.from_batches(reader.schema, batches())
-
-
-class DeltaIOManager(SyncIOManager):
-    """Delta tables on a local path or an abfss:// URL."""
-
-    family = "delta"
-
-
-class FabricLakehouseIOManager(DeltaIOManager):
-    """Delta tables in a Fabric lakehouse on OneLake (abfss://<workspace>@onelake…/Tables)."""
-
-    family = "fabric_lakehouse"
-
-
-class ParquetIOManager(SyncIOManager):
-    """Parquet table folders committed by manifest."""
-
-    family = "parquet"
-
-
-class DuckDBIOManager(SyncIOManager):
-    """Tables in a DuckDB database file."""
-
-    family = "duckdb"
-
-
-class PostgresIOManager(SyncIOManager):
-    """Tables in PostgreSQL, bulk-loaded with binary COPY."""
-
-    family = "postgres"
-
-
-class TsqlIOManager(SyncIOManager):
-    """Tables on a T-SQL endpoint through pyodbc: staged, then one set-based apply."""
-
-    family = "tsql"
-
-
-class SqlServerIOManager(TsqlIOManager):
-    """SQL Server / Azure SQL: #temp staging, MERGE, DDL and data in one transaction."""
-
-
-class SynapseIOManager(TsqlIOManager):
-    """Synapse dedicated SQL pool: staging table (or COPY INTO), MERGE; DDL before the transaction."""
-
-
-class FabricWarehouseIOManager(TsqlIOManager):
-    """Fabric Warehouse: staging table (or COPY INTO), delete + insert; DDL before the transaction."""
-
-
-class SnowflakeIOManager(SyncIOManager):
-    """Snowflake tables (SnowflakeResource): Parquet PUT + COPY INTO staging, then one MERGE."""
-
-    family = "snowflake"
-
-
-IO_MANAGERS = {"snowflake": SnowflakeIOManager, "delta": DeltaIOManager, "fabric_lakehouse": FabricLakehouseIOManager, "parquet": ParquetIOManager,
-               "duckdb": DuckDBIOManager, "postgres": PostgresIOManager}
-TSQL_IO_MANAGERS = {"synapse": SynapseIOManager, "fabric_warehouse": FabricWarehouseIOManager}
-
-
-def io_manager_class(connection) -> type[SyncIOManager]:
-    """The IO manager for a target connection (T-SQL ones by flavor)."""
-    if connection.type == "tsql":
-        return TSQL_IO_MANAGERS.get(connection.flavor, SqlServerIOManager if connection.flavor != "postgres" else TsqlIOManager)
-    return IO_MANAGERS[connection.type]

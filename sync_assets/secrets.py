@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from sync_assets.connection_types import secret_values
+
 _URI_PASSWORD = re.compile(r"(://[^:/@\s]*:)([^@\s]+)(@)")
 _KEY_VALUE = re.compile(r"(?i)\b(password|pwd|secret|token|account_key|client_secret)=([^;\s&]+)")
 
@@ -21,9 +23,9 @@ _SECRET_OPTION = re.compile(r"(?i)(key|secret|token|sas|password|signature)")
 
 
 def connection_secrets(connection) -> list[str]:
-    """The secret values of a connection config (passwords, client secrets, and storage
+    """The secret values of a connection config (its type's secret fields, and storage
     options named like keys, tokens or SAS)."""
-    values = [getattr(connection, name, None) for name in ("password", "client_secret", "private_key", "private_key_password")]
+    values = secret_values(connection)
     options = getattr(connection, "storage_options", None) or {}
     values += [v for k, v in options.items() if _SECRET_OPTION.search(k)]
     return [v for v in values if v]

@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 import yaml
 
 from sync_assets.config.loader import load_project
-from sync_assets.connectors import make_target
+from sync_assets.connection_types import make_target
 from sync_assets.definitions import build_definitions
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)

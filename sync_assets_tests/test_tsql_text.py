@@ -19,6 +19,7 @@ import pytest
 import sqlglot
 
 from sync_assets.config.models import CopyStaging, TsqlConnection
+from sync_assets.secrets import connection_secrets
 from sync_assets.tsql import odbc
 from sync_assets.tsql.copy_staging import CopyStager, service_url
 from sync_assets.sql.flavors import DUCKDB, FABRIC_WAREHOUSE, FLAVORS, POSTGRES, SQLSERVER, SYNAPSE
@@ -122,7 +123,7 @@ def test_connection_strings_per_flavor_and_auth():
                            client_secret="s3cret", driver="ODBC Driver 18 for SQL Server")
     text = odbc.connection_string(entra)
     assert "UID" not in text and "PWD" not in text and "s3cret" not in text  # the token goes pre-connect
-    assert entra.secrets == ["s3cret"]
+    assert connection_secrets(entra) == ["s3cret"]
 
 
 def test_access_token_layout():

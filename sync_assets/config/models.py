@@ -219,11 +219,6 @@ class TsqlConnection(_Strict):
             raise ValueError("staging (COPY INTO) is available on synapse and fabric_warehouse only")
         return self
 
-    @property
-    def secrets(self) -> list[str]:
-        """Values that must never reach logs, errors or metadata."""
-        return [s for s in (self.password, self.client_secret) if s]
-
 
 class SnowflakeConnection(_Strict):
     """A Snowflake database, reached through dagster-snowflake's SnowflakeResource.
@@ -253,10 +248,6 @@ class SnowflakeConnection(_Strict):
     description: str | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    @property
-    def secrets(self) -> list[str]:
-        return [s for s in (self.password, self.private_key, self.private_key_password) if s]
 
 
 Connection = Annotated[

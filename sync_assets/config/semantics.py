@@ -7,22 +7,11 @@ them with the file and object_id.
 from __future__ import annotations
 
 from sync_assets.config.models import SyncObject
-
-# Parquet and Delta sources are queried through DuckDB, so their SQL is DuckDB's.
-SOURCE_DIALECTS = {"duckdb": "duckdb", "postgres": "postgres", "delta": "duckdb", "fabric_lakehouse": "duckdb",
-                   "parquet": "duckdb", "snowflake": "snowflake"}
-
-
-def source_dialect(connection) -> str:
-    """The SQL dialect that filter_condition and column_mappings are written in."""
-    if connection.type == "tsql":
-        return "postgres" if connection.flavor == "postgres" else "tsql"
-    return SOURCE_DIALECTS[connection.type]
-
+from sync_assets.connection_types import dialect_of
 
 def check_object(obj: SyncObject, connections: dict) -> list[str]:
     """All cross-field problems of one object, given the known connections."""
-    dialect = source_dialect(connections[obj.source.connection])
+    dialect = dialect_of(connections[obj.source.connection])
     problems = _check_sql(obj, dialect)
     problems += _check_target_columns(obj)
     if obj.source.query and connections[obj.source.connection].type in ("delta", "fabric_lakehouse", "parquet"):

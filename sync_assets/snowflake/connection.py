@@ -6,7 +6,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 
 from sync_assets.config.models import SnowflakeConnection
-from sync_assets.secrets import redact
+from sync_assets.secrets import connection_secrets, redact
 
 
 def resource(conn: SnowflakeConnection):
@@ -59,7 +59,7 @@ class Connection:
             self.raw = self._stack.enter_context(resource(conn).get_connection())
         except Exception as exc:  # the connector's message may echo settings
             self._stack.close()
-            raise ConnectionError(redact(f"Snowflake connection failed: {exc}", conn.secrets)) from None
+            raise ConnectionError(redact(f"Snowflake connection failed: {exc}", connection_secrets(conn))) from None
         self._autocommit = None
         self.autocommit = autocommit
 

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import pyarrow as pa
 
 from sync_assets.config.models import SnowflakeConnection, SourceSpec
+from sync_assets.connection_types import default_schema
 from sync_assets.snowflake.connection import Connection
 from sync_assets.snowflake.types import arrow_type_of
 from sync_assets.sources.base import Source, SourceSession
@@ -72,7 +73,7 @@ class SnowflakeSource(Source):
     def relation(self, spec: SourceSpec) -> str:
         if spec.query:
             return f"({spec.query}) AS src"
-        return qualified(spec.schema_ or self.conn.schema_ or "PUBLIC", spec.object)
+        return qualified(spec.schema_ or default_schema(self.conn), spec.object)
 
     @contextmanager
     def session(self, spec: SourceSpec):

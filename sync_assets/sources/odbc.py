@@ -16,6 +16,7 @@ from contextlib import contextmanager
 import pyarrow as pa
 
 from sync_assets.config.models import SourceSpec, TsqlConnection
+from sync_assets.connection_types import default_schema
 from sync_assets.sources.base import Source, SourceSession
 from sync_assets.sql.literals import qualified
 from sync_assets.tsql import odbc
@@ -91,7 +92,7 @@ class OdbcSource(Source):
     def relation(self, spec: SourceSpec) -> str:
         if spec.query:
             return f"({spec.query}) AS src"
-        return qualified(spec.schema_ or ("dbo" if self.dialect == "tsql" else "public"), spec.object)
+        return qualified(spec.schema_ or default_schema(self.conn), spec.object)
 
     @contextmanager
     def session(self, spec: SourceSpec):

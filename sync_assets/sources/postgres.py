@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sync_assets.config.models import PostgresConnection, SourceSpec
+from sync_assets.connection_types import default_schema
 from sync_assets.sources.base import Source, SourceSession
 from sync_assets.sql.literals import qualified
 
@@ -116,7 +117,7 @@ class PostgresSource(Source):
     def relation(self, spec: SourceSpec) -> str:
         if spec.query:
             return f"({spec.query}) AS src"
-        return qualified(spec.schema_ or "public", spec.object)
+        return qualified(spec.schema_ or default_schema(self.conn), spec.object)
 
     @contextmanager
     def session(self, spec: SourceSpec):

@@ -15,6 +15,7 @@ CHANGETABLE is not something sqlglot parses: the text is built here and tested a
 
 from __future__ import annotations
 
+from sync_assets.connection_types import default_schema
 from sync_assets.sql.flavors import SQLSERVER
 from sync_assets.sql.statements import quote, string_literal, table_name
 from sync_assets.strategies.change_feed import (
@@ -72,7 +73,7 @@ def changes_relation(table: str, columns: list[str], keys: list[str], last_versi
 def plan(p: Planner) -> SyncBatch:
     """Build the SyncBatch of a change_tracking run."""
     obj, session = p.obj, p.session
-    table = table_name(obj.source.schema_ or "dbo", obj.source.object, SQLSERVER)
+    table = table_name(obj.source.schema_ or default_schema(p.source.conn), obj.source.object, SQLSERVER)
     versions = session.fetch_small(versions_sql(table)).to_pylist()[0]
     current, min_valid = versions["current_version"], versions["min_valid_version"]
     last = stored_version(p)

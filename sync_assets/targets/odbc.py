@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import pyarrow as pa
 
 from sync_assets.config.models import TsqlConnection
-from sync_assets.secrets import redact
+from sync_assets.secrets import connection_secrets, redact
 from sync_assets.sql import statements as sql
 from sync_assets.sql.writer import SqlSession, SqlTarget
 from sync_assets.streams import closing, nested_as_json
@@ -91,7 +91,7 @@ class OdbcTarget(SqlTarget):
     @property
     def uri(self) -> str:
         c = self.conn
-        where = f"{c.server}/{c.database}" if c.server else redact(c.odbc_connect or "", c.secrets)
+        where = f"{c.server}/{c.database}" if c.server else redact(c.odbc_connect or "", connection_secrets(c))
         return f"{self.flavor.name}://{where}#{self.schema}.{self.table}"
 
     # ------------------------------------------------------------------ engine hooks (Snowflake overrides them)

@@ -15,7 +15,7 @@ import struct
 import pyarrow as pa
 
 from sync_assets.config.models import TsqlConnection
-from sync_assets.secrets import redact
+from sync_assets.secrets import connection_secrets, redact
 from sync_assets.sql.flavors import FLAVORS, Flavor
 
 DEFAULT_DRIVERS = {"tsql": "ODBC Driver 18 for SQL Server", "postgres": "PostgreSQL Unicode"}
@@ -103,7 +103,7 @@ def connect(conn: TsqlConnection, *, autocommit: bool = False):
         con = pyodbc.connect(connection_string(conn), autocommit=autocommit, timeout=conn.login_timeout,
                              attrs_before=attrs or None)
     except pyodbc.Error as exc:
-        raise ConnectionError(redact(f"ODBC connection failed: {exc}", conn.secrets)) from None
+        raise ConnectionError(redact(f"ODBC connection failed: {exc}", connection_secrets(conn))) from None
     if flavor_of(conn).dialect == "tsql":
         con.add_output_converter(SQL_SS_TIMESTAMPOFFSET, _datetimeoffset)
     return con
