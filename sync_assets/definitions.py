@@ -1,54 +1,16 @@
-"""The code location: `dagster dev` / `dagster asset materialize -m sync_assets.definitions`."""
+"""The code location: `dg dev` / `dg launch` (pyproject's [tool.dg]), `dagster dev`
+(workspace.yaml) and `dagster asset materialize -m sync_assets.definitions` load `defs`.
+
+`defs` is what `SyncObjectsComponent` builds for the configs folder (the defs folder
+`sync_assets/defs/` declares that component; a test checks both give the same definitions).
+It is built here directly rather than through `dg.load_from_defs_folder`, which imports every
+installed component registry (dagster-snowflake's alone takes ~2.5 s) in each run process.
+"""
 
 from __future__ import annotations
 
-import warnings
-from pathlib import Path
+from sync_assets.code_location import build_definitions, load_definitions
 
-import dagster as dg
-
-from sync_assets.automation import schedules_for, unpartitioned_job
-from sync_assets.config.loader import default_configs_dir, load_project
-from sync_assets.config.models import ProjectConfig
-from sync_assets.connection_checks import connections_job
-from sync_assets.factory import asset_key, build_asset, io_manager_key
-from sync_assets.io_managers import SyncIOManager
-
-
-# backfill_policy is marked beta; we rely on it deliberately (see factory._backfill_policy)
-warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_policy.*")
-
-# Steps run in the run's own process: a step is one streamed copy, and a subprocess per step
-# would cost seconds of start-up each. Steps of one run therefore never write concurrently;
-# across runs, each asset's pool (one slot) keeps one writer per DuckDB file / target table.
-EXECUTOR = dg.in_process_executor
-
-
-def build_definitions(project: ProjectConfig, base_dir: str | Path) -> dg.Definitions:
-    """Assets, IO managers, jobs and schedules for a loaded configuration."""
-    base_dir = str(base_dir)
-    objects = project.active_objects()
-    keys = {o.object_id: asset_key(o, project) for o in objects}
-    resources = {}
-    for name in sorted({o.target.connection for o in objects}):
-        conn = project.connections[name]
-        mine = {keys[o.object_id]: o for o in objects if o.target.connection == name}
-        manager = SyncIOManager(name, conn, base_dir, mine)
-        resources[io_manager_key(name)] = dg.IOManagerDefinition.hardcoded_io_manager(
-            manager, description=f"{manager.family}: connection '{name}'")
-    job = unpartitioned_job(objects, keys)
-    return dg.Definitions(
-        assets=[build_asset(o, project, base_dir) for o in objects],
-        resources=resources,
-        jobs=([job] if job else []) + [connections_job(project, Path(base_dir))],
-        schedules=schedules_for(objects, keys),
-        executor=EXECUTOR,
-    )
-
-
-def load_definitions(configs_dir: str | Path | None = None) -> dg.Definitions:
-    root = Path(configs_dir) if configs_dir else default_configs_dir()
-    return build_definitions(load_project(root), root.parent)
-
+__all__ = ["build_definitions", "defs", "load_definitions"]
 
 defs = load_definitions()

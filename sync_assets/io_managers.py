@@ -96,7 +96,8 @@ def _partition_label(context) -> str:
 
 def _fill_unchanged(result: WriteResult, target: Target, window) -> None:
     """Metadata for a run that wrote nothing: the table as it stands."""
-    result.schema = target.describe()["schema"]
+    described = target.describe()
+    result.schema, result.sql_types = described["schema"], described.get("sql_types")
     result.row_count = target.count_rows(window)
 
 

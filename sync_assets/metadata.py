@@ -16,10 +16,16 @@ from sync_assets.sql.literals import to_json_value
 from sync_assets.targets.base import Target, WriteResult
 
 
-def column_schema(schema: pa.Schema | None) -> dg.TableSchema | None:
+def column_schema(schema: pa.Schema | None, sql_types: dict[str, str] | None = None) -> dg.TableSchema | None:
+    """Each column with the target's own type (DECIMAL(12,2), NVARCHAR, TIMESTAMP_TZ…) where
+    it has one, and the Arrow type it is read back as."""
     if schema is None:
         return None
-    return dg.TableSchema(columns=[dg.TableColumn(name=f.name, type=str(f.type)) for f in schema])
+    sql_types = sql_types or {}
+    return dg.TableSchema(columns=[
+        dg.TableColumn(name=f.name, type=sql_types.get(f.name, str(f.type)), description=f"Arrow type: {f.type}")
+        for f in schema
+    ])
 
 
 def write_metadata(obj: SyncObject, target: Target, batch: SyncBatch, result: WriteResult,
@@ -46,7 +52,7 @@ def write_metadata(obj: SyncObject, target: Target, batch: SyncBatch, result: Wr
         # range gets its own key rather than passing as one partition's count.
         key = {0: "dagster/row_count", 1: "dagster/partition_row_count"}.get(partition_count, "sync/range_row_count")
         meta[key] = dg.MetadataValue.int(int(result.row_count))
-    schema = column_schema(result.schema)
+    schema = column_schema(result.schema, result.sql_types)
     if schema is not None:
         meta["dagster/column_schema"] = dg.MetadataValue.table_schema(schema)
     watermark = batch.watermark if batch.watermark is not None else _stored_watermark(batch)

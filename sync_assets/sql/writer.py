@@ -156,6 +156,7 @@ class SqlTarget(Target):
                     result = self._apply(s, plan, staged, columns, types, window)
                 result.row_count = s.scalar(sql.count_sql(self.table_sql, window, self.flavor))
                 result.schema = s.table_schema(self.schema, self.table)
+                result.sql_types = s.column_types(self.schema, self.table)
                 delete, insert = sql.state_upsert_sql(self.flavor)
                 s.execute(delete, self.object_id)
                 s.execute(insert, self.object_id, self.state_name, json.dumps(state, default=str))

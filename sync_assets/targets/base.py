@@ -86,6 +86,7 @@ class WriteResult:
     rows_deleted: int = 0
     row_count: int | None = None  # rows in the table, or in the window for partitioned writes
     schema: pa.Schema | None = None
+    sql_types: dict[str, str] | None = None  # the target's own type of each column, where it has one
     committed: bool = True
     extra: dict = field(default_factory=dict)
 

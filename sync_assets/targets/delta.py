@@ -88,7 +88,8 @@ class DeltaTarget(Target):
         else:
             result = self._merge(table, cast_reader(reader, incoming), plan, commit, bool(added))
         result.row_count = self._count(plan.window)
-        result.schema = pa.schema(self._table().schema())
+        written = self._table()
+        result.schema, result.sql_types = pa.schema(written.schema()), delta_types(written)
         if result.committed and (result.rows_inserted or result.rows_updated or result.rows_deleted):
             result.extra.update(self.maintain())
         return result
@@ -236,7 +237,22 @@ class DeltaTarget(Target):
         table = self._table()
         if table is None:
             return {"row_count": None, "schema": None}
-        return {"row_count": int(table.count()), "schema": pa.schema(table.schema())}
+        return {"row_count": int(table.count()), "schema": pa.schema(table.schema()), "sql_types": delta_types(table)}
+
+
+def delta_types(table: DeltaTable) -> dict[str, str]:
+    """Each column's Delta type as Spark SQL spells it: DECIMAL(12,2), TIMESTAMP, ARRAY<BIGINT>…"""
+    return {f.name: _spark_type(f.type) for f in table.schema().fields}
+
+
+def _spark_type(t) -> str:
+    if hasattr(t, "element_type"):
+        return f"ARRAY<{_spark_type(t.element_type)}>"
+    if hasattr(t, "key_type"):
+        return f"MAP<{_spark_type(t.key_type)}, {_spark_type(t.value_type)}>"
+    if hasattr(t, "fields"):
+        return "STRUCT<" + ", ".join(f"{f.name}: {_spark_type(f.type)}" for f in t.fields) + ">"
+    return {"long": "BIGINT", "integer": "INT", "short": "SMALLINT", "byte": "TINYINT"}.get(t.type, t.type.upper())
 
 
 def _without(reader: pa.RecordBatchReader, column: str) -> pa.RecordBatchReader:

@@ -117,8 +117,10 @@ class OdbcTarget(SqlTarget):
     def catalog_type(self, row) -> str:
         """A catalog row as a SQL type: DECIMAL(12,2), DATETIME2(6), NVARCHAR(MAX)…"""
         name = str(row[1]).upper()
-        if name in ("DECIMAL", "NUMERIC") and row[2] is not None:
+        if name in ("DECIMAL", "NUMERIC", "NUMBER") and row[2] is not None:
             return f"{name}({row[2]},{row[3] or 0})"
+        if name in ("DATETIME2", "DATETIMEOFFSET", "TIME") and len(row) > 4 and row[4] is not None:
+            return f"{name}({row[4]})"
         return name
 
     def stream_rows(self, cur, schema: pa.Schema):
