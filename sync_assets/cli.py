@@ -74,10 +74,17 @@ def run_demo(args) -> int:
     return materialize(args)
 
 
+def synced_specs(defs) -> list:
+    """The specs of the sync assets (not the external source tables), by key."""
+    graph = defs.resolve_asset_graph()
+    specs = [s for s in defs.resolve_all_asset_specs() if graph.get(s.key).is_executable]
+    return sorted(specs, key=lambda s: s.key.to_user_string())
+
+
 def _run_groups(defs) -> list[tuple[list[str], str | None]]:
     """(asset keys, partition range) per run: unpartitioned together, then per partitions def."""
     unpartitioned, by_def = [], {}
-    for spec in defs.resolve_all_asset_specs():
+    for spec in synced_specs(defs):
         key = spec.key.to_user_string()
         if spec.partitions_def is None:
             unpartitioned.append(key)
@@ -115,7 +122,7 @@ def print_summary(defs) -> None:
     import dagster as dg
 
     instance = dg.DagsterInstance.get()
-    specs = sorted(defs.resolve_all_asset_specs(), key=lambda s: s.key.to_user_string())
+    specs = synced_specs(defs)
     w = max([36] + [len(s.key.to_user_string()) for s in specs])
     header = f"{'asset':{w}} {'type':15} {'read':>8} {'ins':>8} {'upd':>7} {'del':>7} {'rows':>9}  note"
     print("\n" + header + "\n" + "-" * len(header))

@@ -45,10 +45,10 @@ class Project:
         defs = self.definitions()
         project = load_project(self.configs)
         obj = next(o for o in project.sync_objects if o.object_id == object_id)
-        from sync_assets.factory import asset_key
+        from sync_assets.specs import asset_key
 
         key = asset_key(obj, project)
-        asset = next(a for a in defs.assets if key in a.keys)
+        asset = next(a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and key in a.keys)
         tags = {}
         if partition_range:
             tags = {"dagster/asset_partition_range_start": partition_range[0], "dagster/asset_partition_range_end": partition_range[1]}

@@ -17,6 +17,8 @@ EXPECTED_KEYS = {
     "bronze/events/order_events", "bronze/sales/orders_daily", "lakehouse/sales/orders_by_day",
     "warehouse/marts/customer_revenue", "warehouse/sales/orders_from_lakehouse",
 }
+# the demo source's tables, external assets upstream of the objects that read them
+SOURCE_KEYS = {"demo_source/main/orders", "demo_source/main/customers", "demo_source/main/order_events"}
 
 
 @pytest.fixture
@@ -32,7 +34,7 @@ def test_code_location_specs():
     from sync_assets.definitions import defs
 
     specs = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}
-    assert set(specs) == EXPECTED_KEYS
+    assert set(specs) == EXPECTED_KEYS | SOURCE_KEYS
     orders = specs["warehouse/sales/orders"]
     assert orders.kinds == {"duckdb"} and orders.group_name == "demo"
     assert orders.tags["sync/object_id"] == "orders_to_warehouse"
@@ -124,3 +126,106 @@ def test_connection_errors_do_not_leak_passwords(tmp_path):
         project.materialize("items_sync")
     assert "Sup3r-Secret" not in str(info.value)
     assert "object_id 'items_sync'" in str(info.value)
+
+
+def _comparable(defs: dg.Definitions) -> dict:
+    """What a code location shows, without the keys Dagster adds to say where a component's
+    definitions came from (code references, component origin)."""
+    added = ("dagster/code_references", "dagster/component_origin")
+    specs = {}
+    for spec in defs.resolve_all_asset_specs():
+        specs[spec.key] = (spec.group_name, spec.kinds, dict(spec.tags), spec.code_version, spec.partitions_def,
+                           sorted(d.asset_key.to_user_string() for d in spec.deps), spec.description,
+                           {k: v for k, v in spec.metadata.items() if k not in added})
+    return {
+        "specs": specs,
+        "resources": sorted(defs.resources),
+        "jobs": sorted(j.name for j in defs.jobs),
+        "schedules": sorted(s.name for s in defs.schedules),
+        "checks": sorted(str(k) for k in defs.resolve_asset_graph().asset_check_keys),
+    }
+
+
+def test_component_builds_the_same_definitions_as_the_code_location():
+    """The defs folder (sync_assets/defs/sync_objects/defs.yaml: type SyncObjectsComponent),
+    loaded the way `dg` loads it, equals `sync_assets.definitions`."""
+    from sync_assets.definitions import defs
+
+    through_component = dg.load_from_defs_folder(project_root=PROJECT)
+    assert _comparable(through_component) == _comparable(defs)
+    origin = through_component.resolve_assets_def(dg.AssetKey(["warehouse", "sales", "orders"]))
+    assert origin.specs_by_key[origin.key].metadata["dagster/component_origin"].class_name == "SyncObjectsComponent"
+
+
+def test_component_declared_by_another_dg_project(tmp_path):
+    """`type: sync_assets.SyncObjectsComponent` with its own configs folder, in another project."""
+    from sync_assets_tests.data import items_project
+
+    project, _ = items_project(tmp_path, {"type": "delta", "root": str(tmp_path / "lake")}, sync_type="full")
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.dg]\ndirectory_type = "project"\n[tool.dg.project]\nroot_module = "other"\n')
+    folder = tmp_path / "other" / "defs" / "syncs"
+    folder.mkdir(parents=True)
+    (tmp_path / "other" / "__init__.py").write_text("")
+    (tmp_path / "other" / "defs" / "__init__.py").write_text("")
+    (folder / "defs.yaml").write_text("type: sync_assets.SyncObjectsComponent\nattributes:\n  configs: configs\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        built = dg.load_from_defs_folder(project_root=tmp_path)
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert _comparable(built) == _comparable(project.definitions())
+    assert dg.AssetKey(["tgt", "sales", "items"]) in {s.key for s in built.resolve_all_asset_specs()}
+
+
+def test_code_version_follows_the_effective_config_only(tmp_path):
+    """code_version changes with what the asset does, not with secrets or unrelated objects."""
+    from sync_assets.config.loader import load_project
+    from sync_assets.specs import code_version
+    from sync_assets_tests.data import items_project
+
+    project, _ = items_project(tmp_path, {"type": "postgres", "dsn": "postgresql://u:one@h/db"}, sync_type="full")
+
+    def version(object_id="items_sync"):
+        loaded = load_project(project.configs)
+        return code_version(next(o for o in loaded.sync_objects if o.object_id == object_id), loaded)
+
+    first = version()
+    assert version() == first  # stable across loads
+    project.write(dict(project.connections, tgt={"type": "postgres", "dsn": "postgresql://u:two@h/db"}), project.objects)
+    assert version() == first  # a rotated password is not a new version
+    other = dict(project.objects[0], object_id="other", target={"connection": "tgt", "object": "other"})
+    project.write(project.connections, project.objects + [other])
+    assert version() == first  # another object changed nothing here
+    base = project.objects
+    for change in ({"batch_size": 5000}, {"filter_condition": "id > 3"}, {"sync_type": "merge", "merge_keys": ["id"]}):
+        project.write(project.connections, [dict(base[0], **change), *base[1:]])
+        assert version() != first, change
+    project.write(project.connections, base)
+    assert version() == first
+
+
+def test_source_tables_are_external_assets_upstream_of_their_syncs(tmp_path):
+    """Source tables no object writes are external assets (kinds of the source system) with an
+    edge to each object reading them; a table one object writes is the next object's upstream."""
+    from sync_assets_tests.data import items_project
+
+    project, _ = items_project(tmp_path, {"type": "delta", "root": str(tmp_path / "lake")}, sync_type="full")
+    onward = {"object_id": "items_onward", "source": {"connection": "tgt", "schema": "sales", "object": "items"},
+              "target": {"connection": "wh", "object": "items"}, "sync_type": "full"}
+    second = {"object_id": "items_copy", "source": {"connection": "src", "object": "items"},
+              "target": {"connection": "wh", "object": "items_copy"}, "sync_type": "full"}
+    query = {"object_id": "by_query", "source": {"connection": "src", "query": "SELECT 1 AS id"},
+             "target": {"connection": "wh", "object": "q"}, "sync_type": "full"}
+    connections = dict(project.connections, wh={"type": "duckdb", "path": str(tmp_path / "wh.duckdb")})
+    project.write(connections, project.objects + [onward, second, query])
+    defs = project.definitions()
+    specs = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}
+    source = specs["src/main/items"]  # `main`: the DuckDB default schema, named or not
+    assert source.kinds == {"duckdb"} and source.metadata["dagster/table_name"] == "main.items"
+    assert not defs.resolve_assets_def(source.key).is_executable  # external: observed, never materialized here
+    deps = {k: [d.asset_key.to_user_string() for d in s.deps] for k, s in specs.items()}
+    assert deps["tgt/sales/items"] == ["src/main/items"] and deps["wh/main/items_copy"] == ["src/main/items"]
+    assert deps["wh/main/items"] == ["tgt/sales/items"] and deps["wh/main/q"] == []
+    assert set(specs) == {"src/main/items", "tgt/sales/items", "wh/main/items", "wh/main/items_copy", "wh/main/q"}
+    assert specs["wh/main/items"].metadata["dagster/table_name"] == "wh.main.items"
