@@ -61,27 +61,52 @@ def write_configs(folder: Path, uri: str) -> None:
         else:
             conn = {**conn, "dsn": uri.rsplit("/", 1)[0] + "/target"}
         connections[name] = conn
-        objects.append({
-            "object_id": f"orders_{name}", "source": {"connection": "pg", "schema": "public", "object": "orders"},
-            "target": {"connection": name, "schema": "bench", "object": "orders"}, "sync_type": "full",
-            "skip_unchanged": False,
-        })
-    (configs / "bench.yaml").write_text(yaml.safe_dump({"connections": connections, "sync_objects": objects}))
+        objects.append(
+            {
+                "object_id": f"orders_{name}",
+                "source": {"connection": "pg", "schema": "public", "object": "orders"},
+                "target": {"connection": name, "schema": "bench", "object": "orders"},
+                "sync_type": "full",
+                "skip_unchanged": False,
+            }
+        )
+    (configs / "bench.yaml").write_text(
+        yaml.safe_dump({"connections": connections, "sync_objects": objects})
+    )
 
 
 def materialize(folder: Path, target: str) -> dict:
-    env = dict(os.environ, SYNC_ASSETS_CONFIGS=str(folder / "configs"), DAGSTER_HOME=str(folder / "home"))
-    cmd = ["/usr/bin/time", "-v", sys.executable, "-m", "dagster", "asset", "materialize",
-           "-m", "sync_assets.definitions", "--select", f"{target}/bench/orders"]
+    env = dict(
+        os.environ, SYNC_ASSETS_CONFIGS=str(folder / "configs"), DAGSTER_HOME=str(folder / "home")
+    )
+    cmd = [
+        "/usr/bin/time",
+        "-v",
+        sys.executable,
+        "-m",
+        "dagster",
+        "asset",
+        "materialize",
+        "-m",
+        "sync_assets.definitions",
+        "--select",
+        f"{target}/bench/orders",
+    ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-3000:])
-    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", done.stderr).group(1)
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", done.stderr).group(
+        1
+    )
     rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
     minutes, seconds = wall.rsplit(":", 1)
     step = re.search(r'Finished execution of step "[^"]+" in ([\d.]+)(ms|s)', done.stderr)
     step_s = float(step.group(1)) / (1000 if step.group(2) == "ms" else 1) if step else None
-    return {"wall_s": int(minutes.split(":")[-1]) * 60 + float(seconds), "peak_rss_mb": rss_kb / 1024, "step_s": step_s}
+    return {
+        "wall_s": int(minutes.split(":")[-1]) * 60 + float(seconds),
+        "peak_rss_mb": rss_kb / 1024,
+        "step_s": step_s,
+    }
 
 
 def count_rows(folder: Path, target: str, uri: str) -> int:
@@ -117,12 +142,16 @@ def main() -> None:
             folder = Path(tmp)
             (folder / "home").mkdir()
             write_configs(folder, uri)
-            print(f"{'target':8} {'round':>5} {'wall s':>8} {'step s':>8} {'peak RSS MB':>12} {'rows/s (wall)':>14} rows ok")
+            print(
+                f"{'target':8} {'round':>5} {'wall s':>8} {'step s':>8} {'peak RSS MB':>12} {'rows/s (wall)':>14} rows ok"
+            )
             for r in range(args.rounds):
                 for target in args.targets.split(","):
                     m = materialize(folder, target)
                     ok = count_rows(folder, target, uri) == args.rows
-                    print(f"{target:8} {r + 1:>5} {m['wall_s']:>8.2f} {m['step_s'] or 0:>8.2f} {m['peak_rss_mb']:>12.0f} {args.rows / m['wall_s']:>14,.0f} {ok}")
+                    print(
+                        f"{target:8} {r + 1:>5} {m['wall_s']:>8.2f} {m['step_s'] or 0:>8.2f} {m['peak_rss_mb']:>12.0f} {args.rows / m['wall_s']:>14,.0f} {ok}"
+                    )
     finally:
         server.stop()
 

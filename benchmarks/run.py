@@ -86,17 +86,23 @@ def last_materialization(home: Path, key: list[str]) -> dict:
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
         event = instance.get_latest_materialization_event(dg.AssetKey(key))
-        return {k: v.value for k, v in event.asset_materialization.metadata.items()} if event else {}
+        return (
+            {k: v.value for k, v in event.asset_materialization.metadata.items()} if event else {}
+        )
 
 
 def timed(cmd: list[str], env: dict) -> tuple[float, float, str]:
     done = subprocess.run(["/usr/bin/time", "-v", *cmd], env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
-    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", done.stderr).group(1)
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", done.stderr).group(
+        1
+    )
     parts = [float(p) for p in wall.split(":")]
-    seconds = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
-    rss_mb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1)) / 1024
+    seconds = sum(p * 60**i for i, p in enumerate(reversed(parts)))
+    rss_mb = (
+        int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1)) / 1024
+    )
     return seconds, rss_mb, done.stderr
 
 
@@ -107,7 +113,9 @@ class Bench:
         self.server, self.rows, self.work = server, rows, work
         self.src = server.create_database(f"src_{rows}")
         create_orders(self.src, rows)
-        self.env = dict(os.environ, SLING_DISABLE_TELEMETRY="true", RUNTIME__DLTHUB_TELEMETRY="false")
+        self.env = dict(
+            os.environ, SLING_DISABLE_TELEMETRY="true", RUNTIME__DLTHUB_TELEMETRY="false"
+        )
         self.target_dbs: dict[str, str] = {}
 
     def target_db(self, tool: str, case: str) -> str:
@@ -144,11 +152,24 @@ class Bench:
             self._sync_assets_config(out, case, target, obj)
         home = self.home(case, target)
         env = dict(self.env, SYNC_ASSETS_CONFIGS=str(out / "configs"), DAGSTER_HOME=str(home))
-        cmd = [APP_PY, "-m", "dagster", "asset", "materialize", "-m", "sync_assets.definitions", "--select", "tgt/bench/orders"]
+        cmd = [
+            APP_PY,
+            "-m",
+            "dagster",
+            "asset",
+            "materialize",
+            "-m",
+            "sync_assets.definitions",
+            "--select",
+            "tgt/bench/orders",
+        ]
         if obj.get("partition"):
             cmd += ["--partition-range", "2024-01-01...2024-12-31"]
         wall, rss, log = timed(cmd, env)
-        steps = [float(v) / (1000 if u == "ms" else 1) for v, u in re.findall(r'Finished execution of step "[^"]+" in ([\d.]+)(ms|s)', log)]
+        steps = [
+            float(v) / (1000 if u == "ms" else 1)
+            for v, u in re.findall(r'Finished execution of step "[^"]+" in ([\d.]+)(ms|s)', log)
+        ]
         meta = last_materialization(home, ["tgt", "bench", "orders"])
         return Run(wall, rss, sum(steps) if steps else None, meta.get("sync/peak_rss_mb"))
 
@@ -157,11 +178,22 @@ class Bench:
             "parquet": {"type": "parquet", "root": str(out / "data")},
             "delta": {"type": "delta", "root": str(out / "data")},
             "duckdb": {"type": "duckdb", "path": str(out / "sync.duckdb")},
-            "postgres": {"type": "postgres", "dsn": self.target_db("sync_assets", f"{case}_{target}")},
+            "postgres": {
+                "type": "postgres",
+                "dsn": self.target_db("sync_assets", f"{case}_{target}"),
+            },
         }
-        spec = {"object_id": "orders", "source": {"connection": "pg", "schema": "public", "object": "orders"},
-                "target": {"connection": "tgt", "schema": "bench", "object": "orders"}, "sync_type": "full", **obj}
-        doc = {"connections": {"pg": {"type": "postgres", "dsn": self.src}, "tgt": conns[target]}, "sync_objects": [spec]}
+        spec = {
+            "object_id": "orders",
+            "source": {"connection": "pg", "schema": "public", "object": "orders"},
+            "target": {"connection": "tgt", "schema": "bench", "object": "orders"},
+            "sync_type": "full",
+            **obj,
+        }
+        doc = {
+            "connections": {"pg": {"type": "postgres", "dsn": self.src}, "tgt": conns[target]},
+            "sync_objects": [spec],
+        }
         (out / "configs").mkdir()
         (out / "configs" / "bench.yaml").write_text(yaml.safe_dump(doc))
 
@@ -171,7 +203,15 @@ class Bench:
         if fresh:
             shutil.rmtree(out)
             out.mkdir()
-        cmd = [PEER_PY, str(PEERS / "dlt_copy.py"), self.src, backend, target, str(out), self.target_db(tool, f"{case}_{target}")]
+        cmd = [
+            PEER_PY,
+            str(PEERS / "dlt_copy.py"),
+            self.src,
+            backend,
+            target,
+            str(out),
+            self.target_db(tool, f"{case}_{target}"),
+        ]
         if case == "incremental":
             cmd.append("--incremental")
         wall, rss, _ = timed(cmd, self.env)
@@ -185,32 +225,72 @@ class Bench:
         # Sling writes Parquet and DuckDB through a DuckDB CLI it would download at first
         # use; DUCKDB_PATH points it at the one from PyPI's duckdb-cli instead.
         duck_cli = prepare_sling()
-        env = dict(self.env, SLING_HOME_DIR=str(out / ".sling"), SRC=self.src + "?sslmode=disable", DUCKDB_PATH=str(duck_cli),
-                   TGT=self.target_db("sling", f"{case}_{target}") + "?sslmode=disable", DUCK=f"duckdb://{out}/sling.duckdb")
-        binary = next((ROOT / ".venv-bench").glob("lib/python*/site-packages/sling_linux_amd64/bin/sling-linux-amd64"))
+        env = dict(
+            self.env,
+            SLING_HOME_DIR=str(out / ".sling"),
+            SRC=self.src + "?sslmode=disable",
+            DUCKDB_PATH=str(duck_cli),
+            TGT=self.target_db("sling", f"{case}_{target}") + "?sslmode=disable",
+            DUCK=f"duckdb://{out}/sling.duckdb",
+        )
+        binary = next(
+            (ROOT / ".venv-bench").glob(
+                "lib/python*/site-packages/sling_linux_amd64/bin/sling-linux-amd64"
+            )
+        )
         cmd = [str(binary), "run", "--src-conn", "SRC", "--src-stream", "public.orders"]
         if target == "parquet":
             cmd += ["--tgt-object", f"file://{out}/orders.parquet"]
         else:
-            cmd += ["--tgt-conn", "DUCK" if target == "duckdb" else "TGT", "--tgt-object", "bench.orders"]
-        cmd += ["--mode", "incremental", "--primary-key", "id", "--update-key", "updated_at"] if case == "incremental" else ["--mode", "full-refresh"]
+            cmd += [
+                "--tgt-conn",
+                "DUCK" if target == "duckdb" else "TGT",
+                "--tgt-object",
+                "bench.orders",
+            ]
+        cmd += (
+            ["--mode", "incremental", "--primary-key", "id", "--update-key", "updated_at"]
+            if case == "incremental"
+            else ["--mode", "full-refresh"]
+        )
         wall, rss, _ = timed(cmd, env)
         return Run(wall, rss)
 
     def baseline(self, case: str, target: str, fresh: bool) -> Run:
         out = self.out("baseline", case, target)
-        wall, rss, _ = timed([PEER_PY, str(PEERS / "baseline_copy.py"), self.src, target, str(out), self.target_db("baseline", f"{case}_{target}")], self.env)
+        wall, rss, _ = timed(
+            [
+                PEER_PY,
+                str(PEERS / "baseline_copy.py"),
+                self.src,
+                target,
+                str(out),
+                self.target_db("baseline", f"{case}_{target}"),
+            ],
+            self.env,
+        )
         return Run(wall, rss)
 
     def raw_read(self) -> Run:
-        wall, rss, _ = timed(["psql", self.src, "-q", "-c", r"\copy (SELECT * FROM orders) TO '/dev/null' WITH (FORMAT binary)"], self.env)
+        wall, rss, _ = timed(
+            [
+                "psql",
+                self.src,
+                "-q",
+                "-c",
+                r"\copy (SELECT * FROM orders) TO '/dev/null' WITH (FORMAT binary)",
+            ],
+            self.env,
+        )
         return Run(wall, rss)
 
     # ------------------------------------------------------------------ checks
 
     def source_summary(self, where: str = "TRUE") -> tuple:
         with psycopg.connect(self.src) as con:
-            return con.execute(f"SELECT count(*), sum(id), sum(amount)::numeric(20,2) FROM orders WHERE {where}").fetchone()
+            return con.execute(
+                f"SELECT count(*), sum(id), sum(amount)::numeric(20,2) FROM orders WHERE {where}"
+            ).fetchone()
 
     def target_summary(self, tool: str, case: str, target: str) -> tuple:
         out = self.out(tool, case, target)
@@ -218,11 +298,17 @@ class Bench:
         if target == "postgres":
             schema = "public" if tool == "baseline" else "bench"
             with psycopg.connect(self.target_db(tool, f"{case}_{target}")) as con:
-                return con.execute(sql.format(f"{schema}.orders").replace("DECIMAL", "numeric")).fetchone()
+                return con.execute(
+                    sql.format(f"{schema}.orders").replace("DECIMAL", "numeric")
+                ).fetchone()
         con = duckdb.connect()
         try:
             if target == "duckdb":
-                files = {"sync_assets": "sync.duckdb", "sling": "sling.duckdb", "baseline": "baseline.duckdb"}
+                files = {
+                    "sync_assets": "sync.duckdb",
+                    "sling": "sling.duckdb",
+                    "baseline": "baseline.duckdb",
+                }
                 db = out / files.get(tool, "dlt.duckdb")
                 table = "db.orders" if tool == "baseline" else "db.bench.orders"
                 con.execute(f"ATTACH '{db}' AS db (READ_ONLY)")
@@ -230,7 +316,9 @@ class Bench:
             if target == "delta":
                 from deltalake import DeltaTable
 
-                path = {"sync_assets": out / "data/bench/orders", "baseline": out / "orders"}.get(tool, out / "bench/orders")
+                path = {"sync_assets": out / "data/bench/orders", "baseline": out / "orders"}.get(
+                    tool, out / "bench/orders"
+                )
                 con.register("d", DeltaTable(str(path)).to_pyarrow_dataset())
                 return con.execute(sql.format("d")).fetchone()
             if tool == "sync_assets":
@@ -248,13 +336,19 @@ class Bench:
 
 
 def matches(source: tuple, target: tuple) -> bool:
-    return source[0] == target[0] and int(source[1]) == int(target[1]) and abs(float(source[2]) - float(target[2])) < 0.5
+    return (
+        source[0] == target[0]
+        and int(source[1]) == int(target[1])
+        and abs(float(source[2]) - float(target[2])) < 0.5
+    )
 
 
 def mutate(uri: str, round_no: int, rows: int) -> None:
     """1% updates and 0.5% inserts, all with a newer updated_at."""
     with psycopg.connect(uri, autocommit=True) as con:
-        con.execute(f"UPDATE orders SET amount = amount + 1, updated_at = now() WHERE id % 100 = {round_no}")
+        con.execute(
+            f"UPDATE orders SET amount = amount + 1, updated_at = now() WHERE id % 100 = {round_no}"
+        )
         top = con.execute("SELECT max(id) FROM orders").fetchone()[0]
         con.execute(f"""INSERT INTO orders SELECT g, (g % 50000)::int, 'placed', 1.00, 'late order ' || g, now(), now()
                         FROM generate_series({top + 1}::bigint, {top + rows // 200}) g""")
@@ -286,7 +380,16 @@ def run(args) -> Results:
 
 def _tools(bench: Bench, case: str, wanted: list[str]):
     tools = {
-        "sync_assets": lambda t, fresh: bench.sync_assets(case, t, fresh, **({"skip_unchanged": False} if case == "full" else {"sync_type": "incremental", "sync_column": "updated_at", "merge_keys": ["id"]})),
+        "sync_assets": lambda t, fresh: bench.sync_assets(
+            case,
+            t,
+            fresh,
+            **(
+                {"skip_unchanged": False}
+                if case == "full"
+                else {"sync_type": "incremental", "sync_column": "updated_at", "merge_keys": ["id"]}
+            ),
+        ),
         "dlt-connectorx": lambda t, fresh: bench.dlt("connectorx", case, t, fresh),
         "dlt-pyarrow": lambda t, fresh: bench.dlt("pyarrow", case, t, fresh),
         "sling": lambda t, fresh: bench.sling(case, t, fresh),
@@ -303,7 +406,9 @@ def supported(tool: str, target: str, case: str) -> bool:
     return True
 
 
-def run_tools(bench: Bench, results: Results, case: str, targets, tools: dict, source: tuple, fresh: bool) -> None:
+def run_tools(
+    bench: Bench, results: Results, case: str, targets, tools: dict, source: tuple, fresh: bool
+) -> None:
     """One round: every supported tool on every target, timed and checked."""
     for target in targets:
         for name, fn in tools.items():
@@ -317,7 +422,9 @@ def full_case(bench: Bench, results: Results, rounds: int, wanted) -> None:
     source = bench.source_summary()
     tools = _tools(bench, "full", wanted)
     for r in range(rounds):
-        results.setdefault(("full", "-", "raw COPY read", bench.rows), Result()).add(bench.raw_read(), True)
+        results.setdefault(("full", "-", "raw COPY read", bench.rows), Result()).add(
+            bench.raw_read(), True
+        )
         run_tools(bench, results, "full", TARGETS, tools, source, fresh=True)
         print(f"  {bench.rows:,} rows, round {r + 1}, full: done", file=sys.stderr, flush=True)
 
@@ -332,20 +439,33 @@ def incremental_case(bench: Bench, results: Results, rounds: int, wanted) -> Non
                 fn(target, True)
     for r in range(rounds):
         mutate(bench.src, r + 1, bench.rows)
-        run_tools(bench, results, "incremental", targets, tools, bench.source_summary(), fresh=False)
-        print(f"  {bench.rows:,} rows, round {r + 1}, incremental: done", file=sys.stderr, flush=True)
+        run_tools(
+            bench, results, "incremental", targets, tools, bench.source_summary(), fresh=False
+        )
+        print(
+            f"  {bench.rows:,} rows, round {r + 1}, incremental: done", file=sys.stderr, flush=True
+        )
 
 
 def backfill_case(bench: Bench, results: Results, rounds: int) -> None:
     """365 daily partitions of created_at, materialized as one range run, to Parquet and Delta."""
     # rows inserted by the incremental case carry created_at = now(), outside the 2024 range
     source = bench.source_summary("created_at >= '2024-01-01' AND created_at < '2025-01-01'")
-    partition = {"column": "created_at", "granularity": "daily", "start": "2024-01-01", "end": "2025-01-01"}
+    partition = {
+        "column": "created_at",
+        "granularity": "daily",
+        "start": "2024-01-01",
+        "end": "2025-01-01",
+    }
     for _ in range(rounds):
         for target in ("parquet", "delta"):
-            run = bench.sync_assets("backfill", target, True, partition=partition, skip_unchanged=False)
+            run = bench.sync_assets(
+                "backfill", target, True, partition=partition, skip_unchanged=False
+            )
             ok = matches(source, bench.target_summary("sync_assets", "backfill", target))
-            results.setdefault(("backfill 365", target, "sync_assets", bench.rows), Result()).add(run, ok)
+            results.setdefault(("backfill 365", target, "sync_assets", bench.rows), Result()).add(
+                run, ok
+            )
     print(f"  {bench.rows:,} rows, backfill: done", file=sys.stderr, flush=True)
 
 
@@ -360,17 +480,25 @@ def memory_case(bench: Bench, results: Results) -> None:
 
 
 def print_table(results: Results) -> None:
-    header = (f"{'case':13} {'target':9} {'tool':15} {'rows':>9} {'min s':>7} {'median s':>8} {'step s':>7} "
-              f"{'rest s':>7} {'rows/s':>11} {'peak MB':>8} {'sync MB':>8}  check")
+    header = (
+        f"{'case':13} {'target':9} {'tool':15} {'rows':>9} {'min s':>7} {'median s':>8} {'step s':>7} "
+        f"{'rest s':>7} {'rows/s':>11} {'peak MB':>8} {'sync MB':>8}  check"
+    )
     print(header + "\n" + "-" * len(header))
     for (case, target, tool, rows), res in results.items():
         moved = rows // 100 + rows // 200 if case == "incremental" else rows
         median, step = res.median(), res.median("step")
-        overhead = statistics.median([r.wall - r.step for r in res.runs if r.step is not None]) if step is not None else None
+        overhead = (
+            statistics.median([r.wall - r.step for r in res.runs if r.step is not None])
+            if step is not None
+            else None
+        )
         sync_rss = max((r.sync_rss for r in res.runs if r.sync_rss is not None), default=None)
-        print(f"{case:13} {target:9} {tool:15} {moved:>9} {min(res.walls):>7.2f} {median:>8.2f} {_f(step):>7} "
-              f"{_f(overhead):>7} {moved / median:>11,.0f} {max(r.rss for r in res.runs):>8.0f} {_f(sync_rss, 0):>8}  "
-              f"{'ok' if all(res.checks) else 'MISMATCH'}")
+        print(
+            f"{case:13} {target:9} {tool:15} {moved:>9} {min(res.walls):>7.2f} {median:>8.2f} {_f(step):>7} "
+            f"{_f(overhead):>7} {moved / median:>11,.0f} {max(r.rss for r in res.runs):>8.0f} {_f(sync_rss, 0):>8}  "
+            f"{'ok' if all(res.checks) else 'MISMATCH'}"
+        )
 
 
 def _f(value, digits: int = 2) -> str:
@@ -396,50 +524,115 @@ def print_targets(results: Results) -> None:
     rows_seen = sorted({k[3] for k in results})
     for rows in rows_seen:
         for target in TARGETS:
-            ours, base = med("full", target, "sync_assets", rows), med("full", target, "baseline", rows)
+            ours, base = (
+                med("full", target, "sync_assets", rows),
+                med("full", target, "baseline", rows),
+            )
             fastest, name = peer("full", target, rows)
             if ours and base:
-                lines.append(f"full {target:8} {rows:>9,}: {ours / base:.2f}x the baseline (target <= 1.3)"
-                             + (f"; {name} / ours = {fastest / ours:.2f} (target >= 1.5)" if fastest else ""))
+                lines.append(
+                    f"full {target:8} {rows:>9,}: {ours / base:.2f}x the baseline (target <= 1.3)"
+                    + (f"; {name} / ours = {fastest / ours:.2f} (target >= 1.5)" if fastest else "")
+                )
         for target in ("delta", "duckdb", "postgres"):
-            inc, full = med("incremental", target, "sync_assets", rows), med("full", target, "sync_assets", rows)
+            inc, full = (
+                med("incremental", target, "sync_assets", rows),
+                med("full", target, "sync_assets", rows),
+            )
             if inc and full:
-                step_ratio = (med("incremental", target, "sync_assets", rows, "step") or 0) / (med("full", target, "sync_assets", rows, "step") or 1)
+                step_ratio = (med("incremental", target, "sync_assets", rows, "step") or 0) / (
+                    med("full", target, "sync_assets", rows, "step") or 1
+                )
                 fastest, name = peer("incremental", target, rows)
-                lines.append(f"incremental {target:8} {rows:>9,}: {inc / full:.0%} of the full copy (step alone {step_ratio:.0%}; target <= 10%)"
-                             + (f"; fastest peer {name} {fastest:.2f} s vs ours {inc:.2f} s" if fastest else ""))
+                lines.append(
+                    f"incremental {target:8} {rows:>9,}: {inc / full:.0%} of the full copy (step alone {step_ratio:.0%}; target <= 10%)"
+                    + (
+                        f"; fastest peer {name} {fastest:.2f} s vs ours {inc:.2f} s"
+                        if fastest
+                        else ""
+                    )
+                )
         for target in ("parquet", "delta"):
-            back, full = med("backfill 365", target, "sync_assets", rows), med("full", target, "sync_assets", rows)
+            back, full = (
+                med("backfill 365", target, "sync_assets", rows),
+                med("full", target, "sync_assets", rows),
+            )
             if back and full:
-                lines.append(f"backfill {target:8} {rows:>9,}: {back / full:.1f}x the full copy (target <= 10)")
-    overheads = [r.wall - r.step for (c, _, tool, _), res in results.items() if tool == "sync_assets" for r in res.runs if r.step is not None]
+                lines.append(
+                    f"backfill {target:8} {rows:>9,}: {back / full:.1f}x the full copy (target <= 10)"
+                )
+    overheads = [
+        r.wall - r.step
+        for (c, _, tool, _), res in results.items()
+        if tool == "sync_assets"
+        for r in res.runs
+        if r.step is not None
+    ]
     if overheads:
-        lines.append(f"dagster overhead (wall - step), all sync_assets runs: median {statistics.median(overheads):.2f} s (target <= 2)")
+        lines.append(
+            f"dagster overhead (wall - step), all sync_assets runs: median {statistics.median(overheads):.2f} s (target <= 2)"
+        )
     small, large = min(rows_seen), max(rows_seen)
     for target in TARGETS:
-        lo, hi = results.get(("full", target, "sync_assets", small)), results.get(("full", target, "sync_assets", large))
+        lo, hi = (
+            results.get(("full", target, "sync_assets", small)),
+            results.get(("full", target, "sync_assets", large)),
+        )
         if lo and hi and large > small:
-            peak = lambda res, attr: max((getattr(r, attr) for r in res.runs if getattr(r, attr) is not None), default=None)  # noqa: E731
-            lines.append(f"memory {target:8} {small:,} -> {large:,}: process {peak(lo, 'rss'):.0f} -> {peak(hi, 'rss'):.0f} MB "
-                         f"({peak(hi, 'rss') / peak(lo, 'rss'):.2f}x; target <= 1.2x), sync step peak {_f(peak(hi, 'sync_rss'), 0)} MB (target < 300)")
+
+            def peak(res, attr):
+                return max(
+                    (getattr(r, attr) for r in res.runs if getattr(r, attr) is not None),
+                    default=None,
+                )
+
+            lines.append(
+                f"memory {target:8} {small:,} -> {large:,}: process {peak(lo, 'rss'):.0f} -> {peak(hi, 'rss'):.0f} MB "
+                f"({peak(hi, 'rss') / peak(lo, 'rss'):.2f}x; target <= 1.2x), sync step peak {_f(peak(hi, 'sync_rss'), 0)} MB (target < 300)"
+            )
     print("\nTargets\n-------\n" + "\n".join(lines))
 
 
 def versions() -> str:
-    peers = subprocess.run([PEER_PY, "-c", "import dlt, connectorx; print('dlt', dlt.__version__, '| connectorx', connectorx.__version__)"], capture_output=True, text=True).stdout.strip()
-    binary = next((ROOT / ".venv-bench").glob("lib/python*/site-packages/sling_linux_amd64/bin/VERSION"))
-    app = subprocess.run([APP_PY, "-c", "import dagster, deltalake, duckdb, pyarrow; print('dagster', dagster.__version__, '| deltalake', deltalake.__version__, '| duckdb', duckdb.__version__, '| pyarrow', pyarrow.__version__)"], capture_output=True, text=True).stdout.strip()
+    peers = subprocess.run(
+        [
+            PEER_PY,
+            "-c",
+            "import dlt, connectorx; print('dlt', dlt.__version__, '| connectorx', connectorx.__version__)",
+        ],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    binary = next(
+        (ROOT / ".venv-bench").glob("lib/python*/site-packages/sling_linux_amd64/bin/VERSION")
+    )
+    app = subprocess.run(
+        [
+            APP_PY,
+            "-c",
+            "import dagster, deltalake, duckdb, pyarrow; print('dagster', dagster.__version__, '| deltalake', deltalake.__version__, '| duckdb', duckdb.__version__, '| pyarrow', pyarrow.__version__)",
+        ],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     return f"{app} | {peers} | sling {binary.read_text().strip()}"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--cases", default="full,incremental,backfill")
     parser.add_argument("--tools", default="sync_assets,dlt-connectorx,dlt-pyarrow,sling,baseline")
-    parser.add_argument("--memory-rows", type=int, nargs="*", default=[],
-                        help="also run one sync_assets full copy per target at these N (e.g. 20000000), for memory")
+    parser.add_argument(
+        "--memory-rows",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also run one sync_assets full copy per target at these N (e.g. 20000000), for memory",
+    )
     parser.add_argument("--workdir", default=None, help="where outputs go (default: system temp)")
     args = parser.parse_args()
     args.cases, args.tools = args.cases.split(","), args.tools.split(",")

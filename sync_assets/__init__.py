@@ -13,3 +13,7 @@ def __getattr__(name: str):
 
         return SyncObjectsComponent
     raise AttributeError(f"module 'sync_assets' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])  # so `dg`'s registry scan sees the lazy export

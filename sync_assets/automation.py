@@ -19,18 +19,30 @@ def cron_for(frequency: str) -> str:
     return CRONS.get(frequency, frequency)
 
 
-def schedules_for(objects: list[SyncObject], keys: dict[str, dg.AssetKey]) -> list[dg.ScheduleDefinition]:
+def schedules_for(
+    objects: list[SyncObject], keys: dict[str, dg.AssetKey]
+) -> list[dg.ScheduleDefinition]:
     """One stopped-by-default schedule per object with a frequency."""
     schedules = []
     for obj in objects:
         if not obj.frequency:
             continue
-        job = dg.define_asset_job(f"sync_{obj.object_id}", selection=dg.AssetSelection.assets(keys[obj.object_id]))
+        job = dg.define_asset_job(
+            f"sync_{obj.object_id}", selection=dg.AssetSelection.assets(keys[obj.object_id])
+        )
         if obj.partition:
             # partitioned objects run their latest complete partition at the partition cadence
-            schedules.append(dg.build_schedule_from_partitioned_job(job, name=f"sync_{obj.object_id}_schedule"))
+            schedules.append(
+                dg.build_schedule_from_partitioned_job(job, name=f"sync_{obj.object_id}_schedule")
+            )
         else:
-            schedules.append(dg.ScheduleDefinition(name=f"sync_{obj.object_id}_schedule", job=job, cron_schedule=cron_for(obj.frequency)))
+            schedules.append(
+                dg.ScheduleDefinition(
+                    name=f"sync_{obj.object_id}_schedule",
+                    job=job,
+                    cron_schedule=cron_for(obj.frequency),
+                )
+            )
     return schedules
 
 

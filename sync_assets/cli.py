@@ -13,26 +13,46 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
+
+from sync_assets.code_location import load_definitions
 from sync_assets.config.loader import ConfigError, default_configs_dir, load_project
+from sync_assets.connection_checks import check_connections
+from sync_assets.demo import apply_changes, ensure_demo_source
+from sync_assets.paths import resolve
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sync-assets", description=__doc__)
-    parser.add_argument("--configs", help="configs folder (default: $SYNC_ASSETS_CONFIGS or ./configs)")
+    parser.add_argument(
+        "--configs", help="configs folder (default: $SYNC_ASSETS_CONFIGS or ./configs)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("validate", help="load and check every config file; list the sync objects")
     sub.add_parser("materialize", help="materialize every active object (all partitions)")
-    check = sub.add_parser("test-connection", help="connect to each connection and check the permissions its objects need")
+    check = sub.add_parser(
+        "test-connection",
+        help="connect to each connection and check the permissions its objects need",
+    )
     check.add_argument("names", nargs="*", help="connection names (default: all)")
-    demo = sub.add_parser("demo", help="build the demo source if needed, then materialize everything")
-    demo.add_argument("--changes", action="store_true", help="first apply a round of source changes")
+    demo = sub.add_parser(
+        "demo", help="build the demo source if needed, then materialize everything"
+    )
+    demo.add_argument(
+        "--changes", action="store_true", help="first apply a round of source changes"
+    )
     args = parser.parse_args(argv)
     if args.configs:
         os.environ["SYNC_ASSETS_CONFIGS"] = str(Path(args.configs).resolve())
     try:
-        return {"validate": validate, "materialize": materialize, "demo": run_demo, "test-connection": test_connection}[args.command](args)
+        return {
+            "validate": validate,
+            "materialize": materialize,
+            "demo": run_demo,
+            "test-connection": test_connection,
+        }[args.command](args)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -42,18 +62,21 @@ def validate(args) -> int:
     project = load_project()
     for obj in project.sync_objects:
         state = "active" if obj.active else "inactive"
-        print(f"{obj.object_id:32} {obj.sync_type:12} {state:8} {obj.source.connection} -> {obj.target.connection}")
+        print(
+            f"{obj.object_id:32} {obj.sync_type:12} {state:8} {obj.source.connection} -> {obj.target.connection}"
+        )
     print(f"{len(project.sync_objects)} sync objects, {len(project.connections)} connections: OK")
     return 0
 
 
 def test_connection(args) -> int:
-    from sync_assets.connection_checks import check_connections
-
     project = load_project()
     unknown = [n for n in args.names if n not in project.connections]
     if unknown:
-        print(f"unknown connection(s): {', '.join(unknown)} (known: {', '.join(project.connections)})", file=sys.stderr)
+        print(
+            f"unknown connection(s): {', '.join(unknown)} (known: {', '.join(project.connections)})",
+            file=sys.stderr,
+        )
         return 2
     results = check_connections(project, default_configs_dir().parent, args.names or None)
     for check in results:
@@ -62,9 +85,6 @@ def test_connection(args) -> int:
 
 
 def run_demo(args) -> int:
-    from sync_assets.demo import apply_changes, ensure_demo_source
-    from sync_assets.paths import resolve
-
     project = load_project()
     path = resolve(default_configs_dir().parent, project.connections["demo_source"].path)
     if ensure_demo_source(path):
@@ -99,16 +119,28 @@ def _run_groups(defs) -> list[tuple[list[str], str | None]]:
 
 
 def materialize(args) -> int:
-    from sync_assets.definitions import load_definitions
-
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_DIR))
     defs = load_definitions()
     failed = 0
     for keys, partition_range in _run_groups(defs):
-        cmd = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "sync_assets.definitions", "--select", ",".join(keys)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "dagster",
+            "asset",
+            "materialize",
+            "-m",
+            "sync_assets.definitions",
+            "--select",
+            ",".join(keys),
+        ]
         if partition_range:
             cmd += ["--partition-range", partition_range]
-        print(f"$ dagster asset materialize --select {','.join(keys)}" + (f" --partition-range {partition_range}" if partition_range else ""), flush=True)
+        print(
+            f"$ dagster asset materialize --select {','.join(keys)}"
+            + (f" --partition-range {partition_range}" if partition_range else ""),
+            flush=True,
+        )
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
             failed += 1
@@ -119,12 +151,12 @@ def materialize(args) -> int:
 
 def print_summary(defs) -> None:
     """The latest materialization of every asset: what was read and written."""
-    import dagster as dg
-
     instance = dg.DagsterInstance.get()
     specs = synced_specs(defs)
     w = max([36] + [len(s.key.to_user_string()) for s in specs])
-    header = f"{'asset':{w}} {'type':15} {'read':>8} {'ins':>8} {'upd':>7} {'del':>7} {'rows':>9}  note"
+    header = (
+        f"{'asset':{w}} {'type':15} {'read':>8} {'ins':>8} {'upd':>7} {'del':>7} {'rows':>9}  note"
+    )
     print("\n" + header + "\n" + "-" * len(header))
     for spec in specs:
         event = instance.get_latest_materialization_event(spec.key)
@@ -132,7 +164,10 @@ def print_summary(defs) -> None:
             print(f"{spec.key.to_user_string():{w}} (never materialized)")
             continue
         m = {k: getattr(v, "value", v) for k, v in event.asset_materialization.metadata.items()}
-        rows = m.get("dagster/row_count", m.get("dagster/partition_row_count", m.get("sync/range_row_count", "")))
+        rows = m.get(
+            "dagster/row_count",
+            m.get("dagster/partition_row_count", m.get("sync/range_row_count", "")),
+        )
         note = m.get("sync/skipped") or ("initial load" if m.get("sync/initial_load") else "")
         print(
             f"{spec.key.to_user_string():{w}} {m.get('sync/sync_type', ''):15} {m.get('sync/rows_read', 0):>8} "

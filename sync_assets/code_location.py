@@ -36,7 +36,8 @@ def build_definitions(project: ProjectConfig, base_dir: str | Path) -> dg.Defini
         mine = {keys[o.object_id]: o for o in objects if o.target.connection == name}
         manager = SyncIOManager(name, conn, base_dir, mine)
         resources[io_manager_key(name)] = dg.IOManagerDefinition.hardcoded_io_manager(
-            manager, description=f"{manager.family}: connection '{name}'")
+            manager, description=f"{manager.family}: connection '{name}'"
+        )
     job = unpartitioned_job(objects, keys)
     return dg.Definitions(
         assets=[build_asset(o, project, base_dir) for o in objects] + source_specs(project),

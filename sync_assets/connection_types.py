@@ -34,39 +34,111 @@ class ConnectionType:
 
 
 _FILES = "connection_checks:check_location"
-_DELTA = dict(source="sources.files:DeltaSource", target="targets.delta:DeltaTarget", dialect="duckdb",
-              default_schema="dbo", check=_FILES)
-_TSQL = dict(source="sources.odbc:OdbcSource", target="targets.odbc:OdbcTarget", dialect="tsql",
-             default_schema="dbo", check="connection_checks:check_tsql", secret_fields=("password", "client_secret"))
+_DELTA = dict(
+    source="sources.files:DeltaSource",
+    target="targets.delta:DeltaTarget",
+    dialect="duckdb",
+    default_schema="dbo",
+    check=_FILES,
+)
+_TSQL = dict(
+    source="sources.odbc:OdbcSource",
+    target="targets.odbc:OdbcTarget",
+    dialect="tsql",
+    default_schema="dbo",
+    check="connection_checks:check_tsql",
+    secret_fields=("password", "client_secret"),
+)
 
-TYPES: dict[str, ConnectionType] = {t.name: t for t in (
-    ConnectionType("duckdb", "sources.duckdb:DuckDBSource", "targets.duckdb:DuckDBTarget", kind="duckdb",
-                   family="DuckDB tables", default_schema="main", dialect="duckdb", check=_FILES),
-    ConnectionType("postgres", "sources.postgres:PostgresSource", "targets.postgres:PostgresTarget", kind="postgres",
-                   family="PostgreSQL tables (binary COPY)", default_schema="public", dialect="postgres",
-                   check="connection_checks:check_postgres", secret_fields=("password",)),
-    ConnectionType("parquet", "sources.files:ParquetSource", "targets.parquet:ParquetTarget", kind="parquet",
-                   family="Parquet table folders (manifest commits)", default_schema="default", dialect="duckdb",
-                   check=_FILES),
-    ConnectionType("delta", kind="deltalake", family="Delta tables", **_DELTA),
-    ConnectionType("fabric_lakehouse", kind="fabric", family="Delta tables in a Fabric lakehouse (OneLake)",
-                   secret_fields=("client_secret",), **_DELTA),
-    ConnectionType("snowflake", "snowflake.source:SnowflakeSource", "snowflake.target:SnowflakeTarget",
-                   kind="snowflake", family="Snowflake tables (PUT + COPY INTO, MERGE)", default_schema="PUBLIC",
-                   dialect="snowflake", check="connection_checks:check_snowflake",
-                   secret_fields=("password", "private_key", "private_key_password"), schema_field="schema_"),
-)}
+TYPES: dict[str, ConnectionType] = {
+    t.name: t
+    for t in (
+        ConnectionType(
+            "duckdb",
+            "sources.duckdb:DuckDBSource",
+            "targets.duckdb:DuckDBTarget",
+            kind="duckdb",
+            family="DuckDB tables",
+            default_schema="main",
+            dialect="duckdb",
+            check=_FILES,
+        ),
+        ConnectionType(
+            "postgres",
+            "sources.postgres:PostgresSource",
+            "targets.postgres:PostgresTarget",
+            kind="postgres",
+            family="PostgreSQL tables (binary COPY)",
+            default_schema="public",
+            dialect="postgres",
+            check="connection_checks:check_postgres",
+            secret_fields=("password",),
+        ),
+        ConnectionType(
+            "parquet",
+            "sources.files:ParquetSource",
+            "targets.parquet:ParquetTarget",
+            kind="parquet",
+            family="Parquet table folders (manifest commits)",
+            default_schema="default",
+            dialect="duckdb",
+            check=_FILES,
+        ),
+        ConnectionType("delta", kind="deltalake", family="Delta tables", **_DELTA),
+        ConnectionType(
+            "fabric_lakehouse",
+            kind="fabric",
+            family="Delta tables in a Fabric lakehouse (OneLake)",
+            secret_fields=("client_secret",),
+            **_DELTA,
+        ),
+        ConnectionType(
+            "snowflake",
+            "snowflake.source:SnowflakeSource",
+            "snowflake.target:SnowflakeTarget",
+            kind="snowflake",
+            family="Snowflake tables (PUT + COPY INTO, MERGE)",
+            default_schema="PUBLIC",
+            dialect="snowflake",
+            check="connection_checks:check_snowflake",
+            secret_fields=("password", "private_key", "private_key_password"),
+            schema_field="schema_",
+        ),
+    )
+}
 # `tsql` connections, by flavor
-TSQL_FLAVORS: dict[str, ConnectionType] = {t.name: t for t in (
-    ConnectionType("sqlserver", kind="sqlserver", family="SQL Server tables (#temp staging, MERGE)", **_TSQL),
-    ConnectionType("azure_sql", kind="azure", family="Azure SQL tables (#temp staging, MERGE)", **_TSQL),
-    ConnectionType("synapse", kind="synapse", family="Synapse dedicated pool tables (staging or COPY INTO, MERGE)",
-                   **_TSQL),
-    ConnectionType("fabric_warehouse", kind="fabric",
-                   family="Fabric Warehouse tables (staging or COPY INTO, delete + insert)", **_TSQL),
-    ConnectionType("postgres", kind="postgres", family="PostgreSQL tables through ODBC",
-                   **dict(_TSQL, dialect="postgres", default_schema="public")),
-)}
+TSQL_FLAVORS: dict[str, ConnectionType] = {
+    t.name: t
+    for t in (
+        ConnectionType(
+            "sqlserver",
+            kind="sqlserver",
+            family="SQL Server tables (#temp staging, MERGE)",
+            **_TSQL,
+        ),
+        ConnectionType(
+            "azure_sql", kind="azure", family="Azure SQL tables (#temp staging, MERGE)", **_TSQL
+        ),
+        ConnectionType(
+            "synapse",
+            kind="synapse",
+            family="Synapse dedicated pool tables (staging or COPY INTO, MERGE)",
+            **_TSQL,
+        ),
+        ConnectionType(
+            "fabric_warehouse",
+            kind="fabric",
+            family="Fabric Warehouse tables (staging or COPY INTO, delete + insert)",
+            **_TSQL,
+        ),
+        ConnectionType(
+            "postgres",
+            kind="postgres",
+            family="PostgreSQL tables through ODBC",
+            **dict(_TSQL, dialect="postgres", default_schema="public"),
+        ),
+    )
+}
 
 
 def record(connection) -> ConnectionType:
@@ -98,7 +170,9 @@ def default_schema(connection) -> str:
 
 def secret_values(connection) -> list[str]:
     """Values of the connection's secret fields that are set."""
-    return [v for v in (getattr(connection, f, None) for f in record(connection).secret_fields) if v]
+    return [
+        v for v in (getattr(connection, f, None) for f in record(connection).secret_fields) if v
+    ]
 
 
 def check_function(connection):
@@ -116,7 +190,9 @@ def target_schema(obj: SyncObject, connection) -> str:
 
 def make_target(obj: SyncObject, connection, base_dir: str) -> Target:
     cls = _load(record(connection).target)
-    target = cls(connection, base_dir, obj.object_id, target_schema(obj, connection), obj.target.object)
+    target = cls(
+        connection, base_dir, obj.object_id, target_schema(obj, connection), obj.target.object
+    )
     if obj.zorder_by and hasattr(target, "zorder_by"):
         target.zorder_by = list(obj.zorder_by)
     return target

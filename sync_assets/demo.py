@@ -90,7 +90,9 @@ def apply_changes(path: str | Path) -> dict:
     """One deterministic round of source changes: new orders and events, updates, deletes."""
     con = duckdb.connect(str(path))
     try:
-        n = con.execute("UPDATE demo_meta SET change_rounds = change_rounds + 1 RETURNING change_rounds").fetchone()[0]
+        n = con.execute(
+            "UPDATE demo_meta SET change_rounds = change_rounds + 1 RETURNING change_rounds"
+        ).fetchone()[0]
         stamp = f"TIMESTAMP '2025-05-01' + to_hours({n})"
         base = con.execute("SELECT max(order_id) FROM orders").fetchone()[0]
         con.execute(f"""
@@ -98,14 +100,25 @@ def apply_changes(path: str | Path) -> dict:
             SELECT {base} + i, 1 + i % {CUSTOMERS}, DATE '2025-04-30', TIMESTAMPTZ '2025-04-30 12:00:00+00',
                    'placed', (i * 1.5)::DECIMAL(12,2), 1, 'late order ' || i, ['web'], {stamp}
             FROM range(1, 501) r(i)""")
-        updated = con.execute(f"UPDATE orders SET status = 'paid', updated_at = {stamp} WHERE order_id % 997 = {n % 997}").fetchall()
-        con.execute(f"UPDATE customers SET segment = 'enterprise', updated_at = {stamp} WHERE customer_id % 101 = {n % 101}")
-        deleted = con.execute(f"DELETE FROM customers WHERE customer_id = {CUSTOMERS - n}").fetchall()
+        updated = con.execute(
+            f"UPDATE orders SET status = 'paid', updated_at = {stamp} WHERE order_id % 997 = {n % 997}"
+        ).fetchall()
+        con.execute(
+            f"UPDATE customers SET segment = 'enterprise', updated_at = {stamp} WHERE customer_id % 101 = {n % 101}"
+        )
+        deleted = con.execute(
+            f"DELETE FROM customers WHERE customer_id = {CUSTOMERS - n}"
+        ).fetchall()
         ev = con.execute("SELECT max(event_id) FROM order_events").fetchone()[0]
         con.execute(f"""
             INSERT INTO order_events
             SELECT {ev} + i, 1 + i, 'ship', {stamp}, {{'source': 'api', 'attempt': 0}} FROM range(1, 1001) r(i)""")
-        return {"round": n, "orders_inserted": 500, "orders_updated": updated[0][0] if updated else 0,
-                "customers_deleted": deleted[0][0] if deleted else 0, "events_inserted": 1000}
+        return {
+            "round": n,
+            "orders_inserted": 500,
+            "orders_updated": updated[0][0] if updated else 0,
+            "customers_deleted": deleted[0][0] if deleted else 0,
+            "events_inserted": 1000,
+        }
     finally:
         con.close()

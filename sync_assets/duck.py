@@ -17,8 +17,13 @@ MEMORY_ENV = "SYNC_ASSETS_DUCKDB_MEMORY"
 DEFAULT_MEMORY = "512MB"
 
 
-def connect(path: str = ":memory:", *, read_only: bool = False, timezone: str = "UTC",
-            memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+def connect(
+    path: str = ":memory:",
+    *,
+    read_only: bool = False,
+    timezone: str = "UTC",
+    memory_limit: str | None = None,
+) -> duckdb.DuckDBPyConnection:
     """A connection whose time zone is fixed, memory capped (`memory_limit`, else
     $SYNC_ASSETS_DUCKDB_MEMORY, else 512MB), and spill folder private."""
     con = duckdb.connect(path, read_only=read_only)

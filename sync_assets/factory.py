@@ -50,7 +50,9 @@ def build_asset(obj: SyncObject, project: ProjectConfig, base_dir: str) -> dg.As
             state = SyncState.from_dict(target.read_state())
         with _naming_failures(obj, window, "reading the source", secrets):
             batch = plan_sync(obj, make_source(source_conn, base_dir), state, window, target)
-        context.log.info(batch.skip_reason or f"{obj.object_id}: {batch.plan.mode} from {source_label(obj)}")
+        context.log.info(
+            batch.skip_reason or f"{obj.object_id}: {batch.plan.mode} from {source_label(obj)}"
+        )
         return batch
 
     return _sync

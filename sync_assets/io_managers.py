@@ -20,8 +20,8 @@ from sync_assets.config.models import SyncObject
 from sync_assets.connection_types import make_target, record
 from sync_assets.faults import crashpoint
 from sync_assets.metadata import write_metadata
-from sync_assets.strategies.planner import SyncBatch
 from sync_assets.secrets import connection_secrets, redact
+from sync_assets.strategies.planner import SyncBatch
 from sync_assets.targets.base import Target, TargetWindow, WriteResult
 
 
@@ -32,7 +32,13 @@ class SyncError(RuntimeError):
 class SyncIOManager(dg.IOManager):
     """Writes SyncBatches to the tables of one target connection."""
 
-    def __init__(self, connection_name: str, connection, base_dir: str, objects: dict[dg.AssetKey, SyncObject]):
+    def __init__(
+        self,
+        connection_name: str,
+        connection,
+        base_dir: str,
+        objects: dict[dg.AssetKey, SyncObject],
+    ):
         self.connection_name = connection_name
         self.connection = connection
         self.base_dir = base_dir
@@ -59,18 +65,28 @@ class SyncIOManager(dg.IOManager):
                 result = target.write(counter.wrap(batch.reader), batch.plan, batch.state.to_dict())
         except Exception as exc:
             secrets = connection_secrets(self.connection)
-            raise SyncError(redact(
-                f"object_id '{obj.object_id}'{partition}: writing to {target.uri} failed "
-                f"({batch.plan.mode}): {type(exc).__name__}: {exc}", secrets,
-            )) from exc
+            raise SyncError(
+                redact(
+                    f"object_id '{obj.object_id}'{partition}: writing to {target.uri} failed "
+                    f"({batch.plan.mode}): {type(exc).__name__}: {exc}",
+                    secrets,
+                )
+            ) from exc
         finally:
             batch.close()
         crashpoint("committed")
         if not result.committed:
             _fill_unchanged(result, target, batch.plan.window)
         context.add_output_metadata(
-            write_metadata(obj, target, batch, result, counter.rows, time.monotonic() - started,
-                           len(context.asset_partition_keys) if context.has_asset_partitions else 0)
+            write_metadata(
+                obj,
+                target,
+                batch,
+                result,
+                counter.rows,
+                time.monotonic() - started,
+                len(context.asset_partition_keys) if context.has_asset_partitions else 0,
+            )
         )
 
     def load_input(self, context: dg.InputContext) -> pa.RecordBatchReader:
@@ -80,9 +96,13 @@ class SyncIOManager(dg.IOManager):
         if context.has_asset_partitions and obj.partition:
             tw = context.asset_partitions_time_window
             window = TargetWindow(
-                column=obj.target_column_for(obj.partition.column), start=tw.start, end=tw.end,
-                keys=tuple(context.asset_partition_keys), granularity=obj.partition.granularity,
-                fmt=obj.partition.format, timezone=obj.partition.timezone,
+                column=obj.target_column_for(obj.partition.column),
+                start=tw.start,
+                end=tw.end,
+                keys=tuple(context.asset_partition_keys),
+                granularity=obj.partition.granularity,
+                fmt=obj.partition.format,
+                timezone=obj.partition.timezone,
             )
         return self.target_for(obj).read(window)
 

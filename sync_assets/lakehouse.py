@@ -22,7 +22,9 @@ def storage_options(conn) -> dict[str, str]:
             # would break DELETE/UPDATE/MERGE there (Azurite ignores a listing parameter)
             options.update({"use_emulator": "true", "allow_http": "true"})
         else:
-            options["use_fabric_endpoint"] = str(conn.endpoint.endswith("fabric.microsoft.com")).lower()
+            options["use_fabric_endpoint"] = str(
+                conn.endpoint.endswith("fabric.microsoft.com")
+            ).lower()
             options.update(_credentials(conn))
     options.update(conn.storage_options)
     return options
@@ -30,8 +32,11 @@ def storage_options(conn) -> dict[str, str]:
 
 def _credentials(conn: FabricLakehouseConnection) -> dict[str, str]:
     if conn.authentication == "service_principal":
-        return {"azure_client_id": conn.client_id, "azure_client_secret": conn.client_secret,
-                "azure_tenant_id": conn.tenant_id}
+        return {
+            "azure_client_id": conn.client_id,
+            "azure_client_secret": conn.client_secret,
+            "azure_tenant_id": conn.tenant_id,
+        }
     if conn.authentication == "managed_identity":
         return {"azure_client_id": conn.client_id} if conn.client_id else {}
     if conn.authentication == "azure_cli":
@@ -43,8 +48,9 @@ def _credentials(conn: FabricLakehouseConnection) -> dict[str, str]:
     return {}
 
 
-def delta_location(conn: DeltaConnection | FabricLakehouseConnection, base_dir: str, schema: str | None,
-                   table: str) -> tuple[str, dict[str, str] | None]:
+def delta_location(
+    conn: DeltaConnection | FabricLakehouseConnection, base_dir: str, schema: str | None, table: str
+) -> tuple[str, dict[str, str] | None]:
     """(table location, storage options or None) for a table of a Delta-family connection."""
     root = resolve(base_dir, conn.root)
     location = join(root, schema if conn.schemas else None, table)

@@ -11,25 +11,40 @@ import pyarrow as pa
 
 from sync_assets import memory
 from sync_assets.config.models import SyncObject
-from sync_assets.strategies.planner import SyncBatch
 from sync_assets.sql.literals import to_json_value
+from sync_assets.strategies.planner import SyncBatch
 from sync_assets.targets.base import Target, WriteResult
 
 
-def column_schema(schema: pa.Schema | None, sql_types: dict[str, str] | None = None) -> dg.TableSchema | None:
+def column_schema(
+    schema: pa.Schema | None, sql_types: dict[str, str] | None = None
+) -> dg.TableSchema | None:
     """Each column with the target's own type (DECIMAL(12,2), NVARCHAR, TIMESTAMP_TZ…) where
     it has one, and the Arrow type it is read back as."""
     if schema is None:
         return None
     sql_types = sql_types or {}
-    return dg.TableSchema(columns=[
-        dg.TableColumn(name=f.name, type=sql_types.get(f.name, str(f.type)), description=f"Arrow type: {f.type}")
-        for f in schema
-    ])
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name=f.name,
+                type=sql_types.get(f.name, str(f.type)),
+                description=f"Arrow type: {f.type}",
+            )
+            for f in schema
+        ]
+    )
 
 
-def write_metadata(obj: SyncObject, target: Target, batch: SyncBatch, result: WriteResult,
-                   rows_read: int, write_seconds: float, partition_count: int) -> dict:
+def write_metadata(
+    obj: SyncObject,
+    target: Target,
+    batch: SyncBatch,
+    result: WriteResult,
+    rows_read: int,
+    write_seconds: float,
+    partition_count: int,
+) -> dict:
     """Everything recorded on one materialization."""
     meta: dict = {
         "dagster/uri": target.uri,
@@ -50,7 +65,9 @@ def write_metadata(obj: SyncObject, target: Target, batch: SyncBatch, result: Wr
     if result.row_count is not None:
         # One metadata set is shared by every partition of a range run, so a count over a
         # range gets its own key rather than passing as one partition's count.
-        key = {0: "dagster/row_count", 1: "dagster/partition_row_count"}.get(partition_count, "sync/range_row_count")
+        key = {0: "dagster/row_count", 1: "dagster/partition_row_count"}.get(
+            partition_count, "sync/range_row_count"
+        )
         meta[key] = dg.MetadataValue.int(int(result.row_count))
     schema = column_schema(result.schema, result.sql_types)
     if schema is not None:

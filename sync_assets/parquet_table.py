@@ -66,7 +66,7 @@ class ParquetTable:
         manifest["version"] = manifest.get("version", 0) + 1
         manifest["schema"] = base64.b64encode(schema.serialize().to_pybytes()).decode()
         manifest["columns"] = [[f.name, str(f.type)] for f in schema]
-        manifest["updated_at"] = dt.datetime.now(dt.timezone.utc).isoformat()
+        manifest["updated_at"] = dt.datetime.now(dt.UTC).isoformat()
         self.location.mkdir(parents=True, exist_ok=True)
         tmp = self.location / f".{MANIFEST}.{os.getpid()}.tmp"
         with open(tmp, "w") as fh:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
+from functools import cache
 
 import dagster as dg
 
@@ -23,7 +23,7 @@ def _as_datetime(value: dt.date | dt.datetime) -> dt.datetime:
     return dt.datetime(value.year, value.month, value.day)
 
 
-@lru_cache(maxsize=None)
+@cache
 def partitions_def(spec: PartitionSpec) -> dg.TimeWindowPartitionsDefinition:
     """The Dagster partitions definition for a spec (keys are Dagster's default formats)."""
     kwargs = {"start_date": _as_datetime(spec.start), "timezone": spec.timezone}

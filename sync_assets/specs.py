@@ -31,7 +31,13 @@ def source_key(obj: SyncObject, project: ProjectConfig) -> dg.AssetKey | None:
     src = obj.source
     if src.query:
         return None
-    return dg.AssetKey([src.connection, src.schema_ or default_schema(project.connections[src.connection]), src.object])
+    return dg.AssetKey(
+        [
+            src.connection,
+            src.schema_ or default_schema(project.connections[src.connection]),
+            src.object,
+        ]
+    )
 
 
 def produced_keys(project: ProjectConfig) -> set[dg.AssetKey]:
@@ -97,8 +103,10 @@ def source_specs(project: ProjectConfig) -> list[dg.AssetSpec]:
             continue
         conn = project.connections[obj.source.connection]
         specs[key] = dg.AssetSpec(
-            key=key, description=f"Source table {'.'.join(key.path[1:])} on connection '{obj.source.connection}'",
-            group_name=obj.group or obj.source.connection, kinds={kind_of(conn)},
+            key=key,
+            description=f"Source table {'.'.join(key.path[1:])} on connection '{obj.source.connection}'",
+            group_name=obj.group or obj.source.connection,
+            kinds={kind_of(conn)},
             metadata={"dagster/table_name": ".".join(key.path[1:])},
         )
     return list(specs.values())
@@ -127,4 +135,8 @@ def pool_for(obj: SyncObject, project: ProjectConfig) -> str:
 
 def source_label(obj: SyncObject) -> str:
     src = obj.source
-    return f"{src.connection}: query" if src.query else f"{src.connection}: {'.'.join(p for p in (src.schema_, src.object) if p)}"
+    return (
+        f"{src.connection}: query"
+        if src.query
+        else f"{src.connection}: {'.'.join(p for p in (src.schema_, src.object) if p)}"
+    )

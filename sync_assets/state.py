@@ -45,7 +45,9 @@ class SyncState:
         """A copy where this window's fingerprint replaces every overlapping one."""
         kept = [e for e in self.fingerprints if not _overlaps(e, start, end)]
         if fingerprint is not None:
-            kept.append({"start": _iso(start), "end": _iso(end), "fingerprint": fingerprint, "rows": rows})
+            kept.append(
+                {"start": _iso(start), "end": _iso(end), "fingerprint": fingerprint, "rows": rows}
+            )
         return SyncState(dict(self.watermarks), kept)
 
     def with_watermark(self, keys, value) -> SyncState:

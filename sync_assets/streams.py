@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 import pyarrow as pa
 
+from sync_assets.sql.literals import quote_ident
+
 
 def closing(reader: pa.RecordBatchReader, *close: Callable[[], object]) -> pa.RecordBatchReader:
     """A reader over `reader` that calls each `close` once the stream ends (or is dropped).
@@ -33,7 +35,6 @@ def nested_as_json(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
     if not nested:
         return reader
     from sync_assets import duck
-    from sync_assets.sql.literals import quote_ident
 
     con = duck.connect()
     con.register("b", reader)
@@ -42,7 +43,9 @@ def nested_as_json(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
     return closing(out, con.close)
 
 
-def with_soft_delete_column(reader: pa.RecordBatchReader, flag: str, column: str) -> pa.RecordBatchReader:
+def with_soft_delete_column(
+    reader: pa.RecordBatchReader, flag: str, column: str
+) -> pa.RecordBatchReader:
     """A change stream with `column` added as a copy of its delete `flag`: upserted rows carry
     `column = false`, flagged rows are only used to mark their key."""
     schema = reader.schema.append(pa.field(column, pa.bool_()))

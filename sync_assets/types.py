@@ -66,6 +66,7 @@ def parquet_type(t: pa.DataType) -> pa.DataType:
 
 # ----------------------------------------------------------------------------- SQL targets
 
+
 def _decimal_sql(t: pa.DataType, max_precision: int | None) -> str:
     if max_precision and t.precision > max_precision:
         return "VARCHAR"
@@ -76,13 +77,26 @@ def duckdb_type(t: pa.DataType) -> str:
     """DuckDB column type for an Arrow type (DuckDB holds nested types natively)."""
     t = _base(t)
     simple = {
-        pa.bool_(): "BOOLEAN", pa.int8(): "TINYINT", pa.int16(): "SMALLINT",
-        pa.int32(): "INTEGER", pa.int64(): "BIGINT", pa.uint8(): "UTINYINT",
-        pa.uint16(): "USMALLINT", pa.uint32(): "UINTEGER", pa.uint64(): "UBIGINT",
-        pa.float16(): "FLOAT", pa.float32(): "FLOAT", pa.float64(): "DOUBLE",
-        pa.string(): "VARCHAR", pa.large_string(): "VARCHAR", pa.string_view(): "VARCHAR",
-        pa.binary(): "BLOB", pa.large_binary(): "BLOB", pa.date32(): "DATE",
-        pa.date64(): "DATE", pa.null(): "VARCHAR",
+        pa.bool_(): "BOOLEAN",
+        pa.int8(): "TINYINT",
+        pa.int16(): "SMALLINT",
+        pa.int32(): "INTEGER",
+        pa.int64(): "BIGINT",
+        pa.uint8(): "UTINYINT",
+        pa.uint16(): "USMALLINT",
+        pa.uint32(): "UINTEGER",
+        pa.uint64(): "UBIGINT",
+        pa.float16(): "FLOAT",
+        pa.float32(): "FLOAT",
+        pa.float64(): "DOUBLE",
+        pa.string(): "VARCHAR",
+        pa.large_string(): "VARCHAR",
+        pa.string_view(): "VARCHAR",
+        pa.binary(): "BLOB",
+        pa.large_binary(): "BLOB",
+        pa.date32(): "DATE",
+        pa.date64(): "DATE",
+        pa.null(): "VARCHAR",
     }
     if t in simple:
         return simple[t]
@@ -110,13 +124,26 @@ def postgres_type(t: pa.DataType) -> str:
     """PostgreSQL column type for an Arrow type; nested types become jsonb."""
     t = _base(t)
     simple = {
-        pa.bool_(): "boolean", pa.int8(): "smallint", pa.int16(): "smallint",
-        pa.int32(): "integer", pa.int64(): "bigint", pa.uint8(): "smallint",
-        pa.uint16(): "integer", pa.uint32(): "bigint", pa.uint64(): "numeric(20,0)",
-        pa.float16(): "real", pa.float32(): "real", pa.float64(): "double precision",
-        pa.string(): "text", pa.large_string(): "text", pa.string_view(): "text",
-        pa.binary(): "bytea", pa.large_binary(): "bytea", pa.date32(): "date",
-        pa.date64(): "date", pa.null(): "text",
+        pa.bool_(): "boolean",
+        pa.int8(): "smallint",
+        pa.int16(): "smallint",
+        pa.int32(): "integer",
+        pa.int64(): "bigint",
+        pa.uint8(): "smallint",
+        pa.uint16(): "integer",
+        pa.uint32(): "bigint",
+        pa.uint64(): "numeric(20,0)",
+        pa.float16(): "real",
+        pa.float32(): "real",
+        pa.float64(): "double precision",
+        pa.string(): "text",
+        pa.large_string(): "text",
+        pa.string_view(): "text",
+        pa.binary(): "bytea",
+        pa.large_binary(): "bytea",
+        pa.date32(): "date",
+        pa.date64(): "date",
+        pa.null(): "text",
     }
     if t in simple:
         return simple[t]
@@ -136,6 +163,7 @@ def postgres_type(t: pa.DataType) -> str:
 
 
 # ----------------------------------------------------------------------------- evolution
+
 
 def lossless(src: pa.DataType, dst: pa.DataType) -> bool:
     """True when every value of `src` fits `dst` exactly (same type, or a widening)."""
@@ -183,7 +211,9 @@ def _unit_rank(t) -> int:
     return ["s", "ms", "us", "ns"].index(t.unit)
 
 
-def evolve(existing: pa.Schema, incoming: pa.Schema, where: str) -> tuple[pa.Schema, list[pa.Field]]:
+def evolve(
+    existing: pa.Schema, incoming: pa.Schema, where: str
+) -> tuple[pa.Schema, list[pa.Field]]:
     """The schema incoming rows are cast to, and the new columns to add to the target.
 
     A column whose incoming type does not fit the existing target type losslessly raises
@@ -212,7 +242,8 @@ def cast_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     if batch.schema.equals(schema):
         return batch
     columns = [
-        col if col.type == f.type else pc.cast(col, f.type) for col, f in zip(batch.columns, schema)
+        col if col.type == f.type else pc.cast(col, f.type)
+        for col, f in zip(batch.columns, schema, strict=True)
     ]
     return pa.RecordBatch.from_arrays(columns, schema=schema)
 

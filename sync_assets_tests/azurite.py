@@ -45,12 +45,27 @@ class Azurite:
 
     def start(self) -> Azurite:
         if not BINARY.exists():
-            raise RuntimeError(f"{BINARY} is missing: run `npm ci --prefix tools` (scripts/test.sh does)")
+            raise RuntimeError(
+                f"{BINARY} is missing: run `npm ci --prefix tools` (scripts/test.sh does)"
+            )
         env = dict(os.environ, AZURITE_ACCOUNTS=f"devstoreaccount1:{DEV_KEY};onelake:{DEV_KEY}")
         self.process = subprocess.Popen(
-            [str(BINARY), "--blobHost", "127.0.0.1", "--blobPort", str(self.port), "--location", self.folder,
-             "--loose", "--skipApiVersionCheck", "--disableTelemetry", "--silent"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                str(BINARY),
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                str(self.port),
+                "--location",
+                self.folder,
+                "--loose",
+                "--skipApiVersionCheck",
+                "--disableTelemetry",
+                "--silent",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -65,8 +80,10 @@ class Azurite:
     def create_container(self, account: str, name: str) -> None:
         from azure.storage.blob import BlobServiceClient
 
-        client = BlobServiceClient(f"http://127.0.0.1:{self.port}/{account}",
-                                   credential={"account_name": account, "account_key": DEV_KEY})
+        client = BlobServiceClient(
+            f"http://127.0.0.1:{self.port}/{account}",
+            credential={"account_name": account, "account_key": DEV_KEY},
+        )
         client.create_container(name)
 
     def stop(self) -> None:

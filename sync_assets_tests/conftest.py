@@ -17,7 +17,9 @@ from sync_assets_tests.pg_server import PostgresServer
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 # unixODBC reads the project's driver list (Debian's own turns on a log file per process)
 os.environ.setdefault("ODBCSYSINI", str(Path(__file__).resolve().parents[1] / "odbc"))
-AZURITE_PORT = port_from_env()  # before any Delta call: delta-rs reads the emulator URL from the environment
+AZURITE_PORT = (
+    port_from_env()
+)  # before any Delta call: delta-rs reads the emulator URL from the environment
 
 TARGET_KINDS = ["delta", "parquet", "duckdb", "postgres", "odbc", "onelake", "snowflake"]
 _db_counter = itertools.count()
@@ -53,19 +55,37 @@ def snowflake_connection(server: dict, **extra) -> dict:
     import snowflake.connector
 
     database = f"DB{next(_db_counter)}_{os.getpid()}"
-    args = {k: server[k] for k in ("host", "port", "protocol", "session_parameters", "network_timeout")}
-    con = snowflake.connector.connect(account="fakesnow", user="fake", password="fakesnow-test-password", **args)
+    args = {
+        k: server[k] for k in ("host", "port", "protocol", "session_parameters", "network_timeout")
+    }
+    con = snowflake.connector.connect(
+        account="fakesnow", user="fake", password="fakesnow-test-password", **args
+    )
     con.cursor().execute(f"CREATE DATABASE {database}")
     con.close()
-    return {"type": "snowflake", "account": "fakesnow", "user": "fake", "password": "fakesnow-test-password", "database": database,
-            "use_merge": False, "additional_snowflake_connection_args": args, **extra}
+    return {
+        "type": "snowflake",
+        "account": "fakesnow",
+        "user": "fake",
+        "password": "fakesnow-test-password",
+        "database": database,
+        "use_merge": False,
+        "additional_snowflake_connection_args": args,
+        **extra,
+    }
 
 
 def onelake_connection(azurite, **extra) -> dict:
     """A fabric_lakehouse connection to a fresh workspace (container) of the `onelake` account."""
     workspace = f"ws{next(_db_counter)}-{os.getpid()}"
     azurite.create_container("onelake", workspace)
-    return {"type": "fabric_lakehouse", "workspace": workspace, "lakehouse": "sales_lh", "emulator": True, **extra}
+    return {
+        "type": "fabric_lakehouse",
+        "workspace": workspace,
+        "lakehouse": "sales_lh",
+        "emulator": True,
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -95,8 +115,15 @@ def target_connection(kind: str, tmp_path, pg_server=None, azurite=None, snow=No
 def odbc_connection(uri: str) -> dict:
     """A `tsql` connection of flavor postgres: the ODBC writer against the test server."""
     u = urlparse(uri)
-    return {"type": "tsql", "flavor": "postgres", "server": u.hostname, "port": u.port,
-            "database": u.path.lstrip("/"), "user": u.username, "password": u.password or ""}
+    return {
+        "type": "tsql",
+        "flavor": "postgres",
+        "server": u.hostname,
+        "port": u.port,
+        "database": u.path.lstrip("/"),
+        "user": u.username,
+        "password": u.password or "",
+    }
 
 
 @pytest.fixture(params=TARGET_KINDS)

@@ -13,7 +13,9 @@ COLUMNS = "id, name, amount, flag, day, day_str, ts, updated_at, payload"
 
 def create_items(path: Path, n: int = 300) -> None:
     """items: n rows over 10 days; every type the targets must carry exactly."""
-    duck(path, f"""
+    duck(
+        path,
+        f"""
         CREATE TABLE items AS SELECT
             i::BIGINT AS id,
             'item ' || i AS name,
@@ -24,21 +26,28 @@ def create_items(path: Path, n: int = 300) -> None:
             TIMESTAMPTZ '2025-03-01 00:00:00+00' + to_days((i % 10)::INTEGER) + to_minutes(i::BIGINT) AS ts,
             TIMESTAMP '2025-03-01 00:00:00' + to_seconds(i::BIGINT) AS updated_at,
             ('bin' || i)::BLOB AS payload
-        FROM range(1, {n} + 1) r(i)""")
+        FROM range(1, {n} + 1) r(i)""",
+    )
 
 
 def insert_items(path: Path, first: int, count: int, stamp: str = "2025-04-01 00:00:00") -> None:
-    duck(path, f"""
+    duck(
+        path,
+        f"""
         INSERT INTO items SELECT
             i, 'new ' || i, (i * 2.5)::DECIMAL(12,2), TRUE, DATE '2025-03-01' + (i % 10)::INTEGER,
             strftime(DATE '2025-03-01' + (i % 10)::INTEGER, '%Y-%m-%d'),
             TIMESTAMPTZ '2025-03-01 00:00:00+00' + to_days((i % 10)::INTEGER) + to_minutes(i::BIGINT),
             TIMESTAMP '{stamp}' + to_seconds(i::BIGINT), ('new' || i)::BLOB
-        FROM range({first}, {first + count}) r(i)""")
+        FROM range({first}, {first + count}) r(i)""",
+    )
 
 
 def update_items(path: Path, where: str, stamp: str = "2025-05-01 00:00:00") -> None:
-    duck(path, f"UPDATE items SET name = name || ' (updated)', amount = amount + 1, updated_at = TIMESTAMP '{stamp}' WHERE {where}")
+    duck(
+        path,
+        f"UPDATE items SET name = name || ' (updated)', amount = amount + 1, updated_at = TIMESTAMP '{stamp}' WHERE {where}",
+    )
 
 
 def delete_items(path: Path, where: str) -> None:
@@ -49,7 +58,9 @@ def source_rows(path: Path, where: str = "TRUE") -> pa.Table:
     return duck_table(path, f"SELECT {COLUMNS} FROM items WHERE {where}")
 
 
-def items_project(tmp_path: Path, target_conn: dict, rows: int = 300, **obj) -> tuple[Project, Path]:
+def items_project(
+    tmp_path: Path, target_conn: dict, rows: int = 300, **obj
+) -> tuple[Project, Path]:
     """A project syncing a fresh `items` source (object `items_sync` unless overridden)."""
     src = tmp_path / "source.duckdb"
     create_items(src, rows)
@@ -59,4 +70,6 @@ def items_project(tmp_path: Path, target_conn: dict, rows: int = 300, **obj) -> 
         "target": {"connection": "tgt", "schema": "sales", "object": "items"},
     }
     spec.update(obj)
-    return Project(tmp_path, {"src": {"type": "duckdb", "path": str(src)}, "tgt": target_conn}, [spec]), src
+    return Project(
+        tmp_path, {"src": {"type": "duckdb", "path": str(src)}, "tgt": target_conn}, [spec]
+    ), src

@@ -40,7 +40,12 @@ class Project:
     def definitions(self) -> dg.Definitions:
         return build_definitions(load_project(self.configs), self.root)
 
-    def materialize(self, object_id: str, partition: str | None = None, partition_range: tuple[str, str] | None = None) -> dict:
+    def materialize(
+        self,
+        object_id: str,
+        partition: str | None = None,
+        partition_range: tuple[str, str] | None = None,
+    ) -> dict:
         """Materialize one object; return its materialization metadata as plain values."""
         defs = self.definitions()
         project = load_project(self.configs)
@@ -51,8 +56,17 @@ class Project:
         asset = next(a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and key in a.keys)
         tags = {}
         if partition_range:
-            tags = {"dagster/asset_partition_range_start": partition_range[0], "dagster/asset_partition_range_end": partition_range[1]}
-        result = dg.materialize([asset], resources=dict(defs.resources), instance=self.instance, partition_key=partition, tags=tags)
+            tags = {
+                "dagster/asset_partition_range_start": partition_range[0],
+                "dagster/asset_partition_range_end": partition_range[1],
+            }
+        result = dg.materialize(
+            [asset],
+            resources=dict(defs.resources),
+            instance=self.instance,
+            partition_key=partition,
+            tags=tags,
+        )
         assert result.success
         event = result.get_asset_materialization_events()[0]
         return {k: getattr(v, "value", v) for k, v in event.materialization.metadata.items()}
@@ -105,7 +119,7 @@ def assert_same_rows(expected: pa.Table, actual: pa.Table, key: str | list[str])
     exp_rows = expected.sort_by(order).to_pylist()
     act_rows = actual.sort_by(order).to_pylist()
     assert len(act_rows) == len(exp_rows), f"row count {len(act_rows)} != expected {len(exp_rows)}"
-    for e, a in zip(exp_rows, act_rows):
+    for e, a in zip(exp_rows, act_rows, strict=True):
         assert a == e, f"row differs:\n expected {e}\n actual   {a}"
 
 
@@ -123,4 +137,7 @@ def write_marker(project: Project, object_id: str):
 
     q = target.flavor.quote
     with target.session(autocommit=True) as s:
-        return s.scalar(f"SELECT {q('updated_at')} FROM {sql.state_table(target.flavor)} WHERE {q('object_id')} = ?", object_id)
+        return s.scalar(
+            f"SELECT {q('updated_at')} FROM {sql.state_table(target.flavor)} WHERE {q('object_id')} = ?",
+            object_id,
+        )

@@ -54,12 +54,32 @@ class PostgresServer:
         self.base.mkdir(parents=True, exist_ok=True)
         if self.as_root:
             shutil.chown(self.base, "postgres")
-        self._run("initdb", "-D", str(self.data), "-U", self.user, "--auth=trust", "-E", "UTF8", "--no-sync")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            self.user,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
         options = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.base} -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=50"
         )
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.base / "log"), "-w", "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.base / "log"),
+            "-w",
+            "start",
+        )
         self._wait()
         return self
 

@@ -15,8 +15,13 @@ CDF_ON = {"delta.enableChangeDataFeed": "true"}
 
 
 def make_source(path, n=200, cdf=True):
-    table = pa.table({"id": pa.array(range(1, n + 1), pa.int64()), "name": [f"n{i}" for i in range(1, n + 1)],
-                      "amount": pa.array([i * 1.5 for i in range(1, n + 1)], pa.float64())})
+    table = pa.table(
+        {
+            "id": pa.array(range(1, n + 1), pa.int64()),
+            "name": [f"n{i}" for i in range(1, n + 1)],
+            "amount": pa.array([i * 1.5 for i in range(1, n + 1)], pa.float64()),
+        }
+    )
     write_deltalake(str(path), table, configuration=CDF_ON if cdf else None)
 
 
@@ -24,8 +29,17 @@ def change_source(path, base=1000):
     t = DeltaTable(str(path))
     t.update(predicate="id % 10 = 0", updates={"name": "'changed'", "amount": "amount + 1"})
     t.delete("id % 25 = 0")
-    write_deltalake(str(path), pa.table({"id": pa.array([base, base + 1], pa.int64()), "name": ["new", "new"],
-                                         "amount": [1.0, 2.0]}), mode="append")
+    write_deltalake(
+        str(path),
+        pa.table(
+            {
+                "id": pa.array([base, base + 1], pa.int64()),
+                "name": ["new", "new"],
+                "amount": [1.0, 2.0],
+            }
+        ),
+        mode="append",
+    )
     # a key updated and then deleted between two syncs leaves only its delete
     DeltaTable(str(path)).update(predicate="id = 3", updates={"name": "'gone soon'"})
     DeltaTable(str(path)).delete("id = 3")
@@ -38,23 +52,39 @@ def source_table(path) -> pa.Table:
 def cdf_project(tmp_path, target_conn, **extra):
     lake = tmp_path / "lake"
     make_source(lake / "dbo" / "orders", cdf=extra.pop("cdf", True))
-    spec = {"object_id": "orders_cdf", "source": {"connection": "lake", "schema": "dbo", "object": "orders"},
-            "target": {"connection": "tgt", "object": "orders"}, "sync_type": "cdf", "merge_keys": ["id"], "batch_size": 64, **extra}
-    project = Project(tmp_path, {"lake": {"type": "delta", "root": str(lake)}, "tgt": target_conn}, [spec])
+    spec = {
+        "object_id": "orders_cdf",
+        "source": {"connection": "lake", "schema": "dbo", "object": "orders"},
+        "target": {"connection": "tgt", "object": "orders"},
+        "sync_type": "cdf",
+        "merge_keys": ["id"],
+        "batch_size": 64,
+        **extra,
+    }
+    project = Project(
+        tmp_path, {"lake": {"type": "delta", "root": str(lake)}, "tgt": target_conn}, [spec]
+    )
     return project, lake / "dbo" / "orders"
 
 
 def test_cdf_full_then_changes_then_nothing(tmp_path, target_conn):
     project, src = cdf_project(tmp_path, target_conn)
     first = project.materialize("orders_cdf")
-    assert first["sync/rows_inserted"] == 200 and first["sync/cdf_decision"] == "first sync: no Delta version stored yet"
+    assert (
+        first["sync/rows_inserted"] == 200
+        and first["sync/cdf_decision"] == "first sync: no Delta version stored yet"
+    )
     assert_same_rows(source_table(src), project.target_table("orders_cdf"), "id")
 
     change_source(src)
     second = project.materialize("orders_cdf")
     assert second["sync/cdf_decision"] == "changes of versions 1 to 5"
     # 20 updated (id % 10) minus 4 later deleted (id % 50 = 0 -> 50, 100, 150, 200) = 16; deletes: 8 (id % 25) + id 3
-    assert (second["sync/rows_inserted"], second["sync/rows_updated"], second["sync/rows_deleted"]) == (2, 16, 9)
+    assert (
+        second["sync/rows_inserted"],
+        second["sync/rows_updated"],
+        second["sync/rows_deleted"],
+    ) == (2, 16, 9)
     assert_same_rows(source_table(src), project.target_table("orders_cdf"), "id")
 
     third = project.materialize("orders_cdf")
@@ -81,7 +111,10 @@ def test_cdf_falls_back_to_full_when_versions_are_gone(tmp_path, target_conn):
     DeltaTable(str(src)).create_checkpoint()
     os.remove(src / "_delta_log" / "00000000000000000001.json")  # as a log cleanup would
     meta = project.materialize("orders_cdf")
-    assert "versions after 0 are no longer readable" in meta["sync/cdf_decision"] and meta["sync/write_mode"] == "replace"
+    assert (
+        "versions after 0 are no longer readable" in meta["sync/cdf_decision"]
+        and meta["sync/write_mode"] == "replace"
+    )
     assert_same_rows(source_table(src), project.target_table("orders_cdf"), "id")
 
 

@@ -17,13 +17,13 @@ from contextlib import contextmanager
 import pyarrow as pa
 import pytest
 
-from sync_assets.strategies.change_feed import read_sql
 from sync_assets.config.models import SyncObject
-from sync_assets.strategies import plan_sync
 from sync_assets.sources.base import Source, SourceSession
 from sync_assets.state import WHOLE, SyncState
-from sync_assets.targets.base import DELETED_FLAG, WritePlan
 from sync_assets.strategies import change_tracking as ct
+from sync_assets.strategies import plan_sync
+from sync_assets.strategies.change_feed import read_sql
+from sync_assets.targets.base import DELETED_FLAG, WritePlan
 from sync_assets_tests.harness import Project
 
 # ----------------------------------------------------------------------------- decisions
@@ -34,14 +34,18 @@ def test_decide_full_modes_and_fallbacks():
     first = ct.decide("full_incremental", None, 12, 1, "[dbo].[t]")
     assert first.action == "full" and "first sync" in first.reason
     stale = ct.decide("full_incremental", 3, 12, 5, "[dbo].[t]")
-    assert stale.action == "full" and "older than CHANGE_TRACKING_MIN_VALID_VERSION 5" in stale.reason
+    assert (
+        stale.action == "full" and "older than CHANGE_TRACKING_MIN_VALID_VERSION 5" in stale.reason
+    )
     assert ct.decide("incremental", 3, 12, 5, "[dbo].[t]").action == "full"  # cleaned up: fall back
     assert ct.decide("incremental", 12, 12, 5, "[dbo].[t]").action == "skip"
     assert ct.decide("full_incremental", 7, 12, 5, "[dbo].[t]").action == "changes"
 
 
 def test_decide_errors_name_the_table():
-    with pytest.raises(ct.ChangeTrackingError, match=r"no Change Tracking version is stored for \[dbo\]\.\[t\]"):
+    with pytest.raises(
+        ct.ChangeTrackingError, match=r"no Change Tracking version is stored for \[dbo\]\.\[t\]"
+    ):
         ct.decide("incremental", None, 12, 1, "[dbo].[t]")
     with pytest.raises(ct.ChangeTrackingError, match=r"not enabled on \[dbo\]\.\[t\]"):
         ct.decide("full_incremental", 3, 12, None, "[dbo].[t]")
@@ -51,7 +55,9 @@ def test_decide_errors_name_the_table():
 
 
 def test_changetable_read_text():
-    relation = ct.changes_relation("[sales].[orders]", ["id", "line", "amount", "note"], ["id", "line"], 42)
+    relation = ct.changes_relation(
+        "[sales].[orders]", ["id", "line", "amount", "note"], ["id", "line"], 42
+    )
     assert relation == (
         "(SELECT ct.[id] AS [id], ct.[line] AS [line], t.[amount] AS [amount], t.[note] AS [note], "
         "CASE WHEN ct.[SYS_CHANGE_OPERATION] = N'D' THEN CAST(1 AS BIT) ELSE CAST(0 AS BIT) END AS [__sync_deleted] "
@@ -65,14 +71,21 @@ def test_changetable_read_text():
 
 
 def _obj(**fields) -> SyncObject:
-    spec = {"object_id": "orders", "source": {"connection": "mssql", "schema": "sales", "object": "orders"},
-            "target": {"connection": "tgt", "object": "orders"}, "sync_type": "change_tracking",
-            "merge_keys": ["id"], **fields}
+    spec = {
+        "object_id": "orders",
+        "source": {"connection": "mssql", "schema": "sales", "object": "orders"},
+        "target": {"connection": "tgt", "object": "orders"},
+        "sync_type": "change_tracking",
+        "merge_keys": ["id"],
+        **fields,
+    }
     return SyncObject.model_validate(spec)
 
 
 def test_filter_lets_deletes_through_and_mappings_keep_the_flag():
-    obj = _obj(filter_condition="status <> 'x'", column_mappings={"id": "id", "UPPER(status)": "status"})
+    obj = _obj(
+        filter_condition="status <> 'x'", column_mappings={"id": "id", "UPPER(status)": "status"}
+    )
     sql = read_sql(obj, "(…) AS src", "tsql")
     assert sql == (
         'SELECT id AS "id", UPPER(status) AS "status", "__sync_deleted" FROM (…) AS src '
@@ -128,8 +141,14 @@ def test_planner_first_run_is_a_full_load_with_the_version():
     batch, session = _plan(_obj(soft_delete=True), SyncState())
     assert batch.plan == WritePlan("replace", soft_delete=True)
     assert batch.full_resync and batch.state.watermarks == {WHOLE: 20}
-    assert batch.notes["sync/change_tracking_decision"] == "first sync: no Change Tracking version stored yet"
-    assert session.seen[-1] == 'SELECT * FROM (SELECT t.*, CAST(0 AS BIT) AS [__sync_deleted] FROM [sales].[orders] AS t) AS src'
+    assert (
+        batch.notes["sync/change_tracking_decision"]
+        == "first sync: no Change Tracking version stored yet"
+    )
+    assert (
+        session.seen[-1]
+        == "SELECT * FROM (SELECT t.*, CAST(0 AS BIT) AS [__sync_deleted] FROM [sales].[orders] AS t) AS src"
+    )
 
 
 def test_planner_reads_changes_since_the_stored_version():
@@ -142,30 +161,50 @@ def test_planner_reads_changes_since_the_stored_version():
 def test_planner_stale_version_falls_back_and_says_so():
     batch, _ = _plan(_obj(), SyncState({WHOLE: 3}), min_valid=5)
     assert batch.plan.mode == "replace"
-    assert "older than CHANGE_TRACKING_MIN_VALID_VERSION 5" in batch.notes["sync/change_tracking_decision"]
+    assert (
+        "older than CHANGE_TRACKING_MIN_VALID_VERSION 5"
+        in batch.notes["sync/change_tracking_decision"]
+    )
 
 
 def test_planner_skips_when_nothing_changed():
     batch, session = _plan(_obj(), SyncState({WHOLE: 20}))
-    assert batch.reader is None and batch.skip_reason == "no changes since Change Tracking version 20"
+    assert (
+        batch.reader is None and batch.skip_reason == "no changes since Change Tracking version 20"
+    )
     assert len(session.seen) == 1  # only the version probe
 
 
 # ----------------------------------------------------------------------------- applying streams
 
 CHANGE_TARGETS = ["duckdb", "postgres", "odbc", "delta", "parquet"]
-SCHEMA = pa.schema([("id", pa.int64()), ("name", pa.string()), ("amount", pa.decimal128(12, 2)), (DELETED_FLAG, pa.bool_())])
+SCHEMA = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("name", pa.string()),
+        ("amount", pa.decimal128(12, 2)),
+        (DELETED_FLAG, pa.bool_()),
+    ]
+)
 
 
 def _stream(rows):
-    table = pa.Table.from_pylist([dict(zip(SCHEMA.names, r)) for r in rows], SCHEMA)
+    table = pa.Table.from_pylist([dict(zip(SCHEMA.names, r, strict=True)) for r in rows], SCHEMA)
     return pa.RecordBatchReader.from_batches(SCHEMA, table.to_batches(max_chunksize=2))
 
 
 def _target(tmp_path, target_conn):
-    spec = {"object_id": "orders", "source": {"connection": "src", "object": "orders"},
-            "target": {"connection": "tgt", "object": "orders"}, "sync_type": "full"}
-    project = Project(tmp_path, {"src": {"type": "duckdb", "path": str(tmp_path / "s.duckdb")}, "tgt": target_conn}, [spec])
+    spec = {
+        "object_id": "orders",
+        "source": {"connection": "src", "object": "orders"},
+        "target": {"connection": "tgt", "object": "orders"},
+        "sync_type": "full",
+    }
+    project = Project(
+        tmp_path,
+        {"src": {"type": "duckdb", "path": str(tmp_path / "s.duckdb")}, "tgt": target_conn},
+        [spec],
+    )
     return project.target("orders")
 
 
@@ -182,11 +221,15 @@ CHANGES = [(2, "b2", 20, False), (3, None, None, True), (4, "d", 4, False), (99,
 def test_change_stream_hard_deletes(tmp_path, target_conn):
     target = _target(tmp_path, target_conn)
     target.write(_stream(INITIAL), WritePlan("replace"), {"watermarks": {WHOLE: 5}})
-    result = target.write(_stream(CHANGES), WritePlan("merge", ("id",), deletes=True), {"watermarks": {WHOLE: 9}})
+    result = target.write(
+        _stream(CHANGES), WritePlan("merge", ("id",), deletes=True), {"watermarks": {WHOLE: 9}}
+    )
     assert (result.rows_inserted, result.rows_updated, result.rows_deleted) == (1, 1, 1)
     assert [r[:2] for r in _rows(target)] == [(1, "a"), (2, "b2"), (4, "d")]
     assert target.read_state() == {"watermarks": {WHOLE: 9}}
-    again = target.write(_stream(CHANGES), WritePlan("merge", ("id",), deletes=True), {"watermarks": {WHOLE: 9}})
+    again = target.write(
+        _stream(CHANGES), WritePlan("merge", ("id",), deletes=True), {"watermarks": {WHOLE: 9}}
+    )
     assert (again.rows_inserted, again.rows_updated, again.rows_deleted) == (0, 0, 0)
     assert "__sync_deleted" not in target.read().schema.names
 
@@ -195,12 +238,18 @@ def test_change_stream_hard_deletes(tmp_path, target_conn):
 def test_change_stream_soft_deletes_keep_the_last_values(tmp_path, target_conn):
     target = _target(tmp_path, target_conn)
     target.write(_stream(INITIAL), WritePlan("replace", soft_delete=True), {})
-    result = target.write(_stream(CHANGES), WritePlan("merge", ("id",), deletes=True, soft_delete=True), {})
+    result = target.write(
+        _stream(CHANGES), WritePlan("merge", ("id",), deletes=True, soft_delete=True), {}
+    )
     assert (result.rows_inserted, result.rows_updated, result.rows_deleted) == (1, 1, 1)
     rows = {r[0]: (r[1], r[-1]) for r in _rows(target)}
     assert rows == {1: ("a", False), 2: ("b2", False), 3: ("c", True), 4: ("d", False)}
     # a key deleted and then inserted again is live again
-    back = target.write(_stream([(3, "c again", 3, False)]), WritePlan("merge", ("id",), deletes=True, soft_delete=True), {})
+    back = target.write(
+        _stream([(3, "c again", 3, False)]),
+        WritePlan("merge", ("id",), deletes=True, soft_delete=True),
+        {},
+    )
     assert back.rows_updated == 1
     assert {r[0]: (r[1], r[-1]) for r in _rows(target)}[3] == ("c again", False)
 
@@ -214,13 +263,28 @@ def test_declared_text_lengths_are_kept(tmp_path, target_conn):
     from sync_assets.sources.odbc import _system_type
     from sync_assets.tsql.types import MAX_LENGTH
 
-    assert _system_type("nvarchar(12)") == ("nvarchar", None, 12) and _system_type("nvarchar(max)") == ("nvarchar", None, None)
-    schema = pa.schema([pa.field("id", pa.int64()), pa.field("code", pa.string(), metadata={MAX_LENGTH: "12"}),
-                        pa.field("label", pa.string())])
-    reader = pa.RecordBatchReader.from_batches(schema, [pa.record_batch([[1], ["abc"], ["x"]], schema=schema)])
+    assert _system_type("nvarchar(12)") == ("nvarchar", None, 12) and _system_type(
+        "nvarchar(max)"
+    ) == ("nvarchar", None, None)
+    schema = pa.schema(
+        [
+            pa.field("id", pa.int64()),
+            pa.field("code", pa.string(), metadata={MAX_LENGTH: "12"}),
+            pa.field("label", pa.string()),
+        ]
+    )
+    reader = pa.RecordBatchReader.from_batches(
+        schema, [pa.record_batch([[1], ["abc"], ["x"]], schema=schema)]
+    )
     _target(tmp_path, target_conn).write(reader, WritePlan("replace"), {})
     c = target_conn
-    with psycopg.connect(host=c["server"], port=c["port"], dbname=c["database"], user=c["user"]) as con:
-        lengths = dict(con.execute("SELECT column_name, character_maximum_length FROM information_schema.columns "
-                                   "WHERE table_name = 'orders'").fetchall())
+    with psycopg.connect(
+        host=c["server"], port=c["port"], dbname=c["database"], user=c["user"]
+    ) as con:
+        lengths = dict(
+            con.execute(
+                "SELECT column_name, character_maximum_length FROM information_schema.columns "
+                "WHERE table_name = 'orders'"
+            ).fetchall()
+        )
     assert lengths == {"id": None, "code": 12, "label": None}

@@ -48,7 +48,11 @@ def test_good_config_loads(tmp_path):
         ("    batch_sise: 10\n", "batch_sise", "Extra inputs are not permitted"),
         ("    batch_size: lots\n", "batch_size", "valid integer"),
         ("    frequency: every tuesday\n", "frequency", "valid cron expression"),
-        ("    partition: {column: day, granularity: fortnightly, start: 2025-01-01}\n", "partition.granularity", "'hourly', 'daily', 'weekly' or 'monthly'"),
+        (
+            "    partition: {column: day, granularity: fortnightly, start: 2025-01-01}\n",
+            "partition.granularity",
+            "'hourly', 'daily', 'weekly' or 'monthly'",
+        ),
     ],
 )
 def test_field_errors_name_file_object_and_field(tmp_path, extra, field, message):
@@ -58,9 +62,9 @@ def test_field_errors_name_file_object_and_field(tmp_path, extra, field, message
 
 
 def test_merge_without_keys_and_incremental_without_column(tmp_path):
-    objects = GOOD.replace("sync_type: full", "sync_type: merge") + GOOD.replace("orders", "events").replace(
-        "sync_type: full", "sync_type: incremental"
-    )
+    objects = GOOD.replace("sync_type: full", "sync_type: merge") + GOOD.replace(
+        "orders", "events"
+    ).replace("sync_type: full", "sync_type: incremental")
     text = error_of(write(tmp_path, objects))
     assert "object_id 'orders'" in text and "merge_keys" in text
     assert "object_id 'events'" in text and "sync_column" in text
@@ -84,14 +88,19 @@ def test_yaml_syntax_error_names_line(tmp_path):
 
 
 def test_bad_sql_in_mappings_and_filter(tmp_path):
-    objects = GOOD + "    filter_condition: status = = 'x'\n    column_mappings: {'upper(name': name}\n"
+    objects = (
+        GOOD + "    filter_condition: status = = 'x'\n    column_mappings: {'upper(name': name}\n"
+    )
     text = error_of(write(tmp_path, objects))
     assert "field 'filter_condition': not valid duckdb SQL" in text
     assert "field 'column_mappings.upper(name': not valid duckdb SQL" in text
 
 
 def test_merge_keys_must_be_target_columns(tmp_path):
-    objects = GOOD.replace("sync_type: full", "sync_type: merge\n    merge_keys: [id]\n    column_mappings: {order_id: oid}")
+    objects = GOOD.replace(
+        "sync_type: full",
+        "sync_type: merge\n    merge_keys: [id]\n    column_mappings: {order_id: oid}",
+    )
     assert "field 'merge_keys': 'id' is not a target column" in error_of(write(tmp_path, objects))
 
 
@@ -108,7 +117,10 @@ def test_environment_variables(tmp_path, monkeypatch):
 
 def test_password_is_not_echoed(tmp_path, monkeypatch):
     monkeypatch.setenv("PG_PASSWORD", "s3cret-value")
-    connections = CONNECTIONS + "  pg: {type: postgres, host: db, database: x, password: '${PG_PASSWORD}', port: nope}\n"
+    connections = (
+        CONNECTIONS
+        + "  pg: {type: postgres, host: db, database: x, password: '${PG_PASSWORD}', port: nope}\n"
+    )
     text = error_of(write(tmp_path, GOOD, connections))
     assert "connection 'pg'" in text and "field 'port'" in text and "s3cret-value" not in text
 
@@ -120,14 +132,28 @@ def test_code_location_load_fails_with_the_same_message(tmp_path):
 
 
 def test_inactive_objects_make_no_asset(tmp_path):
-    defs = load_definitions(write(tmp_path, GOOD + GOOD.replace("orders", "old").replace("sync_type: full", "sync_type: full\n    active: false")))
+    defs = load_definitions(
+        write(
+            tmp_path,
+            GOOD
+            + GOOD.replace("orders", "old").replace(
+                "sync_type: full", "sync_type: full\n    active: false"
+            ),
+        )
+    )
     # the active object and its source table (an external asset); nothing of the inactive one
-    assert sorted(s.key.to_user_string() for s in defs.resolve_all_asset_specs()) == ["src/main/orders", "wh/sales/orders"]
+    assert sorted(s.key.to_user_string() for s in defs.resolve_all_asset_specs()) == [
+        "src/main/orders",
+        "wh/sales/orders",
+    ]
 
 
-TSQL = CONNECTIONS + """  mssql: {type: tsql, flavor: azure_sql, server: db.example.net, database: sales, user: u, password: '${MSSQL_PASSWORD}'}
+TSQL = (
+    CONNECTIONS
+    + """  mssql: {type: tsql, flavor: azure_sql, server: db.example.net, database: sales, user: u, password: '${MSSQL_PASSWORD}'}
   lake: {type: delta, root: lake}
 """
+)
 CT = """
   - object_id: ct_orders
     source: {connection: mssql, schema: dbo, object: orders}
@@ -148,12 +174,17 @@ def test_change_tracking_needs_a_sql_server_source(tmp_path, monkeypatch):
     monkeypatch.setenv("MSSQL_PASSWORD", "pw")
     objects = CT.replace("connection: mssql", "connection: src")
     text = error_of(write(tmp_path, objects, TSQL))
-    assert "object_id 'ct_orders'" in text and "change_tracking needs a tsql source of flavor sqlserver or azure_sql" in text
+    assert (
+        "object_id 'ct_orders'" in text
+        and "change_tracking needs a tsql source of flavor sqlserver or azure_sql" in text
+    )
 
 
 def test_change_tracking_fields(tmp_path, monkeypatch):
     monkeypatch.setenv("MSSQL_PASSWORD", "pw")
-    objects = CT.replace("merge_keys: [id]", "merge_keys: []") + GOOD.replace("sync_type: full", "sync_type: full\n    soft_delete: true")
+    objects = CT.replace("merge_keys: [id]", "merge_keys: []") + GOOD.replace(
+        "sync_type: full", "sync_type: full\n    soft_delete: true"
+    )
     text = error_of(write(tmp_path, objects, TSQL))
     assert "object_id 'ct_orders'" in text and "key columns" in text
     assert "object_id 'orders'" in text and "only change_tracking and cdf read deletes" in text
@@ -161,10 +192,16 @@ def test_change_tracking_fields(tmp_path, monkeypatch):
 
 def test_tsql_connection_errors_name_the_connection_and_hide_secrets(tmp_path, monkeypatch):
     monkeypatch.setenv("SP_SECRET", "very-secret")
-    connections = CONNECTIONS + """  fab: {type: tsql, flavor: fabric_warehouse, server: x, database: wh, authentication: service_principal,
+    connections = (
+        CONNECTIONS
+        + """  fab: {type: tsql, flavor: fabric_warehouse, server: x, database: wh, authentication: service_principal,
          client_id: c, client_secret: '${SP_SECRET}'}
   box: {type: tsql, flavor: sqlserver, server: x, database: d, staging: {url: 'abfss://c@a.dfs.core.windows.net/s'}}
 """
+    )
     text = error_of(write(tmp_path, GOOD, connections))
     assert "connection 'fab'" in text and "needs tenant_id" in text and "very-secret" not in text
-    assert "connection 'box'" in text and "staging (COPY INTO) is available on synapse and fabric_warehouse only" in text
+    assert (
+        "connection 'box'" in text
+        and "staging (COPY INTO) is available on synapse and fabric_warehouse only" in text
+    )

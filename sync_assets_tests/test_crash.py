@@ -17,7 +17,13 @@ import sys
 import pytest
 
 from sync_assets.faults import CRASH_ENV
-from sync_assets_tests.data import delete_items, items_project, insert_items, source_rows, update_items
+from sync_assets_tests.data import (
+    delete_items,
+    insert_items,
+    items_project,
+    source_rows,
+    update_items,
+)
 from sync_assets_tests.harness import Project, assert_same_rows
 
 POINTS = {
@@ -58,7 +64,9 @@ def assert_before_or_after(project, before, after):
 
 @pytest.mark.parametrize("target_kind, point", CASES)
 def test_incremental_append_survives_kill(tmp_path, target_conn, target_kind, point):
-    project, src = project_for(tmp_path, target_conn, sync_type="incremental", sync_column="updated_at")
+    project, src = project_for(
+        tmp_path, target_conn, sync_type="incremental", sync_column="updated_at"
+    )
     project.materialize("items_sync")
     before = project.target_table("items_sync")
     insert_items(src, 10_000, 2000)
@@ -68,7 +76,10 @@ def test_incremental_append_survives_kill(tmp_path, target_conn, target_kind, po
     assert_same_rows(source_rows(src), project.target_table("items_sync"), "id")
 
 
-@pytest.mark.parametrize("target_kind, point", [c for c in CASES if c[1] in ("mid_stream", "before_commit", "files_written")])
+@pytest.mark.parametrize(
+    "target_kind, point",
+    [c for c in CASES if c[1] in ("mid_stream", "before_commit", "files_written")],
+)
 def test_merge_survives_kill(tmp_path, target_conn, target_kind, point):
     project, src = project_for(tmp_path, target_conn, sync_type="merge", merge_keys=["id"])
     project.materialize("items_sync")
@@ -85,8 +96,16 @@ def test_merge_survives_kill(tmp_path, target_conn, target_kind, point):
 @pytest.mark.parametrize("target_kind", list(POINTS))
 def test_partition_replace_survives_kill(tmp_path, target_conn, target_kind):
     project, src = project_for(
-        tmp_path, target_conn, sync_type="full", batch_size=100,
-        partition={"column": "day", "granularity": "daily", "start": "2025-03-01", "end": "2025-03-11"},
+        tmp_path,
+        target_conn,
+        sync_type="full",
+        batch_size=100,
+        partition={
+            "column": "day",
+            "granularity": "daily",
+            "start": "2025-03-01",
+            "end": "2025-03-11",
+        },
     )
     for day in range(1, 11):
         project.materialize("items_sync", partition=f"2025-03-{day:02d}")

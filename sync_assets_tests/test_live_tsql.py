@@ -21,13 +21,22 @@ import uuid
 
 import pytest
 
-from sync_assets_tests.data import delete_items, insert_items, items_project, source_rows, update_items
+from sync_assets_tests.data import (
+    delete_items,
+    insert_items,
+    items_project,
+    source_rows,
+    update_items,
+)
 from sync_assets_tests.harness import Project, assert_same_rows
 
 LIVE = os.environ.get("SYNC_ASSETS_LIVE_TSQL")
 FLAVOR = os.environ.get("SYNC_ASSETS_LIVE_TSQL_FLAVOR", "sqlserver")
 
-pytestmark = [pytest.mark.live, pytest.mark.skipif(not LIVE, reason="set SYNC_ASSETS_LIVE_TSQL to run the live T-SQL suite")]
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(not LIVE, reason="set SYNC_ASSETS_LIVE_TSQL to run the live T-SQL suite"),
+]
 
 
 def live_connection() -> dict:
@@ -61,16 +70,24 @@ def schema():
 
 
 def _project(tmp_path, schema, **obj):
-    return items_project(tmp_path, live_connection(), target={"connection": "tgt", "schema": schema, "object": "items"}, **obj)
+    return items_project(
+        tmp_path,
+        live_connection(),
+        target={"connection": "tgt", "schema": schema, "object": "items"},
+        **obj,
+    )
 
 
-@pytest.mark.parametrize("sync_type, extra", [
-    ("full", {}),
-    ("incremental", {"sync_column": "updated_at"}),
-    ("merge", {"merge_keys": ["id"]}),
-    ("merge", {"merge_keys": ["id"], "sync_column": "updated_at"}),
-    ("append_only", {"sync_column": "updated_at"}),
-])
+@pytest.mark.parametrize(
+    "sync_type, extra",
+    [
+        ("full", {}),
+        ("incremental", {"sync_column": "updated_at"}),
+        ("merge", {"merge_keys": ["id"]}),
+        ("merge", {"merge_keys": ["id"], "sync_column": "updated_at"}),
+        ("append_only", {"sync_column": "updated_at"}),
+    ],
+)
 def test_sync_types_end_to_end(tmp_path, schema, sync_type, extra):
     project, src = _project(tmp_path, schema, sync_type=sync_type, **extra)
     project.materialize("items_sync")
@@ -87,7 +104,12 @@ def test_sync_types_end_to_end(tmp_path, schema, sync_type, extra):
 
 
 def test_partition_replace_leaves_other_partitions(tmp_path, schema):
-    partition = {"column": "day", "granularity": "daily", "start": "2025-03-01", "end": "2025-03-11"}
+    partition = {
+        "column": "day",
+        "granularity": "daily",
+        "start": "2025-03-01",
+        "end": "2025-03-11",
+    }
     project, src = _project(tmp_path, schema, sync_type="full", partition=partition)
     project.materialize("items_sync", partition_range=("2025-03-01", "2025-03-10"))
     update_items(src, "day = DATE '2025-03-04'")
@@ -98,15 +120,28 @@ def test_partition_replace_leaves_other_partitions(tmp_path, schema):
 def test_tsql_source(tmp_path, schema):
     project, src = _project(tmp_path, schema, sync_type="full")
     project.materialize("items_sync")
-    spec = {"object_id": "back", "source": {"connection": "tgt", "schema": schema, "object": "items"},
-            "target": {"connection": "wh", "object": "items"}, "sync_type": "incremental", "sync_column": "updated_at",
-            "merge_keys": ["id"], "batch_size": 64}
-    back = Project(tmp_path / "back", {"tgt": live_connection(), "wh": {"type": "duckdb", "path": str(tmp_path / "w.duckdb")}}, [spec])
+    spec = {
+        "object_id": "back",
+        "source": {"connection": "tgt", "schema": schema, "object": "items"},
+        "target": {"connection": "wh", "object": "items"},
+        "sync_type": "incremental",
+        "sync_column": "updated_at",
+        "merge_keys": ["id"],
+        "batch_size": 64,
+    }
+    back = Project(
+        tmp_path / "back",
+        {"tgt": live_connection(), "wh": {"type": "duckdb", "path": str(tmp_path / "w.duckdb")}},
+        [spec],
+    )
     back.materialize("back")
     assert back.target_table("back").num_rows == source_rows(src).num_rows
 
 
-@pytest.mark.skipif(FLAVOR not in ("sqlserver", "azure_sql"), reason="Change Tracking is a SQL Server / Azure SQL feature")
+@pytest.mark.skipif(
+    FLAVOR not in ("sqlserver", "azure_sql"),
+    reason="Change Tracking is a SQL Server / Azure SQL feature",
+)
 @pytest.mark.parametrize("soft_delete", [False, True])
 def test_change_tracking_end_to_end(tmp_path, schema, soft_delete):
     table = f"[{schema}].[orders]"
@@ -120,17 +155,35 @@ def test_change_tracking_end_to_end(tmp_path, schema, soft_delete):
         f"ALTER TABLE {table} ENABLE CHANGE_TRACKING",
         f"INSERT INTO {table} SELECT value, CONCAT(N'n', value), value * 1.5 FROM GENERATE_SERIES(1, 500)",
     )
-    spec = {"object_id": "ct", "source": {"connection": "mssql", "schema": schema, "object": "orders"},
-            "target": {"connection": "wh", "object": "orders"}, "sync_type": "change_tracking", "merge_keys": ["id"],
-            "soft_delete": soft_delete}
-    project = Project(tmp_path, {"mssql": live_connection(), "wh": {"type": "duckdb", "path": str(tmp_path / "w.duckdb")}}, [spec])
+    spec = {
+        "object_id": "ct",
+        "source": {"connection": "mssql", "schema": schema, "object": "orders"},
+        "target": {"connection": "wh", "object": "orders"},
+        "sync_type": "change_tracking",
+        "merge_keys": ["id"],
+        "soft_delete": soft_delete,
+    }
+    project = Project(
+        tmp_path,
+        {"mssql": live_connection(), "wh": {"type": "duckdb", "path": str(tmp_path / "w.duckdb")}},
+        [spec],
+    )
     first = project.materialize("ct")
-    assert first["sync/rows_inserted"] == 500 and "first sync" in first["sync/change_tracking_decision"]
-    _run(f"UPDATE {table} SET note = N'changed' WHERE id <= 10",
-         f"DELETE FROM {table} WHERE id BETWEEN 491 AND 500",
-         f"INSERT INTO {table} VALUES (1000, N'new', 1)")
+    assert (
+        first["sync/rows_inserted"] == 500
+        and "first sync" in first["sync/change_tracking_decision"]
+    )
+    _run(
+        f"UPDATE {table} SET note = N'changed' WHERE id <= 10",
+        f"DELETE FROM {table} WHERE id BETWEEN 491 AND 500",
+        f"INSERT INTO {table} VALUES (1000, N'new', 1)",
+    )
     second = project.materialize("ct")
-    assert (second["sync/rows_inserted"], second["sync/rows_updated"], second["sync/rows_deleted"]) == (1, 10, 10)
+    assert (
+        second["sync/rows_inserted"],
+        second["sync/rows_updated"],
+        second["sync/rows_deleted"],
+    ) == (1, 10, 10)
     rows = {r["id"]: r for r in project.target_table("ct").to_pylist()}
     assert rows[1]["note"] == "changed" and 1000 in rows
     if soft_delete:

@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from sync_assets_tests.data import delete_items, items_project, insert_items, source_rows, update_items
+from sync_assets_tests.data import (
+    delete_items,
+    insert_items,
+    items_project,
+    source_rows,
+    update_items,
+)
 from sync_assets_tests.harness import assert_same_rows, write_marker
 
 DAYS = ("2025-03-01", "2025-03-10")
@@ -15,9 +21,15 @@ DAYS = ("2025-03-01", "2025-03-10")
 
 def partitioned_project(tmp_path, target_conn, column: str, **obj):
     spec = {
-        "object_id": "items_daily", "sync_type": "full",
+        "object_id": "items_daily",
+        "sync_type": "full",
         "target": {"connection": "tgt", "schema": "sales", "object": "items_daily"},
-        "partition": {"column": column, "granularity": "daily", "start": "2025-03-01", "end": "2025-03-11"},
+        "partition": {
+            "column": column,
+            "granularity": "daily",
+            "start": "2025-03-01",
+            "end": "2025-03-11",
+        },
     }
     return items_project(tmp_path, target_conn, **{**spec, **obj})
 
@@ -52,7 +64,9 @@ def test_replace_one_partition_leaves_others(tmp_path, target_conn, column):
 
 
 def test_partitioned_merge_deletes_only_inside_the_window(tmp_path, target_conn):
-    project, src = partitioned_project(tmp_path, target_conn, "day", sync_type="merge", merge_keys=["id"])
+    project, src = partitioned_project(
+        tmp_path, target_conn, "day", sync_type="merge", merge_keys=["id"]
+    )
     project.materialize("items_daily", partition_range=DAYS)
     delete_items(src, "id IN (3, 4)")  # 2025-03-04 and 2025-03-05
     update_items(src, "id = 13")  # 2025-03-04
@@ -65,7 +79,9 @@ def test_partitioned_merge_deletes_only_inside_the_window(tmp_path, target_conn)
 
 
 def test_incremental_watermark_per_partition(tmp_path, target_conn):
-    project, src = partitioned_project(tmp_path, target_conn, "day", sync_type="incremental", sync_column="updated_at")
+    project, src = partitioned_project(
+        tmp_path, target_conn, "day", sync_type="incremental", sync_column="updated_at"
+    )
     project.materialize("items_daily", partition_range=DAYS)
     insert_items(src, 1002, 1, stamp="2025-04-01 00:00:00")  # 2025-03-03
     insert_items(src, 1006, 1, stamp="2025-04-02 00:00:00")  # 2025-03-07
@@ -92,7 +108,15 @@ def test_incremental_watermark_per_partition(tmp_path, target_conn):
 )
 def test_other_granularities(tmp_path, target_conn, granularity, key, rows):
     project, src = partitioned_project(tmp_path, target_conn, "ts")
-    project.update_object("items_daily", partition={"column": "ts", "granularity": granularity, "start": "2025-01-05", "end": "2025-06-01"})
+    project.update_object(
+        "items_daily",
+        partition={
+            "column": "ts",
+            "granularity": granularity,
+            "start": "2025-01-05",
+            "end": "2025-06-01",
+        },
+    )
     meta = project.materialize("items_daily", partition=key)
     assert meta["dagster/partition_row_count"] == rows
     assert project.target_table("items_daily").num_rows == rows

@@ -35,8 +35,15 @@ def _render() -> str:
     statements = script(SNOWFLAKE) + [
         ("stage load", copy_into_sql('"_sync_assets"."stage_orders"', "orders/run")),
         ("catalog", catalog_sql()),
-        ("source: probe", probe_sql(select_sql('"sales"."orders"', None, "status <> 'test'", [], "snowflake"),
-                                    "updated_at", "snowflake", fingerprint=True)),
+        (
+            "source: probe",
+            probe_sql(
+                select_sql('"sales"."orders"', None, "status <> 'test'", [], "snowflake"),
+                "updated_at",
+                "snowflake",
+                fingerprint=True,
+            ),
+        ),
     ]
     return "".join(f"-- {label}\n{sql};\n\n" for label, sql in statements)
 
@@ -46,10 +53,13 @@ def test_statements_match_golden_text_and_parse_as_snowflake():
     if os.environ.get("SYNC_ASSETS_UPDATE_GOLDEN"):
         GOLDEN.write_text(text)
     assert text == GOLDEN.read_text()
-    for label, sql in script(SNOWFLAKE):
+    for _label, sql in script(SNOWFLAKE):
         sqlglot.parse_one(sql, read="snowflake", error_level=sqlglot.ErrorLevel.RAISE)
     merge = dict(script(SNOWFLAKE))["merge"]
-    assert merge.startswith('MERGE INTO "sales"."orders" AS t USING') and "WHEN NOT MATCHED THEN INSERT" in merge
+    assert (
+        merge.startswith('MERGE INTO "sales"."orders" AS t USING')
+        and "WHEN NOT MATCHED THEN INSERT" in merge
+    )
 
 
 def test_use_merge_switch():
@@ -60,8 +70,20 @@ def test_use_merge_switch():
 def test_type_mapping_round_trip():
     import pyarrow as pa
 
-    for t in (pa.int32(), pa.int64(), pa.uint64(), pa.float32(), pa.decimal128(12, 2), pa.string(), pa.binary(),
-              pa.date32(), pa.timestamp("us"), pa.timestamp("ns", tz="UTC"), pa.bool_(), pa.list_(pa.int8())):
+    for t in (
+        pa.int32(),
+        pa.int64(),
+        pa.uint64(),
+        pa.float32(),
+        pa.decimal128(12, 2),
+        pa.string(),
+        pa.binary(),
+        pa.date32(),
+        pa.timestamp("us"),
+        pa.timestamp("ns", tz="UTC"),
+        pa.bool_(),
+        pa.list_(pa.int8()),
+    ):
         sql_type, stored = column_type(t)
         name, _, args = sql_type.partition("(")
         nums = [int(a) for a in args.rstrip(")").split(",") if a]
@@ -70,12 +92,22 @@ def test_type_mapping_round_trip():
 
 
 def _seed(server, database, rows=500):
-    args = {k: server[k] for k in ("host", "port", "protocol", "session_parameters", "network_timeout")}
-    con = snowflake.connector.connect(account="fakesnow", user="fake", password="fakesnow-test-password", database=database, **args)
+    args = {
+        k: server[k] for k in ("host", "port", "protocol", "session_parameters", "network_timeout")
+    }
+    con = snowflake.connector.connect(
+        account="fakesnow",
+        user="fake",
+        password="fakesnow-test-password",
+        database=database,
+        **args,
+    )
     cur = con.cursor()
     cur.execute('CREATE SCHEMA "shop"')
-    cur.execute('CREATE TABLE "shop"."orders" ("id" NUMBER(38,0), "status" VARCHAR, "amount" NUMBER(12,2), '
-                '"updated_at" TIMESTAMP_NTZ(6))')
+    cur.execute(
+        'CREATE TABLE "shop"."orders" ("id" NUMBER(38,0), "status" VARCHAR, "amount" NUMBER(12,2), '
+        '"updated_at" TIMESTAMP_NTZ(6))'
+    )
     cur.execute(f"""INSERT INTO "shop"."orders" SELECT seq4() + 1, CASE WHEN seq4() % 3 = 0 THEN 'x' ELSE 'ok' END,
                     (seq4() + 1) * 1.25, DATEADD(second, seq4(), '2025-01-01'::TIMESTAMP_NTZ)
                     FROM TABLE(GENERATOR(ROWCOUNT => {rows}))""")
@@ -85,17 +117,33 @@ def _seed(server, database, rows=500):
 def test_snowflake_source_streams_arrow_batches(tmp_path, fakesnow_server):
     source = snowflake_connection(fakesnow_server)
     con = _seed(fakesnow_server, source["database"])
-    spec = {"object_id": "snow_orders", "source": {"connection": "snow", "schema": "shop", "object": "orders"},
-            "target": {"connection": "wh", "object": "orders"}, "sync_type": "incremental", "sync_column": "updated_at",
-            "merge_keys": ["id"], "filter_condition": "\"status\" <> 'x'", "batch_size": 100}
-    project = Project(tmp_path, {"snow": source, "wh": {"type": "duckdb", "path": str(tmp_path / "w.duckdb")}}, [spec])
+    spec = {
+        "object_id": "snow_orders",
+        "source": {"connection": "snow", "schema": "shop", "object": "orders"},
+        "target": {"connection": "wh", "object": "orders"},
+        "sync_type": "incremental",
+        "sync_column": "updated_at",
+        "merge_keys": ["id"],
+        "filter_condition": "\"status\" <> 'x'",
+        "batch_size": 100,
+    }
+    project = Project(
+        tmp_path,
+        {"snow": source, "wh": {"type": "duckdb", "path": str(tmp_path / "w.duckdb")}},
+        [spec],
+    )
     meta = project.materialize("snow_orders")
     assert meta["sync/rows_read"] == 333
     table = project.target_table("snow_orders")
     assert table.schema.field("amount").type.scale == 2 and table.num_rows == 333
-    con.cursor().execute("""UPDATE "shop"."orders" SET "amount" = 0, "updated_at" = '2026-01-01'::TIMESTAMP_NTZ WHERE "id" <= 10""")
+    con.cursor().execute(
+        """UPDATE "shop"."orders" SET "amount" = 0, "updated_at" = '2026-01-01'::TIMESTAMP_NTZ WHERE "id" <= 10"""
+    )
     meta = project.materialize("snow_orders")
-    assert (meta["sync/rows_inserted"], meta["sync/rows_updated"]) == (0, 6)  # ids 1..10 minus the 4 with status x
+    assert (meta["sync/rows_inserted"], meta["sync/rows_updated"]) == (
+        0,
+        6,
+    )  # ids 1..10 minus the 4 with status x
 
 
 def test_connection_check(tmp_path, fakesnow_server):
@@ -108,9 +156,17 @@ def test_connection_check(tmp_path, fakesnow_server):
 
 
 @pytest.mark.live
-@pytest.mark.skipif(not os.environ.get("SYNC_ASSETS_LIVE_SNOWFLAKE"), reason="set SYNC_ASSETS_LIVE_SNOWFLAKE to run")
-@pytest.mark.parametrize("sync_type, extra", [("full", {}), ("merge", {"merge_keys": ["id"]}),
-                                              ("incremental", {"sync_column": "updated_at", "merge_keys": ["id"]})])
+@pytest.mark.skipif(
+    not os.environ.get("SYNC_ASSETS_LIVE_SNOWFLAKE"), reason="set SYNC_ASSETS_LIVE_SNOWFLAKE to run"
+)
+@pytest.mark.parametrize(
+    "sync_type, extra",
+    [
+        ("full", {}),
+        ("merge", {"merge_keys": ["id"]}),
+        ("incremental", {"sync_column": "updated_at", "merge_keys": ["id"]}),
+    ],
+)
 def test_live_snowflake_target(tmp_path, sync_type, extra):
     """Against a real account: SYNC_ASSETS_LIVE_SNOWFLAKE holds a JSON object of snowflake
     connection fields (account, user, password or private_key_path, database, warehouse, role).
@@ -122,8 +178,13 @@ def test_live_snowflake_target(tmp_path, sync_type, extra):
 
     conn = {"type": "snowflake", **json.loads(os.environ["SYNC_ASSETS_LIVE_SNOWFLAKE"])}
     schema = f"sa_{os.getpid()}_{sync_type}"
-    project, src = items_project(tmp_path, conn, target={"connection": "tgt", "schema": schema, "object": "items"},
-                                 sync_type=sync_type, **extra)
+    project, src = items_project(
+        tmp_path,
+        conn,
+        target={"connection": "tgt", "schema": schema, "object": "items"},
+        sync_type=sync_type,
+        **extra,
+    )
     project.materialize("items_sync")
     insert_items(src, 1000, 10)
     update_items(src, "id % 10 = 0")

@@ -30,10 +30,26 @@ def pg_source(uri: str, n: int = 2000) -> None:
 
 def pg_rows(uri: str, where: str = "TRUE") -> pa.Table:
     with psycopg.connect(uri) as con:
-        rows = con.execute(f"SELECT id, customer_id, status, amount, note, created_at, updated_at, day FROM shop.orders WHERE {where}").fetchall()
+        rows = con.execute(
+            f"SELECT id, customer_id, status, amount, note, created_at, updated_at, day FROM shop.orders WHERE {where}"
+        ).fetchall()
     names = ["id", "customer_id", "status", "amount", "note", "created_at", "updated_at", "day"]
-    types = [pa.int64(), pa.int32(), pa.string(), pa.decimal128(12, 2), pa.string(), pa.timestamp("us", tz="UTC"), pa.timestamp("us"), pa.date32()]
-    return pa.table({n: pa.array([r[i] for r in rows], t) for i, (n, t) in enumerate(zip(names, types))})
+    types = [
+        pa.int64(),
+        pa.int32(),
+        pa.string(),
+        pa.decimal128(12, 2),
+        pa.string(),
+        pa.timestamp("us", tz="UTC"),
+        pa.timestamp("us"),
+        pa.date32(),
+    ]
+    return pa.table(
+        {
+            n: pa.array([r[i] for r in rows], t)
+            for i, (n, t) in enumerate(zip(names, types, strict=True))
+        }
+    )
 
 
 @pytest.mark.parametrize("target_kind", ["delta", "parquet", "duckdb", "postgres"])
@@ -43,10 +59,15 @@ def test_postgres_source_types_and_merge(tmp_path, pg_uri, target_conn):
         "object_id": "pg_orders",
         "source": {"connection": "pg", "schema": "shop", "object": "orders"},
         "target": {"connection": "tgt", "object": "orders"},
-        "sync_type": "incremental", "sync_column": "updated_at", "merge_keys": ["id"],
-        "filter_condition": "status <> 'c'", "batch_size": 500,
+        "sync_type": "incremental",
+        "sync_column": "updated_at",
+        "merge_keys": ["id"],
+        "filter_condition": "status <> 'c'",
+        "batch_size": 500,
     }
-    project = Project(tmp_path, {"pg": {"type": "postgres", "dsn": pg_uri}, "tgt": target_conn}, [spec])
+    project = Project(
+        tmp_path, {"pg": {"type": "postgres", "dsn": pg_uri}, "tgt": target_conn}, [spec]
+    )
     meta = project.materialize("pg_orders")
     target = project.target_table("pg_orders")
     assert_same_rows(pg_rows(pg_uri, "status <> 'c'"), target, "id")
@@ -55,8 +76,12 @@ def test_postgres_source_types_and_merge(tmp_path, pg_uri, target_conn):
     assert isinstance(first["ratio"], decimal.Decimal) or first["ratio"] is not None
 
     with psycopg.connect(pg_uri, autocommit=True) as con:
-        con.execute("UPDATE shop.orders SET amount = amount + 1, updated_at = timestamp '2026-01-01' WHERE id % 100 = 1")
-        con.execute("INSERT INTO shop.orders SELECT 5000 + g, 1, 'a', 1.00, 1, 'late', '{}', now(), timestamp '2026-01-02', date '2025-01-02' FROM generate_series(1, 7) g")
+        con.execute(
+            "UPDATE shop.orders SET amount = amount + 1, updated_at = timestamp '2026-01-01' WHERE id % 100 = 1"
+        )
+        con.execute(
+            "INSERT INTO shop.orders SELECT 5000 + g, 1, 'a', 1.00, 1, 'late', '{}', now(), timestamp '2026-01-02', date '2025-01-02' FROM generate_series(1, 7) g"
+        )
     meta = project.materialize("pg_orders")
     assert meta["sync/rows_inserted"] == 7
     assert_same_rows(pg_rows(pg_uri, "status <> 'c'"), project.target_table("pg_orders"), "id")
@@ -65,9 +90,20 @@ def test_postgres_source_types_and_merge(tmp_path, pg_uri, target_conn):
 def test_postgres_source_unconstrained_numeric_overflow_is_an_error(tmp_path, pg_uri):
     with psycopg.connect(pg_uri, autocommit=True) as con:
         con.execute("CREATE TABLE t (id int, v numeric); INSERT INTO t VALUES (1, 1.0000000000001)")
-    spec = {"object_id": "t", "source": {"connection": "pg", "schema": "public", "object": "t"},
-            "target": {"connection": "d", "object": "t"}, "sync_type": "full"}
-    project = Project(tmp_path, {"pg": {"type": "postgres", "dsn": pg_uri}, "d": {"type": "duckdb", "path": str(tmp_path / "w.duckdb")}}, [spec])
+    spec = {
+        "object_id": "t",
+        "source": {"connection": "pg", "schema": "public", "object": "t"},
+        "target": {"connection": "d", "object": "t"},
+        "sync_type": "full",
+    }
+    project = Project(
+        tmp_path,
+        {
+            "pg": {"type": "postgres", "dsn": pg_uri},
+            "d": {"type": "duckdb", "path": str(tmp_path / "w.duckdb")},
+        },
+        [spec],
+    )
     # unconstrained NUMERIC is read as DECIMAL(38,9): a value with more decimals must fail
     # loudly, naming the object, rather than be rounded
     with pytest.raises(Exception, match=r"object_id 't'.*would cause data loss"):
@@ -75,15 +111,25 @@ def test_postgres_source_unconstrained_numeric_overflow_is_an_error(tmp_path, pg
     import duckdb
 
     con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
-    assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 't'").fetchone()[0] == 0
+    assert (
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 't'"
+        ).fetchone()[0]
+        == 0
+    )
 
 
 def test_parquet_and_delta_sources(tmp_path):
-    table = pa.table({
-        "id": pa.array(range(1, 1001), pa.int64()),
-        "v": pa.array([float(i) / 3 for i in range(1, 1001)]),
-        "at": pa.array([dt.datetime(2025, 1, 1) + dt.timedelta(hours=i) for i in range(1000)], pa.timestamp("us")),
-    })
+    table = pa.table(
+        {
+            "id": pa.array(range(1, 1001), pa.int64()),
+            "v": pa.array([float(i) / 3 for i in range(1, 1001)]),
+            "at": pa.array(
+                [dt.datetime(2025, 1, 1) + dt.timedelta(hours=i) for i in range(1000)],
+                pa.timestamp("us"),
+            ),
+        }
+    )
     (tmp_path / "files").mkdir()
     import pyarrow.parquet as pq
 
@@ -91,21 +137,47 @@ def test_parquet_and_delta_sources(tmp_path):
     pq.write_table(table.slice(500), tmp_path / "files" / "b.parquet")
     write_deltalake(str(tmp_path / "lake" / "dbo" / "events"), table)
     objects = [
-        {"object_id": "from_parquet", "source": {"connection": "files", "object": "files"},
-         "target": {"connection": "wh", "object": "from_parquet"}, "sync_type": "full"},
-        {"object_id": "from_delta", "source": {"connection": "lake", "schema": "dbo", "object": "events"},
-         "target": {"connection": "wh", "object": "from_delta"}, "sync_type": "append_only", "sync_column": "id",
-         "partition": {"column": "at", "granularity": "daily", "start": "2025-01-01", "end": "2025-03-01"}},
+        {
+            "object_id": "from_parquet",
+            "source": {"connection": "files", "object": "files"},
+            "target": {"connection": "wh", "object": "from_parquet"},
+            "sync_type": "full",
+        },
+        {
+            "object_id": "from_delta",
+            "source": {"connection": "lake", "schema": "dbo", "object": "events"},
+            "target": {"connection": "wh", "object": "from_delta"},
+            "sync_type": "append_only",
+            "sync_column": "id",
+            "partition": {
+                "column": "at",
+                "granularity": "daily",
+                "start": "2025-01-01",
+                "end": "2025-03-01",
+            },
+        },
     ]
-    conns = {"files": {"type": "parquet", "root": str(tmp_path)}, "lake": {"type": "delta", "root": str(tmp_path / "lake")},
-             "wh": {"type": "duckdb", "path": str(tmp_path / "wh.duckdb")}}
+    conns = {
+        "files": {"type": "parquet", "root": str(tmp_path)},
+        "lake": {"type": "delta", "root": str(tmp_path / "lake")},
+        "wh": {"type": "duckdb", "path": str(tmp_path / "wh.duckdb")},
+    }
     project = Project(tmp_path, conns, objects)
     project.materialize("from_parquet")
     assert_same_rows(table, project.target_table("from_parquet"), "id")
     meta = project.materialize("from_delta", partition="2025-01-02")
     assert meta["dagster/partition_row_count"] == 24
-    write_deltalake(str(tmp_path / "lake" / "dbo" / "events"), pa.table({
-        "id": pa.array([5000], pa.int64()), "v": [1.0], "at": pa.array([dt.datetime(2025, 1, 2, 5)], pa.timestamp("us"))}), mode="append")
+    write_deltalake(
+        str(tmp_path / "lake" / "dbo" / "events"),
+        pa.table(
+            {
+                "id": pa.array([5000], pa.int64()),
+                "v": [1.0],
+                "at": pa.array([dt.datetime(2025, 1, 2, 5)], pa.timestamp("us")),
+            }
+        ),
+        mode="append",
+    )
     meta = project.materialize("from_delta", partition="2025-01-02")
     assert meta["sync/rows_inserted"] == 1 and meta["dagster/partition_row_count"] == 25
 
@@ -121,8 +193,11 @@ def test_odbc_source_reads_in_batches_and_merges(tmp_path, pg_uri, target_conn):
         "object_id": "odbc_orders",
         "source": {"connection": "src", "schema": "shop", "object": "orders"},
         "target": {"connection": "tgt", "object": "orders"},
-        "sync_type": "incremental", "sync_column": "updated_at", "merge_keys": ["id"],
-        "filter_condition": "status <> 'c'", "batch_size": 300,
+        "sync_type": "incremental",
+        "sync_column": "updated_at",
+        "merge_keys": ["id"],
+        "filter_condition": "status <> 'c'",
+        "batch_size": 300,
     }
     project = Project(tmp_path, {"src": odbc_connection(pg_uri), "tgt": target_conn}, [spec])
     meta = project.materialize("odbc_orders")
@@ -136,8 +211,16 @@ def test_odbc_source_reads_in_batches_and_merges(tmp_path, pg_uri, target_conn):
     assert created[1].replace(tzinfo=None) == dt.datetime(2025, 1, 1, 0, 1)
 
     with psycopg.connect(pg_uri, autocommit=True) as con:
-        con.execute("UPDATE shop.orders SET amount = amount + 1, updated_at = timestamp '2026-01-01' WHERE id % 100 = 1")
-        con.execute("INSERT INTO shop.orders SELECT 5000 + g, 1, 'a', 1.00, 1, 'late', '{}', now(), timestamp '2026-01-02', date '2025-01-02' FROM generate_series(1, 7) g")
+        con.execute(
+            "UPDATE shop.orders SET amount = amount + 1, updated_at = timestamp '2026-01-01' WHERE id % 100 = 1"
+        )
+        con.execute(
+            "INSERT INTO shop.orders SELECT 5000 + g, 1, 'a', 1.00, 1, 'late', '{}', now(), timestamp '2026-01-02', date '2025-01-02' FROM generate_series(1, 7) g"
+        )
     meta = project.materialize("odbc_orders")
     assert (meta["sync/rows_inserted"], meta["sync/rows_updated"]) == (7, 13)
-    assert_same_rows(pg_rows(pg_uri, "status <> 'c'").select(columns), project.target_table("odbc_orders").select(columns), "id")
+    assert_same_rows(
+        pg_rows(pg_uri, "status <> 'c'").select(columns),
+        project.target_table("odbc_orders").select(columns),
+        "id",
+    )

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import pytest
 
-from sync_assets_tests.data import delete_items, items_project, insert_items, source_rows, update_items
+from sync_assets_tests.data import (
+    delete_items,
+    insert_items,
+    items_project,
+    source_rows,
+    update_items,
+)
 from sync_assets_tests.harness import Project, assert_same_rows, duck_table, write_marker
 
 
@@ -41,7 +47,9 @@ def test_full(tmp_path, target_conn):
 
 
 def test_incremental_append(tmp_path, target_conn):
-    project, src = make_project(tmp_path, target_conn, sync_type="incremental", sync_column="updated_at")
+    project, src = make_project(
+        tmp_path, target_conn, sync_type="incremental", sync_column="updated_at"
+    )
     meta = project.materialize("items_sync")
     assert meta["sync/rows_inserted"] == 300 and meta["sync/watermark"] == "2025-03-01T00:05:00"
     insert_items(src, 1000, 25)
@@ -59,7 +67,11 @@ def test_incremental_merge(tmp_path, target_conn):
     insert_items(src, 1000, 10)
     update_items(src, "id % 50 = 0")
     meta = project.materialize("items_sync")
-    assert (meta["sync/rows_read"], meta["sync/rows_inserted"], meta["sync/rows_updated"]) == (16, 10, 6)
+    assert (meta["sync/rows_read"], meta["sync/rows_inserted"], meta["sync/rows_updated"]) == (
+        16,
+        10,
+        6,
+    )
     assert_same_rows(source_rows(src), project.target_table("items_sync"), "id")
     check_rerun_writes_nothing(project)
 
@@ -78,12 +90,24 @@ def test_merge_whole_source_with_deletes(tmp_path, target_conn):
 
 
 def test_merge_with_watermark_and_column_mappings(tmp_path, target_conn):
-    mappings = {"id": "item_id", "upper(name)": "item_name", "amount * 2": "double_amount", "updated_at": "updated_at"}
+    mappings = {
+        "id": "item_id",
+        "upper(name)": "item_name",
+        "amount * 2": "double_amount",
+        "updated_at": "updated_at",
+    }
     project, src = make_project(
-        tmp_path, target_conn, sync_type="merge", merge_keys=["item_id"], sync_column="updated_at",
-        column_mappings=mappings, filter_condition="flag OR id > 1000",
+        tmp_path,
+        target_conn,
+        sync_type="merge",
+        merge_keys=["item_id"],
+        sync_column="updated_at",
+        column_mappings=mappings,
+        filter_condition="flag OR id > 1000",
     )
-    expected_sql = "id AS item_id, upper(name) AS item_name, amount * 2 AS double_amount, updated_at"
+    expected_sql = (
+        "id AS item_id, upper(name) AS item_name, amount * 2 AS double_amount, updated_at"
+    )
     project.materialize("items_sync")
     update_items(src, "id IN (2, 4, 5)")  # 5 is filtered out (flag false)
     insert_items(src, 1001, 3)
@@ -104,7 +128,9 @@ def test_append_only(tmp_path, target_conn):
 
 
 def test_append_only_with_keys_never_updates(tmp_path, target_conn):
-    project, src = make_project(tmp_path, target_conn, sync_type="append_only", sync_column="updated_at", merge_keys=["id"])
+    project, src = make_project(
+        tmp_path, target_conn, sync_type="append_only", sync_column="updated_at", merge_keys=["id"]
+    )
     project.materialize("items_sync")
     before = source_rows(src, "id = 3")
     update_items(src, "id = 3")  # moves its watermark, but append_only never rewrites a row
@@ -145,7 +171,9 @@ def test_target_edited_by_hand_is_synced_again(tmp_path, target_conn, target_kin
 
 @pytest.mark.parametrize("target_kind", ["duckdb", "postgres"])
 def test_dropped_sql_table_is_reloaded_not_resumed(tmp_path, target_conn):
-    project, src = make_project(tmp_path, target_conn, sync_type="incremental", sync_column="updated_at")
+    project, src = make_project(
+        tmp_path, target_conn, sync_type="incremental", sync_column="updated_at"
+    )
     project.materialize("items_sync")
     target = project.target("items_sync")
     with target.session() as s:
@@ -159,7 +187,9 @@ def test_dropped_sql_table_is_reloaded_not_resumed(tmp_path, target_conn):
 @pytest.mark.parametrize("target_kind", ["duckdb", "delta"])
 def test_watermark_never_moves_back(tmp_path, target_conn):
     """Deleting the newest source rows lowers max(sync_column); the stored watermark stays."""
-    project, src = make_project(tmp_path, target_conn, sync_type="incremental", sync_column="updated_at")
+    project, src = make_project(
+        tmp_path, target_conn, sync_type="incremental", sync_column="updated_at"
+    )
     project.materialize("items_sync")
     delete_items(src, "id > 290")  # the ten newest rows
     meta = project.materialize("items_sync")
@@ -185,7 +215,9 @@ def test_skip_unchanged_false_always_writes(tmp_path, target_conn):
 
 @pytest.mark.parametrize("target_kind", ["duckdb"])
 def test_skip_unchanged_false_with_a_sync_column(tmp_path, target_conn):
-    project, src = make_project(tmp_path, target_conn, sync_type="full", sync_column="updated_at", skip_unchanged=False)
+    project, src = make_project(
+        tmp_path, target_conn, sync_type="full", sync_column="updated_at", skip_unchanged=False
+    )
     meta = project.materialize("items_sync")
     assert meta["sync/watermark"] == "2025-03-01T00:05:00"
     assert_same_rows(source_rows(src), project.target_table("items_sync"), "id")

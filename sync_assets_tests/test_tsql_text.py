@@ -20,9 +20,9 @@ import sqlglot
 
 from sync_assets.config.models import CopyStaging, TsqlConnection
 from sync_assets.secrets import connection_secrets
+from sync_assets.sql.flavors import DUCKDB, FABRIC_WAREHOUSE, FLAVORS, POSTGRES, SQLSERVER, SYNAPSE
 from sync_assets.tsql import odbc
 from sync_assets.tsql.copy_staging import CopyStager, service_url
-from sync_assets.sql.flavors import DUCKDB, FABRIC_WAREHOUSE, FLAVORS, POSTGRES, SQLSERVER, SYNAPSE
 from sync_assets.tsql.types import arrow_type_of, sql_type, storage_type
 from sync_assets.types import SchemaChangeError
 from sync_assets_tests.tsql_script import render, script
@@ -49,37 +49,113 @@ def test_tsql_statements_parse_and_round_trip(flavor):
         if label in UNPARSED:
             continue
         parsed = sqlglot.parse_one(statement, read="tsql", error_level=sqlglot.ErrorLevel.RAISE)
-        again = sqlglot.parse_one(parsed.sql("tsql"), read="tsql", error_level=sqlglot.ErrorLevel.RAISE)
+        again = sqlglot.parse_one(
+            parsed.sql("tsql"), read="tsql", error_level=sqlglot.ErrorLevel.RAISE
+        )
         assert again == parsed, f"{flavor} {label}: does not round-trip"
 
 
 def test_flavor_differences_show_in_the_text():
     fabric, synapse, sqlserver = (dict(script(f)) for f in (FABRIC_WAREHOUSE, SYNAPSE, SQLSERVER))
     assert "VARCHAR(MAX)" in fabric["create target"] and "NVARCHAR" not in fabric["create target"]
-    assert "DATETIME2(6)" in fabric["create target"] and "DATETIMEOFFSET(6)" in sqlserver["create target"]
+    assert (
+        "DATETIME2(6)" in fabric["create target"]
+        and "DATETIMEOFFSET(6)" in sqlserver["create target"]
+    )
     assert "merge" not in fabric and "merge: delete changed" in fabric  # MERGE is preview on Fabric
     assert synapse["create target"].endswith("WITH (DISTRIBUTION = ROUND_ROBIN, HEAP)")
     assert "WITH (HOLDLOCK)" in sqlserver["merge"] and "HOLDLOCK" not in synapse["merge"]
-    assert "[#__sync_stage]" in sqlserver["create staging"] and "[_sync_assets].[stage_orders]" in synapse["create staging"]
+    assert (
+        "[#__sync_stage]" in sqlserver["create staging"]
+        and "[_sync_assets].[stage_orders]" in synapse["create staging"]
+    )
 
 
 # ----------------------------------------------------------------------------- types
 
-ARROW = [pa.bool_(), pa.int8(), pa.uint8(), pa.int16(), pa.int32(), pa.uint32(), pa.int64(), pa.uint64(),
-         pa.float32(), pa.float64(), pa.string(), pa.large_string(), pa.binary(), pa.date32(),
-         pa.timestamp("s"), pa.timestamp("ms"), pa.timestamp("us"), pa.timestamp("ns"),
-         pa.timestamp("us", tz="UTC"), pa.time64("us"), pa.decimal128(12, 2), pa.decimal128(38, 10),
-         pa.list_(pa.int32()), pa.struct([("a", pa.int32())]), pa.dictionary(pa.int32(), pa.string())]
+ARROW = [
+    pa.bool_(),
+    pa.int8(),
+    pa.uint8(),
+    pa.int16(),
+    pa.int32(),
+    pa.uint32(),
+    pa.int64(),
+    pa.uint64(),
+    pa.float32(),
+    pa.float64(),
+    pa.string(),
+    pa.large_string(),
+    pa.binary(),
+    pa.date32(),
+    pa.timestamp("s"),
+    pa.timestamp("ms"),
+    pa.timestamp("us"),
+    pa.timestamp("ns"),
+    pa.timestamp("us", tz="UTC"),
+    pa.time64("us"),
+    pa.decimal128(12, 2),
+    pa.decimal128(38, 10),
+    pa.list_(pa.int32()),
+    pa.struct([("a", pa.int32())]),
+    pa.dictionary(pa.int32(), pa.string()),
+]
 
 EXPECTED = {
-    "sqlserver": ["BIT", "SMALLINT", "TINYINT", "SMALLINT", "INT", "BIGINT", "BIGINT", "DECIMAL(20,0)",
-                  "REAL", "FLOAT", "NVARCHAR(MAX)", "NVARCHAR(MAX)", "VARBINARY(MAX)", "DATE",
-                  "DATETIME2(0)", "DATETIME2(3)", "DATETIME2(6)", "DATETIME2(7)", "DATETIMEOFFSET(6)", "TIME(6)",
-                  "DECIMAL(12,2)", "DECIMAL(38,10)", "NVARCHAR(MAX)", "NVARCHAR(MAX)", "NVARCHAR(MAX)"],
-    "fabric_warehouse": ["BIT", "SMALLINT", "SMALLINT", "SMALLINT", "INT", "BIGINT", "BIGINT", "DECIMAL(20,0)",
-                         "REAL", "FLOAT", "VARCHAR(MAX)", "VARCHAR(MAX)", "VARBINARY(MAX)", "DATE",
-                         "DATETIME2(0)", "DATETIME2(3)", "DATETIME2(6)", "DATETIME2(6)", "DATETIME2(6)", "TIME(6)",
-                         "DECIMAL(12,2)", "DECIMAL(38,10)", "VARCHAR(MAX)", "VARCHAR(MAX)", "VARCHAR(MAX)"],
+    "sqlserver": [
+        "BIT",
+        "SMALLINT",
+        "TINYINT",
+        "SMALLINT",
+        "INT",
+        "BIGINT",
+        "BIGINT",
+        "DECIMAL(20,0)",
+        "REAL",
+        "FLOAT",
+        "NVARCHAR(MAX)",
+        "NVARCHAR(MAX)",
+        "VARBINARY(MAX)",
+        "DATE",
+        "DATETIME2(0)",
+        "DATETIME2(3)",
+        "DATETIME2(6)",
+        "DATETIME2(7)",
+        "DATETIMEOFFSET(6)",
+        "TIME(6)",
+        "DECIMAL(12,2)",
+        "DECIMAL(38,10)",
+        "NVARCHAR(MAX)",
+        "NVARCHAR(MAX)",
+        "NVARCHAR(MAX)",
+    ],
+    "fabric_warehouse": [
+        "BIT",
+        "SMALLINT",
+        "SMALLINT",
+        "SMALLINT",
+        "INT",
+        "BIGINT",
+        "BIGINT",
+        "DECIMAL(20,0)",
+        "REAL",
+        "FLOAT",
+        "VARCHAR(MAX)",
+        "VARCHAR(MAX)",
+        "VARBINARY(MAX)",
+        "DATE",
+        "DATETIME2(0)",
+        "DATETIME2(3)",
+        "DATETIME2(6)",
+        "DATETIME2(6)",
+        "DATETIME2(6)",
+        "TIME(6)",
+        "DECIMAL(12,2)",
+        "DECIMAL(38,10)",
+        "VARCHAR(MAX)",
+        "VARCHAR(MAX)",
+        "VARCHAR(MAX)",
+    ],
 }
 
 
@@ -97,7 +173,11 @@ def test_reading_a_column_back_gives_its_storage_type(flavor):
         nums = [int(a) for a in args.rstrip(")").split(",") if a and a != "MAX"]
         precision, scale = (nums + [None, None])[:2] if name == "DECIMAL" else (None, None)
         dt_precision = nums[0] if name in ("DATETIME2", "DATETIMEOFFSET", "TIME") else None
-        assert arrow_type_of(name, precision, scale, dt_precision) == storage_type(t, f), (flavor, t, text)
+        assert arrow_type_of(name, precision, scale, dt_precision) == storage_type(t, f), (
+            flavor,
+            t,
+            text,
+        )
 
 
 def test_types_without_a_column_type_are_errors():
@@ -112,17 +192,34 @@ def test_types_without_a_column_type_are_errors():
 
 
 def test_connection_strings_per_flavor_and_auth():
-    sql_login = TsqlConnection(type="tsql", server="db.example.net", port=1433, database="sales",
-                               user="loader", password="p;w{d}", options={"ApplicationIntent": "ReadOnly"})
+    sql_login = TsqlConnection(
+        type="tsql",
+        server="db.example.net",
+        port=1433,
+        database="sales",
+        user="loader",
+        password="p;w{d}",
+        options={"ApplicationIntent": "ReadOnly"},
+    )
     assert odbc.connection_string(sql_login) == (
         "DRIVER={ODBC Driver 18 for SQL Server};SERVER=tcp:db.example.net,1433;DATABASE=sales;Encrypt=yes;"
         "TrustServerCertificate=no;UID=loader;PWD={p;w{d}}};ApplicationIntent=ReadOnly"
     )
-    entra = TsqlConnection(type="tsql", flavor="fabric_warehouse", server="x.datawarehouse.fabric.microsoft.com",
-                           database="wh", authentication="service_principal", tenant_id="t", client_id="c",
-                           client_secret="s3cret", driver="ODBC Driver 18 for SQL Server")
+    entra = TsqlConnection(
+        type="tsql",
+        flavor="fabric_warehouse",
+        server="x.datawarehouse.fabric.microsoft.com",
+        database="wh",
+        authentication="service_principal",
+        tenant_id="t",
+        client_id="c",
+        client_secret="s3cret",
+        driver="ODBC Driver 18 for SQL Server",
+    )
     text = odbc.connection_string(entra)
-    assert "UID" not in text and "PWD" not in text and "s3cret" not in text  # the token goes pre-connect
+    assert (
+        "UID" not in text and "PWD" not in text and "s3cret" not in text
+    )  # the token goes pre-connect
     assert connection_secrets(entra) == ["s3cret"]
 
 
@@ -133,7 +230,9 @@ def test_access_token_layout():
 
 def test_service_principal_needs_its_fields():
     with pytest.raises(ValueError, match="needs tenant_id, client_secret"):
-        TsqlConnection(type="tsql", server="s", database="d", authentication="service_principal", client_id="c")
+        TsqlConnection(
+            type="tsql", server="s", database="d", authentication="service_principal", client_id="c"
+        )
 
 
 # ----------------------------------------------------------------------------- COPY INTO staging
@@ -142,7 +241,10 @@ def test_service_principal_needs_its_fields():
 def test_copy_staging_writes_parquet_parts_and_cleans_up(tmp_path):
     stager = CopyStager(CopyStaging(url=str(tmp_path / "stage")), "orders")
     schema = pa.schema([("id", pa.int64()), ("note", pa.string())])
-    batches = [pa.record_batch([pa.array(range(i, i + 10)), pa.array(["n"] * 10)], schema=schema) for i in (0, 10)]
+    batches = [
+        pa.record_batch([pa.array(range(i, i + 10)), pa.array(["n"] * 10)], schema=schema)
+        for i in (0, 10)
+    ]
     assert stager.write_files(pa.RecordBatchReader.from_batches(schema, batches)) == 20
     files = list(Path(stager.folder).glob("*.parquet"))
     assert len(files) == 1 and pq.read_table(files[0]).num_rows == 20
@@ -151,28 +253,52 @@ def test_copy_staging_writes_parquet_parts_and_cleans_up(tmp_path):
 
 
 def test_copy_into_reads_the_https_form_of_abfss_urls():
-    assert service_url("abfss://staging@acct.dfs.core.windows.net/sync/orders") == "https://acct.dfs.core.windows.net/staging/sync/orders"
-    assert service_url("https://onelake.dfs.fabric.microsoft.com/ws/lh.Lakehouse/Files/x") == "https://onelake.dfs.fabric.microsoft.com/ws/lh.Lakehouse/Files/x"
+    assert (
+        service_url("abfss://staging@acct.dfs.core.windows.net/sync/orders")
+        == "https://acct.dfs.core.windows.net/staging/sync/orders"
+    )
+    assert (
+        service_url("https://onelake.dfs.fabric.microsoft.com/ws/lh.Lakehouse/Files/x")
+        == "https://onelake.dfs.fabric.microsoft.com/ws/lh.Lakehouse/Files/x"
+    )
 
 
 def test_bind_widths_follow_the_batch_and_max_types_bind_unbounded():
     import pyodbc
 
-    batch = pa.record_batch([pa.array(["ab", None, "x" * 5000]), pa.array([b"1", None, b"22"])], names=["t", "b"])
-    assert odbc.input_sizes(batch, SQLSERVER) == [(pyodbc.SQL_WVARCHAR, 0, 0), (pyodbc.SQL_VARBINARY, 2, 0)]
-    assert odbc.input_sizes(batch, POSTGRES)[0] == (pyodbc.SQL_WVARCHAR, 5000, 0)  # 0 crashes psqlODBC
+    batch = pa.record_batch(
+        [pa.array(["ab", None, "x" * 5000]), pa.array([b"1", None, b"22"])], names=["t", "b"]
+    )
+    assert odbc.input_sizes(batch, SQLSERVER) == [
+        (pyodbc.SQL_WVARCHAR, 0, 0),
+        (pyodbc.SQL_VARBINARY, 2, 0),
+    ]
+    assert odbc.input_sizes(batch, POSTGRES)[0] == (
+        pyodbc.SQL_WVARCHAR,
+        5000,
+        0,
+    )  # 0 crashes psqlODBC
 
 
 def test_instants_are_bound_as_utc_wall_time():
     import datetime as dt
 
-    ts = pa.array([dt.datetime(2025, 1, 1, 12, tzinfo=dt.timezone.utc)], pa.timestamp("us", tz="Europe/Paris"))
-    assert odbc.bind_columns(pa.record_batch([ts], names=["ts"])) == [(dt.datetime(2025, 1, 1, 12),)]
+    ts = pa.array(
+        [dt.datetime(2025, 1, 1, 12, tzinfo=dt.UTC)], pa.timestamp("us", tz="Europe/Paris")
+    )
+    assert odbc.bind_columns(pa.record_batch([ts], names=["ts"])) == [
+        (dt.datetime(2025, 1, 1, 12),)
+    ]
 
 
 def test_connection_table_options_override_the_flavor_default():
-    conn = TsqlConnection(type="tsql", flavor="synapse", server="s", database="d",
-                          table_options="DISTRIBUTION = HASH([id]), CLUSTERED COLUMNSTORE INDEX")
+    conn = TsqlConnection(
+        type="tsql",
+        flavor="synapse",
+        server="s",
+        database="d",
+        table_options="DISTRIBUTION = HASH([id]), CLUSTERED COLUMNSTORE INDEX",
+    )
     flavor = odbc.flavor_of(conn)
     assert flavor.table_options == "DISTRIBUTION = HASH([id]), CLUSTERED COLUMNSTORE INDEX"
     assert flavor.staging_options == SYNAPSE.staging_options  # staging stays a round-robin heap
@@ -184,4 +310,6 @@ def test_declared_lengths_size_text_columns():
     assert column_type(pa.string(), SQLSERVER, 50)[0] == "NVARCHAR(50)"
     assert column_type(pa.string(), SQLSERVER, 5000)[0] == "NVARCHAR(MAX)"  # beyond NVARCHAR(4000)
     assert column_type(pa.string(), FABRIC_WAREHOUSE, 5000)[0] == "VARCHAR(5000)"
-    assert column_type(pa.list_(pa.int8()), SQLSERVER, 50)[0] == "NVARCHAR(MAX)"  # JSON is never sized
+    assert (
+        column_type(pa.list_(pa.int8()), SQLSERVER, 50)[0] == "NVARCHAR(MAX)"
+    )  # JSON is never sized

@@ -16,16 +16,27 @@ from sync_assets.sql.select import Bounds, probe_sql, select_sql, window_bounds
 from sync_assets.state import SyncState
 from sync_assets.targets.base import TargetWindow
 from sync_assets.targets.parquet import partition_key_sql
-from sync_assets.types import SchemaChangeError, delta_type, duckdb_type, evolve, lossless, postgres_type
+from sync_assets.types import (
+    SchemaChangeError,
+    delta_type,
+    duckdb_type,
+    evolve,
+    lossless,
+    postgres_type,
+)
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 START, END = dt.datetime(2025, 3, 1, tzinfo=UTC), dt.datetime(2025, 3, 2, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
     "arrow_type, dialect, expected",
     [
-        (pa.timestamp("us", tz="UTC"), "duckdb", "CAST('2025-03-01 00:00:00+00:00' AS TIMESTAMPTZ)"),
+        (
+            pa.timestamp("us", tz="UTC"),
+            "duckdb",
+            "CAST('2025-03-01 00:00:00+00:00' AS TIMESTAMPTZ)",
+        ),
         (pa.timestamp("us", tz="UTC"), "delta", "'2025-03-01 00:00:00+00:00'"),
         (pa.timestamp("us"), "postgres", "CAST('2025-03-01 00:00:00' AS TIMESTAMP)"),
         (pa.date32(), "postgres", "CAST('2025-03-01' AS DATE)"),
@@ -42,7 +53,10 @@ def test_literal_escapes_quotes():
 
 def test_window_is_half_open_and_watermark_is_left_open():
     window = window_bounds("day", pa.date32(), START, END, None)
-    assert window.predicate("duckdb") == '"day" >= CAST(\'2025-03-01\' AS DATE) AND "day" < CAST(\'2025-03-02\' AS DATE)'
+    assert (
+        window.predicate("duckdb")
+        == "\"day\" >= CAST('2025-03-01' AS DATE) AND \"day\" < CAST('2025-03-02' AS DATE)"
+    )
     mark = Bounds("id", pa.int64(), 10, 20)
     assert mark.predicate("postgres") == '"id" > 10 AND "id" <= 20'
     first = Bounds("id", pa.int64(), None, 20, include_nulls=True)
@@ -55,9 +69,17 @@ def test_string_window_uses_format():
 
 
 def test_select_and_probe_parse_in_their_dialects():
-    sql = select_sql('"main"."t"', {"id": "key", "upper(name)": "name"}, "status <> 'x'",
-                     [Bounds("id", pa.int64(), 1, 9)], "postgres")
-    assert sql == 'SELECT id AS "key", upper(name) AS "name" FROM "main"."t" WHERE (status <> \'x\') AND "id" > 1 AND "id" <= 9'
+    sql = select_sql(
+        '"main"."t"',
+        {"id": "key", "upper(name)": "name"},
+        "status <> 'x'",
+        [Bounds("id", pa.int64(), 1, 9)],
+        "postgres",
+    )
+    assert (
+        sql
+        == 'SELECT id AS "key", upper(name) AS "name" FROM "main"."t" WHERE (status <> \'x\') AND "id" > 1 AND "id" <= 9'
+    )
     for dialect in ("postgres", "duckdb"):
         sqlglot.parse_one(probe_sql(sql, "id", dialect, fingerprint=True), read=dialect)
 
@@ -66,20 +88,36 @@ def test_staged_values_are_cast_to_the_column_type_except_length_limited_text():
     """Engines that stage the stream's own Arrow types (DuckDB, PostgreSQL through COPY) cast
     staged values in the statements; a CAST to varchar(n) would truncate silently."""
     casts = {"id": "bigint", "v": "jsonb", "code": "character varying(3)"}
-    sql = statements.merge_counts_sql('"s"."t"', "stg", ["id", "v", "code"], ["id"], POSTGRES, update=True, casts=casts)
+    sql = statements.merge_counts_sql(
+        '"s"."t"', "stg", ["id", "v", "code"], ["id"], POSTGRES, update=True, casts=casts
+    )
     assert '(t."v", t."code") IS DISTINCT FROM (CAST(s."v" AS jsonb), s."code")' in sql
     insert = statements.insert_select_sql('"t"', "stg", ["id", "code"], DUCKDB, casts)
-    assert insert == 'INSERT INTO "t" ("id", "code") SELECT CAST(s."id" AS bigint), s."code" FROM stg AS s'
+    assert (
+        insert
+        == 'INSERT INTO "t" ("id", "code") SELECT CAST(s."id" AS bigint), s."code" FROM stg AS s'
+    )
 
 
 def test_differs_and_key_match_are_one_helper_for_every_engine():
     cols = ["a", "b"]
-    assert statements.key_match(["k1", "k2"], "t", "s", SQLSERVER) == "t.[k1] = s.[k1] AND t.[k2] = s.[k2]"
-    assert statements.differs("t", "s", cols, SQLSERVER).startswith("NOT EXISTS (SELECT t.[a], t.[b] INTERSECT")
-    assert statements.differs("t", "s", cols, POSTGRES) == '(t."a", t."b") IS DISTINCT FROM (s."a", s."b")'
+    assert (
+        statements.key_match(["k1", "k2"], "t", "s", SQLSERVER)
+        == "t.[k1] = s.[k1] AND t.[k2] = s.[k2]"
+    )
+    assert statements.differs("t", "s", cols, SQLSERVER).startswith(
+        "NOT EXISTS (SELECT t.[a], t.[b] INTERSECT"
+    )
+    assert (
+        statements.differs("t", "s", cols, POSTGRES)
+        == '(t."a", t."b") IS DISTINCT FROM (s."a", s."b")'
+    )
     # DataFusion binds OR tighter than IS DISTINCT FROM: every comparison in parentheses;
     # a column the old files lack differs wherever the new row has a value
-    assert statements.differs("t", "s", cols, DELTA, known={"a"}) == '((t."a" IS DISTINCT FROM s."a") OR (s."b" IS NOT NULL))'
+    assert (
+        statements.differs("t", "s", cols, DELTA, known={"a"})
+        == '((t."a" IS DISTINCT FROM s."a") OR (s."b" IS NOT NULL))'
+    )
     assert statements.differs("t", "s", [], DELTA) == "FALSE"
 
 
@@ -87,8 +125,17 @@ def test_statements_parse_as_postgres_and_duckdb():
     for flavor, dialect in ((POSTGRES, "postgres"), (DUCKDB, "duckdb")):
         for sql in (
             statements.delete_missing_sql('"s"."t"', "stg", ["a", "b"], '"d" >= 1', flavor),
-            statements.merge_sql('"s"."t"', "stg", ["a", "b", "c"], ["a"], flavor, update=True, delete_missing=False,
-                                 window=None, casts={"a": "bigint", "b": "text", "c": "numeric(12,2)"}),
+            statements.merge_sql(
+                '"s"."t"',
+                "stg",
+                ["a", "b", "c"],
+                ["a"],
+                flavor,
+                update=True,
+                delete_missing=False,
+                window=None,
+                casts={"a": "bigint", "b": "text", "c": "numeric(12,2)"},
+            ),
             *statements.state_upsert_sql(flavor),
         ):
             sqlglot.parse_one(sql, read=dialect)
@@ -98,14 +145,24 @@ def test_statements_parse_as_postgres_and_duckdb():
     "arrow_type, duck, pg, delta",
     [
         (pa.decimal128(12, 2), "DECIMAL(12,2)", "numeric(12,2)", pa.decimal128(12, 2)),
-        (pa.timestamp("ns", tz="Europe/Amsterdam"), "TIMESTAMPTZ", "timestamptz", pa.timestamp("us", tz="UTC")),
+        (
+            pa.timestamp("ns", tz="Europe/Amsterdam"),
+            "TIMESTAMPTZ",
+            "timestamptz",
+            pa.timestamp("us", tz="UTC"),
+        ),
         (pa.timestamp("ms"), "TIMESTAMP", "timestamp", pa.timestamp("us")),
         (pa.bool_(), "BOOLEAN", "boolean", pa.bool_()),
         (pa.large_string(), "VARCHAR", "text", pa.string()),
         (pa.binary(), "BLOB", "bytea", pa.binary()),
         (pa.uint64(), "UBIGINT", "numeric(20,0)", pa.decimal128(20, 0)),
         (pa.list_(pa.int32()), "INTEGER[]", "jsonb", pa.list_(pa.int32())),
-        (pa.struct([("a", pa.string())]), 'STRUCT("a" VARCHAR)', "jsonb", pa.struct([("a", pa.string())])),
+        (
+            pa.struct([("a", pa.string())]),
+            'STRUCT("a" VARCHAR)',
+            "jsonb",
+            pa.struct([("a", pa.string())]),
+        ),
         (pa.time64("us"), "TIME", "time", pa.string()),
     ],
 )
@@ -118,10 +175,16 @@ def test_type_mapping(arrow_type, duck, pg, delta):
 @pytest.mark.parametrize(
     "src, dst, ok",
     [
-        (pa.int32(), pa.int64(), True), (pa.int64(), pa.int32(), False), (pa.uint32(), pa.int64(), True),
-        (pa.decimal128(10, 2), pa.decimal128(12, 2), True), (pa.decimal128(12, 4), pa.decimal128(12, 2), False),
-        (pa.float64(), pa.float32(), False), (pa.string(), pa.int64(), False), (pa.int32(), pa.float64(), True),
-        (pa.timestamp("us"), pa.timestamp("us", tz="UTC"), False), (pa.date32(), pa.date64(), True),
+        (pa.int32(), pa.int64(), True),
+        (pa.int64(), pa.int32(), False),
+        (pa.uint32(), pa.int64(), True),
+        (pa.decimal128(10, 2), pa.decimal128(12, 2), True),
+        (pa.decimal128(12, 4), pa.decimal128(12, 2), False),
+        (pa.float64(), pa.float32(), False),
+        (pa.string(), pa.int64(), False),
+        (pa.int32(), pa.float64(), True),
+        (pa.timestamp("us"), pa.timestamp("us", tz="UTC"), False),
+        (pa.date32(), pa.date64(), True),
     ],
 )
 def test_lossless(src, dst, ok):
@@ -130,9 +193,15 @@ def test_lossless(src, dst, ok):
 
 def test_evolve_adds_columns_and_refuses_lossy_changes():
     existing = pa.schema([("id", pa.int64()), ("v", pa.decimal128(12, 2))])
-    schema, added = evolve(existing, pa.schema([("id", pa.int32()), ("v", pa.decimal128(12, 2)), ("new", pa.string())]), "t")
+    schema, added = evolve(
+        existing,
+        pa.schema([("id", pa.int32()), ("v", pa.decimal128(12, 2)), ("new", pa.string())]),
+        "t",
+    )
     assert [f.name for f in added] == ["new"] and schema.field("id").type == pa.int64()
-    with pytest.raises(SchemaChangeError, match="column 'v' changed from decimal128\\(12, 2\\) to string"):
+    with pytest.raises(
+        SchemaChangeError, match="column 'v' changed from decimal128\\(12, 2\\) to string"
+    ):
         evolve(existing, pa.schema([("id", pa.int64()), ("v", pa.string())]), "t")
 
 
@@ -141,7 +210,9 @@ def test_weekly_partition_key_starts_on_sunday():
 
     window = TargetWindow("ts", START, END, ("2025-03-02",), "weekly")
     sql = partition_key_sql("ts", pa.timestamp("us"), window)
-    keys = duckdb.sql(f"SELECT {sql} FROM (SELECT TIMESTAMP '2025-03-08 23:00' AS ts UNION ALL SELECT TIMESTAMP '2025-03-09 01:00')").fetchall()
+    keys = duckdb.sql(
+        f"SELECT {sql} FROM (SELECT TIMESTAMP '2025-03-08 23:00' AS ts UNION ALL SELECT TIMESTAMP '2025-03-09 01:00')"
+    ).fetchall()
     assert sorted(k[0] for k in keys) == ["2025-03-02", "2025-03-09"]
 
 

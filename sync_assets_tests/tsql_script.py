@@ -7,22 +7,34 @@ import datetime as dt
 
 import pyarrow as pa
 
-from sync_assets.sql.select import Bounds, probe_sql, select_sql
-from sync_assets.targets.base import TargetWindow
-from sync_assets.strategies import change_tracking as ct
 from sync_assets.sql import statements as sql
 from sync_assets.sql.flavors import Flavor
+from sync_assets.sql.select import Bounds, probe_sql, select_sql
+from sync_assets.strategies import change_tracking as ct
+from sync_assets.targets.base import TargetWindow
 from sync_assets.tsql.types import sql_type as tsql_sql_type
 from sync_assets.types import duckdb_type
 
-SCHEMA = pa.schema([
-    ("id", pa.int64()), ("line", pa.int16()), ("note", pa.string()), ("amount", pa.decimal128(12, 2)),
-    ("paid", pa.bool_()), ("created_at", pa.timestamp("us", tz="UTC")), ("day", pa.date32()),
-    ("tags", pa.list_(pa.string())),
-])
+SCHEMA = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("line", pa.int16()),
+        ("note", pa.string()),
+        ("amount", pa.decimal128(12, 2)),
+        ("paid", pa.bool_()),
+        ("created_at", pa.timestamp("us", tz="UTC")),
+        ("day", pa.date32()),
+        ("tags", pa.list_(pa.string())),
+    ]
+)
 KEYS = ["id", "line"]
-WINDOW = TargetWindow("day", dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc), dt.datetime(2025, 3, 2, tzinfo=dt.timezone.utc),
-                      ("2025-03-01",), "daily")
+WINDOW = TargetWindow(
+    "day",
+    dt.datetime(2025, 3, 1, tzinfo=dt.UTC),
+    dt.datetime(2025, 3, 2, tzinfo=dt.UTC),
+    ("2025-03-01",),
+    "daily",
+)
 
 
 def sql_type(t: pa.DataType, flavor: Flavor) -> str:
@@ -45,22 +57,70 @@ def script(flavor: Flavor) -> list[tuple[str, str]]:
         ("create target", sql.create_table_sql(table, columns, flavor)),
         ("add column", sql.add_column_sql(table, "channel", sql_type(pa.string(), flavor), flavor)),
         ("drop stale staging", sql.drop_staging_sql(stage, flavor)),
-        ("create staging", sql.create_staging_sql(stage, columns + [("__sync_deleted", sql_type(pa.bool_(), flavor))], flavor)),
-        ("bulk insert (fast_executemany)", sql.insert_values_sql(stage, names + ["__sync_deleted"], flavor)),
+        (
+            "create staging",
+            sql.create_staging_sql(
+                stage, columns + [("__sync_deleted", sql_type(pa.bool_(), flavor))], flavor
+            ),
+        ),
+        (
+            "bulk insert (fast_executemany)",
+            sql.insert_values_sql(stage, names + ["__sync_deleted"], flavor),
+        ),
         ("replace: delete window", sql.delete_window_sql(table, window)),
         ("replace/append: insert", sql.insert_select_sql(table, stage, names, flavor, casts)),
         ("merge: duplicate keys", sql.duplicate_keys_sql(stage, KEYS, flavor)),
         ("changes: hard deletes", sql.delete_flagged_sql(table, stage, KEYS, flavor)),
         ("changes: soft deletes", sql.soft_delete_flagged_sql(table, stage, KEYS, flavor)),
-        ("merge: counts", sql.merge_counts_sql(table, source, names, KEYS, flavor, update=True, casts=casts)),
+        (
+            "merge: counts",
+            sql.merge_counts_sql(table, source, names, KEYS, flavor, update=True, casts=casts),
+        ),
     ]
     if flavor.has_merge:
-        out.append(("merge", sql.merge_sql(table, source, names, KEYS, flavor, update=True, delete_missing=True, window=window, casts=casts)))
-        out.append(("merge, insert-only keys", sql.merge_sql(table, stage, names, KEYS, flavor, update=False, delete_missing=False, window=None, casts=casts)))
+        out.append(
+            (
+                "merge",
+                sql.merge_sql(
+                    table,
+                    source,
+                    names,
+                    KEYS,
+                    flavor,
+                    update=True,
+                    delete_missing=True,
+                    window=window,
+                    casts=casts,
+                ),
+            )
+        )
+        out.append(
+            (
+                "merge, insert-only keys",
+                sql.merge_sql(
+                    table,
+                    stage,
+                    names,
+                    KEYS,
+                    flavor,
+                    update=False,
+                    delete_missing=False,
+                    window=None,
+                    casts=casts,
+                ),
+            )
+        )
     if not flavor.has_merge or flavor.dialect == "postgres":
-        out.append(("merge: delete missing in window", sql.delete_missing_sql(table, stage, KEYS, window, flavor)))
+        out.append(
+            (
+                "merge: delete missing in window",
+                sql.delete_missing_sql(table, stage, KEYS, window, flavor),
+            )
+        )
     if not flavor.has_merge:
-        out.append(("merge: delete changed", sql.delete_changed_sql(table, source, names, KEYS, flavor)))
+        out.append(
+            ("merge: delete changed", sql.delete_changed_sql(table, source, names, KEYS, flavor))
+        )
         out.append(("merge: insert new", sql.insert_new_sql(table, source, names, KEYS, flavor)))
     out += [
         ("row count", sql.count_sql(table, window, flavor)),
@@ -69,26 +129,59 @@ def script(flavor: Flavor) -> list[tuple[str, str]]:
         ("state read", sql.state_select_sql(flavor)),
     ]
     if flavor.copy_into and flavor.dialect == "tsql":
-        out.append(("COPY INTO staging", sql.copy_into_sql(
-            stage, "https://acct.dfs.core.windows.net/staging/orders/run/*.parquet", names, flavor,
-            "IDENTITY = 'Managed Identity'")))
+        out.append(
+            (
+                "COPY INTO staging",
+                sql.copy_into_sql(
+                    stage,
+                    "https://acct.dfs.core.windows.net/staging/orders/run/*.parquet",
+                    names,
+                    flavor,
+                    "IDENTITY = 'Managed Identity'",
+                ),
+            )
+        )
     if flavor.dialect == "tsql":  # reading a T-SQL source: one partition, beyond the watermark
         day = WINDOW.bounds(pa.date32())
-        mark = Bounds("updated_at", pa.timestamp("us"), dt.datetime(2025, 3, 1, 12), dt.datetime(2025, 3, 1, 18))
-        read = select_sql('"sales"."orders"', {"id": "id", "UPPER(note)": "note", "updated_at": "updated_at"},
-                          "status <> N'test'", [day, mark], "tsql")
-        out += [("source: probe", probe_sql(select_sql('"sales"."orders"', None, "status <> N'test'", [day], "tsql"),
-                                            "updated_at", "tsql", fingerprint=True)),
-                ("source: read", read)]
+        mark = Bounds(
+            "updated_at",
+            pa.timestamp("us"),
+            dt.datetime(2025, 3, 1, 12),
+            dt.datetime(2025, 3, 1, 18),
+        )
+        read = select_sql(
+            '"sales"."orders"',
+            {"id": "id", "UPPER(note)": "note", "updated_at": "updated_at"},
+            "status <> N'test'",
+            [day, mark],
+            "tsql",
+        )
+        out += [
+            (
+                "source: probe",
+                probe_sql(
+                    select_sql('"sales"."orders"', None, "status <> N'test'", [day], "tsql"),
+                    "updated_at",
+                    "tsql",
+                    fingerprint=True,
+                ),
+            ),
+            ("source: read", read),
+        ]
     if flavor.name == "sqlserver":
         ct_table = sql.table_name("sales", "orders", flavor)
         out += [
             ("change tracking: versions", ct.versions_sql(ct_table)),
-            ("change tracking: changes", "SELECT * FROM " + ct.changes_relation(ct_table, names, KEYS, 42)),
+            (
+                "change tracking: changes",
+                "SELECT * FROM " + ct.changes_relation(ct_table, names, KEYS, 42),
+            ),
             ("change tracking: full load", "SELECT * FROM " + ct.full_relation(ct_table)),
         ]
     return out
 
 
 def render(flavor: Flavor) -> str:
-    return "".join(f"-- {label}\n{statement};\n\n" for label, statement in script(flavor)).replace(";;", ";")
+    return "".join(f"-- {label}\n{statement};\n\n" for label, statement in script(flavor)).replace(
+        ";;", ";"
+    )

@@ -11,7 +11,9 @@ import pyarrow as pa
 
 
 def reader(uri: str) -> pa.RecordBatchReader:
-    return cx.read_sql(uri, "SELECT * FROM public.orders", return_type="arrow_stream", batch_size=100_000)
+    return cx.read_sql(
+        uri, "SELECT * FROM public.orders", return_type="arrow_stream", batch_size=100_000
+    )
 
 
 def main() -> None:
@@ -22,7 +24,9 @@ def main() -> None:
         import pyarrow.parquet as pq
 
         os.makedirs(out, exist_ok=True)
-        with pq.ParquetWriter(os.path.join(out, "orders.parquet"), stream.schema, compression="zstd") as writer:
+        with pq.ParquetWriter(
+            os.path.join(out, "orders.parquet"), stream.schema, compression="zstd"
+        ) as writer:
             for batch in stream:
                 writer.write_batch(batch)
     elif dest == "delta":

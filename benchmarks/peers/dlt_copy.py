@@ -17,10 +17,15 @@ def main() -> None:
     target_uri = sys.argv[5] if len(sys.argv) > 5 and not sys.argv[5].startswith("--") else None
     incremental = "--incremental" in sys.argv
     resource = sql_table(
-        credentials=uri, table="orders", schema="public", backend=backend, chunk_size=100_000,
+        credentials=uri,
+        table="orders",
+        schema="public",
+        backend=backend,
+        chunk_size=100_000,
         reflection_level="full_with_precision",
         incremental=dlt.sources.incremental("updated_at") if incremental else None,
-        write_disposition="merge" if incremental else "replace", primary_key="id",
+        write_disposition="merge" if incremental else "replace",
+        primary_key="id",
     )
     fmt = None
     if dest in ("parquet", "delta"):
@@ -33,8 +38,12 @@ def main() -> None:
     else:
         # dlt requires a password field; the benchmark server trusts loopback, so any will do
         destination = dlt.destinations.postgres(target_uri.replace("postgres@", "postgres:unused@"))
-    pipeline = dlt.pipeline(pipeline_name=f"bench_{backend}_{dest}", destination=destination, dataset_name="bench",
-                            pipelines_dir=os.path.join(out, ".dlt"))
+    pipeline = dlt.pipeline(
+        pipeline_name=f"bench_{backend}_{dest}",
+        destination=destination,
+        dataset_name="bench",
+        pipelines_dir=os.path.join(out, ".dlt"),
+    )
     info = pipeline.run(resource, loader_file_format=fmt)
     info.raise_on_failed_jobs()
 

@@ -140,7 +140,9 @@ def _object_label(raw: Any, index: int) -> str:
     return f"sync_objects[{index}] (no object_id)"
 
 
-def _pydantic_problems(path: Path, label: str, exc: ValidationError, tagged: bool = False) -> list[str]:
+def _pydantic_problems(
+    path: Path, label: str, exc: ValidationError, tagged: bool = False
+) -> list[str]:
     """One line per pydantic error; `tagged` drops the union tag pydantic puts first."""
     lines = []
     for err in exc.errors(include_url=False, include_input=False):

@@ -8,8 +8,9 @@ forbids unknown fields: a typo is an error, never a silently ignored setting.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
+from dagster._utils.schedules import is_valid_cron_string
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -126,7 +127,9 @@ class FabricLakehouseConnection(_Strict):
     lakehouse: str
     schemas: bool = True
     endpoint: str = "onelake.dfs.fabric.microsoft.com"
-    authentication: Literal["default", "service_principal", "managed_identity", "azure_cli", "storage_options"] = "default"
+    authentication: Literal[
+        "default", "service_principal", "managed_identity", "azure_cli", "storage_options"
+    ] = "default"
     tenant_id: str | None = None
     client_id: str | None = None
     client_secret: str | None = None
@@ -185,13 +188,17 @@ class TsqlConnection(_Strict):
     """
 
     type: Literal["tsql"]
-    flavor: Literal["sqlserver", "azure_sql", "synapse", "fabric_warehouse", "postgres"] = "sqlserver"
+    flavor: Literal["sqlserver", "azure_sql", "synapse", "fabric_warehouse", "postgres"] = (
+        "sqlserver"
+    )
     odbc_connect: str | None = None
     driver: str | None = None
     server: str | None = None
     port: int | None = None
     database: str | None = None
-    authentication: Literal["sql", "service_principal", "managed_identity", "azure_cli", "default"] = "sql"
+    authentication: Literal[
+        "sql", "service_principal", "managed_identity", "azure_cli", "default"
+    ] = "sql"
     user: str | None = None
     password: str | None = None
     tenant_id: str | None = None
@@ -216,7 +223,9 @@ class TsqlConnection(_Strict):
             raise ValueError("give either odbc_connect, or server and database")
         _check_service_principal(self)
         if self.staging and self.flavor not in ("synapse", "fabric_warehouse"):
-            raise ValueError("staging (COPY INTO) is available on synapse and fabric_warehouse only")
+            raise ValueError(
+                "staging (COPY INTO) is available on synapse and fabric_warehouse only"
+            )
         return self
 
 
@@ -251,8 +260,13 @@ class SnowflakeConnection(_Strict):
 
 
 Connection = Annotated[
-    Union[DuckDBConnection, PostgresConnection, DeltaConnection, FabricLakehouseConnection, ParquetConnection,
-          TsqlConnection, SnowflakeConnection],
+    DuckDBConnection
+    | PostgresConnection
+    | DeltaConnection
+    | FabricLakehouseConnection
+    | ParquetConnection
+    | TsqlConnection
+    | SnowflakeConnection,
     Field(discriminator="type"),
 ]
 
@@ -351,8 +365,6 @@ class SyncObject(_Strict):
     def _frequency(cls, value: str | None) -> str | None:
         if value is None or value.lower() in FREQUENCIES:
             return value.lower() if value else value
-        from dagster._utils.schedules import is_valid_cron_string
-
         if not is_valid_cron_string(value):
             raise ValueError(
                 f"'{value}' is neither one of {', '.join(FREQUENCIES)} nor a valid cron expression"
@@ -367,11 +379,17 @@ class SyncObject(_Strict):
             raise ValueError(f"sync_column: sync_type {self.sync_type} needs a sync_column")
         if self.sync_type in CHANGE_SYNC_TYPES:
             if not self.merge_keys:
-                raise ValueError(f"merge_keys: sync_type {self.sync_type} needs the table's key columns")
+                raise ValueError(
+                    f"merge_keys: sync_type {self.sync_type} needs the table's key columns"
+                )
             if self.sync_column or self.partition:
-                raise ValueError(f"sync_type {self.sync_type} reads changes by version: drop sync_column and partition")
+                raise ValueError(
+                    f"sync_type {self.sync_type} reads changes by version: drop sync_column and partition"
+                )
             if self.source.query:
-                raise ValueError(f"source.query: {self.sync_type} reads the changes of a table (schema + object)")
+                raise ValueError(
+                    f"source.query: {self.sync_type} reads the changes of a table (schema + object)"
+                )
         elif self.soft_delete:
             raise ValueError("soft_delete: only change_tracking and cdf read deletes to mark")
         if self.delete_missing and (self.sync_column or self.sync_type != "merge"):

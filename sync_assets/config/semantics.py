@@ -9,17 +9,29 @@ from __future__ import annotations
 from sync_assets.config.models import SyncObject
 from sync_assets.connection_types import dialect_of
 
+
 def check_object(obj: SyncObject, connections: dict) -> list[str]:
     """All cross-field problems of one object, given the known connections."""
     dialect = dialect_of(connections[obj.source.connection])
     problems = _check_sql(obj, dialect)
     problems += _check_target_columns(obj)
-    if obj.source.query and connections[obj.source.connection].type in ("delta", "fabric_lakehouse", "parquet"):
+    if obj.source.query and connections[obj.source.connection].type in (
+        "delta",
+        "fabric_lakehouse",
+        "parquet",
+    ):
         problems.append("field 'source.query': Delta and Parquet sources take schema + object")
     if obj.sync_type == "change_tracking":
-        problems += _check_change_tracking(connections[obj.source.connection], connections[obj.target.connection])
-    if obj.sync_type == "cdf" and connections[obj.source.connection].type not in ("delta", "fabric_lakehouse"):
-        problems.append("field 'sync_type': cdf reads a Delta table's change data feed: use a delta or fabric_lakehouse source")
+        problems += _check_change_tracking(
+            connections[obj.source.connection], connections[obj.target.connection]
+        )
+    if obj.sync_type == "cdf" and connections[obj.source.connection].type not in (
+        "delta",
+        "fabric_lakehouse",
+    ):
+        problems.append(
+            "field 'sync_type': cdf reads a Delta table's change data feed: use a delta or fabric_lakehouse source"
+        )
     return problems
 
 
@@ -27,7 +39,9 @@ def _check_change_tracking(source, target) -> list[str]:
     """Change Tracking is a SQL Server / Azure SQL feature; deletes need a SQL target."""
     problems = []
     if source.type != "tsql" or source.flavor not in ("sqlserver", "azure_sql"):
-        problems.append("field 'sync_type': change_tracking needs a tsql source of flavor sqlserver or azure_sql")
+        problems.append(
+            "field 'sync_type': change_tracking needs a tsql source of flavor sqlserver or azure_sql"
+        )
     return problems
 
 

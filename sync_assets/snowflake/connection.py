@@ -14,11 +14,19 @@ def resource(conn: SnowflakeConnection):
     from dagster_snowflake import SnowflakeResource
 
     fields = {
-        "account": conn.account, "user": conn.user, "password": conn.password, "database": conn.database,
-        "schema_": conn.schema_, "role": conn.role, "warehouse": conn.warehouse,
-        "private_key": conn.private_key, "private_key_path": conn.private_key_path,
-        "private_key_password": conn.private_key_password, "authenticator": conn.authenticator,
-        "additional_snowflake_connection_args": dict(conn.additional_snowflake_connection_args) or None,
+        "account": conn.account,
+        "user": conn.user,
+        "password": conn.password,
+        "database": conn.database,
+        "schema_": conn.schema_,
+        "role": conn.role,
+        "warehouse": conn.warehouse,
+        "private_key": conn.private_key,
+        "private_key_path": conn.private_key_path,
+        "private_key_password": conn.private_key_password,
+        "authenticator": conn.authenticator,
+        "additional_snowflake_connection_args": dict(conn.additional_snowflake_connection_args)
+        or None,
         "paramstyle": "qmark",
     }
     return SnowflakeResource(**{k: v for k, v in fields.items() if v is not None})
@@ -59,7 +67,9 @@ class Connection:
             self.raw = self._stack.enter_context(resource(conn).get_connection())
         except Exception as exc:  # the connector's message may echo settings
             self._stack.close()
-            raise ConnectionError(redact(f"Snowflake connection failed: {exc}", connection_secrets(conn))) from None
+            raise ConnectionError(
+                redact(f"Snowflake connection failed: {exc}", connection_secrets(conn))
+            ) from None
         self._autocommit = None
         self.autocommit = autocommit
 

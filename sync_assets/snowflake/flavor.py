@@ -14,8 +14,16 @@ import dataclasses
 from sync_assets.sql.flavors import Flavor
 
 SNOWFLAKE = Flavor(
-    name="snowflake", dialect="snowflake", has_merge=True, ddl_in_transaction=False, temp_staging=False,
-    text_type="VARCHAR", tz_type="TIMESTAMP_TZ", max_time_precision=9, tinyint=False, copy_into=True,
+    name="snowflake",
+    dialect="snowflake",
+    has_merge=True,
+    ddl_in_transaction=False,
+    temp_staging=False,
+    text_type="VARCHAR",
+    tz_type="TIMESTAMP_TZ",
+    max_time_precision=9,
+    tinyint=False,
+    copy_into=True,
 )
 
 

@@ -23,7 +23,12 @@ from sync_assets.sql.literals import qualified
 def described_schema(metadata) -> pa.Schema:
     from snowflake.connector.constants import FIELD_ID_TO_NAME
 
-    return pa.schema([pa.field(m.name, arrow_type_of(FIELD_ID_TO_NAME[m.type_code], m.precision, m.scale)) for m in metadata])
+    return pa.schema(
+        [
+            pa.field(m.name, arrow_type_of(FIELD_ID_TO_NAME[m.type_code], m.precision, m.scale))
+            for m in metadata
+        ]
+    )
 
 
 class SnowflakeSession(SourceSession):
@@ -57,8 +62,7 @@ class SnowflakeSession(SourceSession):
 
         def batches():
             for table in cur.fetch_arrow_batches():
-                for batch in table.cast(schema).to_batches(max_chunksize=batch_size):
-                    yield batch
+                yield from table.cast(schema).to_batches(max_chunksize=batch_size)
 
         return pa.RecordBatchReader.from_batches(schema, batches())
 

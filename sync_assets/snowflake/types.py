@@ -38,7 +38,11 @@ def column_type(t: pa.DataType) -> tuple[str, pa.DataType]:
     if pa.types.is_time(t):
         return "TIME(6)", pa.time64("us")
     if pa.types.is_timestamp(t):
-        return ("TIMESTAMP_TZ(6)", pa.timestamp("us", tz="UTC")) if t.tz else ("TIMESTAMP_NTZ(6)", pa.timestamp("us"))
+        return (
+            ("TIMESTAMP_TZ(6)", pa.timestamp("us", tz="UTC"))
+            if t.tz
+            else ("TIMESTAMP_NTZ(6)", pa.timestamp("us"))
+        )
     raise SchemaChangeError(f"no Snowflake column type for Arrow type {t}")
 
 
@@ -58,11 +62,25 @@ def arrow_type_of(data_type: str, precision=None, scale=None) -> pa.DataType:
         if s == 0 and (p <= 18 or p == 38):  # NUMBER(38,0) is how integer columns are made
             return pa.int64()
         return pa.decimal128(p, s)
-    simple = {"FLOAT": pa.float64(), "DOUBLE": pa.float64(), "REAL": pa.float64(), "TEXT": pa.string(),
-              "VARCHAR": pa.string(), "BOOLEAN": pa.bool_(), "DATE": pa.date32(), "BINARY": pa.binary(),
-              "TIME": pa.time64("us"), "TIMESTAMP_NTZ": pa.timestamp("us"), "TIMESTAMP_TZ": pa.timestamp("us", tz="UTC"),
-              "TIMESTAMP_LTZ": pa.timestamp("us", tz="UTC"), "VARIANT": pa.string(), "OBJECT": pa.string(),
-              "ARRAY": pa.string(), "BIGINT": pa.int64(), "INTEGER": pa.int64()}
+    simple = {
+        "FLOAT": pa.float64(),
+        "DOUBLE": pa.float64(),
+        "REAL": pa.float64(),
+        "TEXT": pa.string(),
+        "VARCHAR": pa.string(),
+        "BOOLEAN": pa.bool_(),
+        "DATE": pa.date32(),
+        "BINARY": pa.binary(),
+        "TIME": pa.time64("us"),
+        "TIMESTAMP_NTZ": pa.timestamp("us"),
+        "TIMESTAMP_TZ": pa.timestamp("us", tz="UTC"),
+        "TIMESTAMP_LTZ": pa.timestamp("us", tz="UTC"),
+        "VARIANT": pa.string(),
+        "OBJECT": pa.string(),
+        "ARRAY": pa.string(),
+        "BIGINT": pa.int64(),
+        "INTEGER": pa.int64(),
+    }
     if name in simple:
         return simple[name]
     raise SchemaChangeError(f"Snowflake column type {data_type} has no Arrow mapping")

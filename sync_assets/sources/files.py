@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 
-
 from sync_assets import duck
 from sync_assets.config.models import DeltaConnection, ParquetConnection, SourceSpec
 from sync_assets.lakehouse import delta_location

@@ -51,7 +51,7 @@ class OdbcSession(SourceSession):
                 # the server's own description: exact types, zones included
                 cur.execute("EXEC sp_describe_first_result_set @tsql = ?", sql)
                 names = [d[0] for d in cur.description]
-                rows = [dict(zip(names, r)) for r in cur.fetchall()]
+                rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
                 fields = []
                 for r in rows:
                     base, precision, scale = _system_type(r["system_type_name"])
@@ -78,7 +78,9 @@ class OdbcSession(SourceSession):
         cur = self.con.cursor()
         self._cursors.append(cur)
         cur.execute(sql)
-        return pa.RecordBatchReader.from_batches(schema, odbc.stream_cursor(cur, schema, batch_size))
+        return pa.RecordBatchReader.from_batches(
+            schema, odbc.stream_cursor(cur, schema, batch_size)
+        )
 
 
 class OdbcSource(Source):

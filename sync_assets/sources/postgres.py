@@ -62,7 +62,7 @@ def plain_schema(schema: pa.Schema) -> pa.Schema:
 
 def _plain_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     columns = []
-    for column, field in zip(batch.columns, schema):
+    for column, field in zip(batch.columns, schema, strict=True):
         if isinstance(column.type, pa.BaseExtensionType):
             column = column.storage
         if column.type != field.type:

@@ -69,9 +69,18 @@ class Flavor:
 
 
 SQLSERVER = Flavor(
-    name="sqlserver", dialect="tsql", has_merge=True, ddl_in_transaction=True, temp_staging=True,
-    text_type="NVARCHAR(MAX)", tz_type="DATETIMEOFFSET", max_time_precision=7, tinyint=True,
-    merge_holdlock=True, merge_by_source=True, differs="intersect",
+    name="sqlserver",
+    dialect="tsql",
+    has_merge=True,
+    ddl_in_transaction=True,
+    temp_staging=True,
+    text_type="NVARCHAR(MAX)",
+    tz_type="DATETIMEOFFSET",
+    max_time_precision=7,
+    tinyint=True,
+    merge_holdlock=True,
+    merge_by_source=True,
+    differs="intersect",
 )
 
 # Synapse dedicated SQL pool: no DDL inside a user transaction; default isolation is READ
@@ -79,10 +88,20 @@ SQLSERVER = Flavor(
 # (ROUND_ROBIN distribution, the documented default for staging and unknown access paths).
 # MERGE is generally available since 2022 (no HOLDLOCK hint there).
 SYNAPSE = Flavor(
-    name="synapse", dialect="tsql", has_merge=True, ddl_in_transaction=False, temp_staging=False,
-    text_type="NVARCHAR(MAX)", tz_type="DATETIMEOFFSET", max_time_precision=7, tinyint=True,
-    table_options="DISTRIBUTION = ROUND_ROBIN, HEAP", staging_options="DISTRIBUTION = ROUND_ROBIN, HEAP",
-    copy_into=True, merge_by_source=True, differs="intersect",
+    name="synapse",
+    dialect="tsql",
+    has_merge=True,
+    ddl_in_transaction=False,
+    temp_staging=False,
+    text_type="NVARCHAR(MAX)",
+    tz_type="DATETIMEOFFSET",
+    max_time_precision=7,
+    tinyint=True,
+    table_options="DISTRIBUTION = ROUND_ROBIN, HEAP",
+    staging_options="DISTRIBUTION = ROUND_ROBIN, HEAP",
+    copy_into=True,
+    merge_by_source=True,
+    differs="intersect",
 )
 
 # Fabric Warehouse: no NVARCHAR/NCHAR (VARCHAR with the UTF-8 collation instead), no
@@ -90,29 +109,59 @@ SYNAPSE = Flavor(
 # CREATE TABLE is allowed in a transaction but ALTER TABLE is not; MERGE is in preview, so
 # batches are applied with delete + insert.
 FABRIC_WAREHOUSE = Flavor(
-    name="fabric_warehouse", dialect="tsql", has_merge=False, ddl_in_transaction=False, temp_staging=False,
-    text_type="VARCHAR(MAX)", tz_type=None, max_time_precision=6, tinyint=False, copy_into=True,
+    name="fabric_warehouse",
+    dialect="tsql",
+    has_merge=False,
+    ddl_in_transaction=False,
+    temp_staging=False,
+    text_type="VARCHAR(MAX)",
+    tz_type=None,
+    max_time_precision=6,
+    tinyint=False,
+    copy_into=True,
     differs="intersect",
 )
 
 # PostgreSQL 15+: MERGE (no BY SOURCE), transactional DDL, TEMP staging tables.
 POSTGRES = Flavor(
-    name="postgres", dialect="postgres", has_merge=True, ddl_in_transaction=True, temp_staging=True,
-    text_type="text", tz_type="timestamptz", max_time_precision=6, tinyint=False, differs="row",
+    name="postgres",
+    dialect="postgres",
+    has_merge=True,
+    ddl_in_transaction=True,
+    temp_staging=True,
+    text_type="text",
+    tz_type="timestamptz",
+    max_time_precision=6,
+    tinyint=False,
+    differs="row",
 )
 
 # DuckDB 1.4+: MERGE INTO (used without BY SOURCE, as on PostgreSQL), transactional DDL; the
 # stream is staged as a registered Arrow view (or a TEMP table when it is read more than once).
 DUCKDB = Flavor(
-    name="duckdb", dialect="duckdb", has_merge=True, ddl_in_transaction=True, temp_staging=True,
-    text_type="VARCHAR", tz_type="TIMESTAMPTZ", max_time_precision=6, tinyint=True,
+    name="duckdb",
+    dialect="duckdb",
+    has_merge=True,
+    ddl_in_transaction=True,
+    temp_staging=True,
+    text_type="VARCHAR",
+    tz_type="TIMESTAMPTZ",
+    max_time_precision=6,
+    tinyint=True,
 )
 
 # Delta tables: predicates and MERGE conditions are parsed by DataFusion (delta-rs), which
 # binds OR tighter than IS DISTINCT FROM, hence the parenthesised per-column comparisons.
 DELTA = Flavor(
-    name="delta", dialect="delta", has_merge=True, ddl_in_transaction=True, temp_staging=True,
-    text_type="string", tz_type="timestamp", max_time_precision=6, tinyint=False,
+    name="delta",
+    dialect="delta",
+    has_merge=True,
+    ddl_in_transaction=True,
+    temp_staging=True,
+    text_type="string",
+    tz_type="timestamp",
+    max_time_precision=6,
+    tinyint=False,
 )
 
 # the flavors of `tsql` connections, by their `flavor` field (azure_sql is sqlserver)

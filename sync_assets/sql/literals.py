@@ -55,8 +55,8 @@ def literal(value, arrow_type: pa.DataType, dialect: str) -> str:
 
 def _timestamp_literal(value: dt.datetime, with_tz: bool, dialect: str) -> str:
     if with_tz:
-        instant = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-        text = instant.astimezone(dt.timezone.utc).isoformat(sep=" ")
+        instant = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        text = instant.astimezone(dt.UTC).isoformat(sep=" ")
         cast = "DATETIMEOFFSET" if dialect == "tsql" else "TIMESTAMPTZ"
     else:
         text = value.replace(tzinfo=None).isoformat(sep=" ")

@@ -145,8 +145,9 @@ def key_match(keys: Sequence[str], left: str, right: str, flavor: Flavor) -> str
     return " AND ".join(f"{left}.{quote(k, flavor)} = {right}.{quote(k, flavor)}" for k in keys)
 
 
-def differs(old: str, new: str, columns: Sequence[str], flavor: Flavor, *, casts: Casts = None,
-            known=None) -> str:
+def differs(
+    old: str, new: str, columns: Sequence[str], flavor: Flavor, *, casts: Casts = None, known=None
+) -> str:
     """Null-safe "row `new` differs from row `old` on `columns`" (NULL equals NULL). With
     `known` (the columns the old rows have), a column the old rows lack (added by schema
     evolution) differs wherever the new row has a value."""
@@ -158,7 +159,8 @@ def differs(old: str, new: str, columns: Sequence[str], flavor: Flavor, *, casts
         return f"({_cols(old, columns, flavor)}) IS DISTINCT FROM ({_values(new, columns, flavor, casts)})"
     compare = [
         f"({old}.{quote(c, flavor)} IS DISTINCT FROM {staged(new, c, flavor, casts)})"
-        if known is None or c in known else f"({new}.{quote(c, flavor)} IS NOT NULL)"
+        if known is None or c in known
+        else f"({new}.{quote(c, flavor)} IS NOT NULL)"
         for c in columns
     ]
     return "(" + " OR ".join(compare) + ")"
@@ -171,9 +173,13 @@ def upsert_source(stage: str, changes: bool, flavor: Flavor) -> str:
     return f"(SELECT * FROM {stage} WHERE {flavor.false(quote(DELETED, flavor))})"
 
 
-def insert_select_sql(table: str, source: str, columns: Sequence[str], flavor: Flavor, casts: Casts = None) -> str:
-    return (f"INSERT INTO {table} ({_cols(None, columns, flavor)}) "
-            f"SELECT {_values('s', columns, flavor, casts)} FROM {source} AS s")
+def insert_select_sql(
+    table: str, source: str, columns: Sequence[str], flavor: Flavor, casts: Casts = None
+) -> str:
+    return (
+        f"INSERT INTO {table} ({_cols(None, columns, flavor)}) "
+        f"SELECT {_values('s', columns, flavor, casts)} FROM {source} AS s"
+    )
 
 
 def delete_window_sql(table: str, window: str | None) -> str:
@@ -192,11 +198,17 @@ def duplicate_keys_sql(stage: str, keys: Sequence[str], flavor: Flavor) -> str:
     return f"SELECT {cols}, count(*) AS n FROM {stage} GROUP BY {cols} HAVING count(*) > 1 LIMIT 3"
 
 
-def merge_counts_sql(table: str, source: str, columns, keys, flavor: Flavor, *, update: bool, casts: Casts = None) -> str:
+def merge_counts_sql(
+    table: str, source: str, columns, keys, flavor: Flavor, *, update: bool, casts: Casts = None
+) -> str:
     """Rows of `source` that a merge inserts, and that it updates (matched and different)."""
     others = [c for c in columns if c not in keys]
     new = f"t.{quote(keys[0], flavor)} IS NULL"
-    changed = f"NOT ({new}) AND {differs('t', 's', others, flavor, casts=casts)}" if update and others else "1 = 0"
+    changed = (
+        f"NOT ({new}) AND {differs('t', 's', others, flavor, casts=casts)}"
+        if update and others
+        else "1 = 0"
+    )
     return (
         f"SELECT COALESCE(SUM(CASE WHEN {new} THEN 1 ELSE 0 END), 0), "
         f"COALESCE(SUM(CASE WHEN {changed} THEN 1 ELSE 0 END), 0) "
@@ -204,28 +216,48 @@ def merge_counts_sql(table: str, source: str, columns, keys, flavor: Flavor, *, 
     )
 
 
-def merge_sql(table: str, source: str, columns, keys, flavor: Flavor, *, update: bool, delete_missing: bool,
-              window: str | None, casts: Casts = None) -> str:
+def merge_sql(
+    table: str,
+    source: str,
+    columns,
+    keys,
+    flavor: Flavor,
+    *,
+    update: bool,
+    delete_missing: bool,
+    window: str | None,
+    casts: Casts = None,
+) -> str:
     """One MERGE: update changed rows, insert new keys, and (T-SQL, whole-source merges) delete
     target rows of the window whose key is not in the source."""
     others = [c for c in columns if c not in keys]
     hint = " WITH (HOLDLOCK)" if flavor.merge_holdlock else ""
-    parts = [f"MERGE INTO {table}{hint} AS t USING {source} AS s ON {key_match(keys, 't', 's', flavor)}"]
+    parts = [
+        f"MERGE INTO {table}{hint} AS t USING {source} AS s ON {key_match(keys, 't', 's', flavor)}"
+    ]
     if update and others:
         # T-SQL qualifies the SET columns; PostgreSQL and DuckDB name them unqualified
         target = "t." if flavor.dialect == "tsql" else ""
-        sets = ", ".join(f"{target}{quote(c, flavor)} = {staged('s', c, flavor, casts)}" for c in others)
-        parts.append(f"WHEN MATCHED AND {differs('t', 's', others, flavor, casts=casts)} THEN UPDATE SET {sets}")
+        sets = ", ".join(
+            f"{target}{quote(c, flavor)} = {staged('s', c, flavor, casts)}" for c in others
+        )
+        parts.append(
+            f"WHEN MATCHED AND {differs('t', 's', others, flavor, casts=casts)} THEN UPDATE SET {sets}"
+        )
     by_target = " BY TARGET" if flavor.dialect == "tsql" else ""
-    parts.append(f"WHEN NOT MATCHED{by_target} THEN INSERT ({_cols(None, columns, flavor)}) "
-                 f"VALUES ({_values('s', columns, flavor, casts)})")
+    parts.append(
+        f"WHEN NOT MATCHED{by_target} THEN INSERT ({_cols(None, columns, flavor)}) "
+        f"VALUES ({_values('s', columns, flavor, casts)})"
+    )
     if delete_missing and flavor.merge_by_source:
         scope = f" AND {window}" if window else ""
         parts.append(f"WHEN NOT MATCHED BY SOURCE{scope} THEN DELETE")
     return " ".join(parts) + (";" if flavor.dialect == "tsql" else "")
 
 
-def delete_changed_sql(table: str, source: str, columns, keys, flavor: Flavor, casts: Casts = None) -> str:
+def delete_changed_sql(
+    table: str, source: str, columns, keys, flavor: Flavor, casts: Casts = None
+) -> str:
     """Delete + insert merges, step 1: remove target rows that the source has with other values.
     The target is correlated by its full name: Synapse rejects joins and aliases in DELETE."""
     others = [c for c in columns if c not in keys]
@@ -233,7 +265,9 @@ def delete_changed_sql(table: str, source: str, columns, keys, flavor: Flavor, c
     return f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM {source} AS s WHERE {key_match(keys, 's', table, flavor)}{changed})"
 
 
-def insert_new_sql(table: str, source: str, columns, keys, flavor: Flavor, casts: Casts = None) -> str:
+def insert_new_sql(
+    table: str, source: str, columns, keys, flavor: Flavor, casts: Casts = None
+) -> str:
     """Delete + insert merges, step 2: insert source rows whose key the target lacks."""
     return (
         f"INSERT INTO {table} ({_cols(None, columns, flavor)}) SELECT {_values('s', columns, flavor, casts)} FROM {source} AS s "
@@ -280,9 +314,15 @@ def state_ddl(flavor: Flavor) -> list[str]:
             f"CREATE TABLE IF NOT EXISTS {table} (object_id VARCHAR PRIMARY KEY, target_table VARCHAR NOT NULL, "
             "state VARCHAR NOT NULL, updated_at timestamptz NOT NULL)",
         ]
-    short, text = ("VARCHAR(400)", "VARCHAR(MAX)") if flavor.text_type.startswith("VARCHAR") else ("NVARCHAR(400)", "NVARCHAR(MAX)")
-    columns = (f"[object_id] {short} NOT NULL, [target_table] {short} NOT NULL, [state] {text} NOT NULL, "
-               "[updated_at] DATETIME2(6) NOT NULL")
+    short, text = (
+        ("VARCHAR(400)", "VARCHAR(MAX)")
+        if flavor.text_type.startswith("VARCHAR")
+        else ("NVARCHAR(400)", "NVARCHAR(MAX)")
+    )
+    columns = (
+        f"[object_id] {short} NOT NULL, [target_table] {short} NOT NULL, [state] {text} NOT NULL, "
+        "[updated_at] DATETIME2(6) NOT NULL"
+    )
     return [
         create_schema_sql(STATE_SCHEMA, flavor),
         f"IF OBJECT_ID({string_literal(table, flavor)}, N'U') IS NULL CREATE TABLE {table} ({columns}){_with(flavor.staging_options)}",
@@ -310,7 +350,9 @@ def state_select_sql(flavor: Flavor) -> str:
 # ----------------------------------------------------------------------------- COPY INTO
 
 
-def copy_into_sql(stage: str, url: str, columns: Sequence[str], flavor: Flavor, credential: str | None) -> str:
+def copy_into_sql(
+    stage: str, url: str, columns: Sequence[str], flavor: Flavor, credential: str | None
+) -> str:
     """Bulk-load staged Parquet files (a folder URL in ADLS / OneLake) into the staging table.
 
     `credential` is the COPY INTO CREDENTIAL clause body, e.g. "IDENTITY = 'Managed Identity'";

@@ -28,7 +28,13 @@ from sync_assets.faults import crashpoint
 from sync_assets.sql import statements as sql
 from sync_assets.sql.flavors import Flavor
 from sync_assets.targets.base import (
-    DELETED_FLAG, Target, TargetWindow, WritePlan, WriteResult, window_predicate, with_soft_delete,
+    DELETED_FLAG,
+    Target,
+    TargetWindow,
+    WritePlan,
+    WriteResult,
+    window_predicate,
+    with_soft_delete,
 )
 from sync_assets.types import evolve
 
@@ -66,7 +72,9 @@ class SqlSession:
         the target's schema; `materialize`: the relation is read more than once."""
         raise NotImplementedError
 
-    def loads_directly(self, incoming: pa.Schema, types: dict[str, str], schema: str, table: str) -> bool:
+    def loads_directly(
+        self, incoming: pa.Schema, types: dict[str, str], schema: str, table: str
+    ) -> bool:
         """Whether `load` can write this stream straight into the table (default: never)."""
         return False
 
@@ -146,7 +154,9 @@ class SqlTarget(Target):
                 schema = self._ensure_table(s, reader.schema)
                 window = window_predicate(plan.window, schema, self.dialect, self.table_sql)
                 types = None if self.typed_staging else s.column_types(self.schema, self.table)
-                if plan.mode != "merge" and s.loads_directly(reader.schema, types, self.schema, self.table):
+                if plan.mode != "merge" and s.loads_directly(
+                    reader.schema, types, self.schema, self.table
+                ):
                     s.begin()
                     result = self._load(s, plan, reader, window)
                 else:
@@ -178,26 +188,38 @@ class SqlTarget(Target):
             columns = [(f.name, self.column_type(f)) for f in incoming]
             s.execute(sql.create_table_sql(self.table_sql, columns, self.flavor))
             return incoming
-        _, added = evolve(existing, incoming, f"{self.flavor.name} table {self.schema}.{self.table}")
+        _, added = evolve(
+            existing, incoming, f"{self.flavor.name} table {self.schema}.{self.table}"
+        )
         for field in added:
-            s.execute(sql.add_column_sql(self.table_sql, field.name, self.column_type(field), self.flavor))
+            s.execute(
+                sql.add_column_sql(self.table_sql, field.name, self.column_type(field), self.flavor)
+            )
         return pa.schema(list(existing) + added)
 
-    def _load(self, s: SqlSession, plan: WritePlan, reader: pa.RecordBatchReader, window) -> WriteResult:
+    def _load(
+        self, s: SqlSession, plan: WritePlan, reader: pa.RecordBatchReader, window
+    ) -> WriteResult:
         """Replace / append without staging: the stream goes straight into the table."""
         deleted = s.clear(self.table_sql, window) if plan.mode == "replace" else 0
         inserted = s.load(reader, self.schema, self.table)
         crashpoint("staged")
         return WriteResult(rows_inserted=inserted, rows_deleted=deleted)
 
-    def _apply(self, s: SqlSession, plan: WritePlan, staged: str, columns, casts, window) -> WriteResult:
+    def _apply(
+        self, s: SqlSession, plan: WritePlan, staged: str, columns, casts, window
+    ) -> WriteResult:
         if plan.mode == "merge":
             return self._merge(s, plan, staged, columns, casts, window)
         deleted = s.clear(self.table_sql, window) if plan.mode == "replace" else 0
-        inserted = s.execute(sql.insert_select_sql(self.table_sql, staged, columns, self.flavor, casts))
+        inserted = s.execute(
+            sql.insert_select_sql(self.table_sql, staged, columns, self.flavor, casts)
+        )
         return WriteResult(rows_inserted=inserted, rows_deleted=deleted)
 
-    def _merge(self, s: SqlSession, plan: WritePlan, staged: str, columns, casts, window) -> WriteResult:
+    def _merge(
+        self, s: SqlSession, plan: WritePlan, staged: str, columns, casts, window
+    ) -> WriteResult:
         table, keys, f = self.table_sql, list(plan.merge_keys), self.flavor
         dupes = s.rows(sql.duplicate_keys_sql(staged, keys, f))
         if dupes:
@@ -210,11 +232,24 @@ class SqlTarget(Target):
             flagged = sql.soft_delete_flagged_sql if plan.soft_delete else sql.delete_flagged_sql
             deleted = s.execute(flagged(table, staged, keys, f))
         source = sql.upsert_source(staged, plan.deletes, f)
-        counts = s.rows(sql.merge_counts_sql(table, source, columns, keys, f, update=plan.update, casts=casts))[0]
+        counts = s.rows(
+            sql.merge_counts_sql(table, source, columns, keys, f, update=plan.update, casts=casts)
+        )[0]
         inserted, updated = (int(v) for v in counts)
         if f.has_merge:
-            merged = s.execute(sql.merge_sql(table, source, columns, keys, f, update=plan.update,
-                                             delete_missing=plan.delete_missing, window=window, casts=casts))
+            merged = s.execute(
+                sql.merge_sql(
+                    table,
+                    source,
+                    columns,
+                    keys,
+                    f,
+                    update=plan.update,
+                    delete_missing=plan.delete_missing,
+                    window=window,
+                    casts=casts,
+                )
+            )
             if plan.delete_missing and f.merge_by_source:
                 deleted += merged - inserted - updated
             elif plan.delete_missing:
@@ -243,4 +278,8 @@ class SqlTarget(Target):
             if schema is None:
                 return {"row_count": None, "schema": None, "sql_types": None}
             rows = int(s.scalar(sql.count_sql(self.table_sql, None, self.flavor)))
-            return {"row_count": rows, "schema": schema, "sql_types": s.column_types(self.schema, self.table)}
+            return {
+                "row_count": rows,
+                "schema": schema,
+                "sql_types": s.column_types(self.schema, self.table),
+            }

@@ -40,7 +40,9 @@ def strategy_for(obj: SyncObject) -> Strategy:
     return snapshot.plan
 
 
-def plan_sync(obj: SyncObject, source: Source, state: SyncState, window: Window | None, target=None) -> SyncBatch:
+def plan_sync(
+    obj: SyncObject, source: Source, state: SyncState, window: Window | None, target=None
+) -> SyncBatch:
     """Open a source session and build the SyncBatch for one run of `obj`.
 
     `target` (optional) lets an unchanged-source skip check that the target still holds the

@@ -17,7 +17,14 @@ import pyarrow as pa
 
 from sync_assets.sql.literals import quote_ident
 from sync_assets.strategies.change_feed import (
-    ChangeFeedError, Decision, Feed, changes_load, decide, full_load, read_sql, stored_version,
+    ChangeFeedError,
+    Decision,
+    Feed,
+    changes_load,
+    decide,
+    full_load,
+    read_sql,
+    stored_version,
 )
 from sync_assets.strategies.planner import Planner, SyncBatch
 from sync_assets.targets.base import DELETED_FLAG
@@ -55,8 +62,13 @@ def plan(p: Planner) -> SyncBatch:
     obj, table = p.obj, p.session.table
     version = table.version()
     last = stored_version(p)
-    feed = Feed("Delta", "this table", version, on=enabled(table),
-                off_reason="the change data feed is not enabled on the table (delta.enableChangeDataFeed)")
+    feed = Feed(
+        "Delta",
+        "this table",
+        version,
+        on=enabled(table),
+        off_reason="the change data feed is not enabled on the table (delta.enableChangeDataFeed)",
+    )
     decision = decide(obj.change_mode, last, feed, ChangeDataFeedError)
     changes = None
     if decision.action == "changes":
@@ -67,7 +79,9 @@ def plan(p: Planner) -> SyncBatch:
         batch = full_load(p, read_sql(obj, full_relation(p.relation), "duckdb"), version)
     else:
         p.session.con.register(CDF_VIEW, changes)
-        batch = changes_load(p, read_sql(obj, net_changes_relation(list(obj.merge_keys)), "duckdb"), version)
+        batch = changes_load(
+            p, read_sql(obj, net_changes_relation(list(obj.merge_keys)), "duckdb"), version
+        )
     batch.notes = {"sync/cdf_version": int(version), "sync/cdf_decision": decision.reason}
     return batch
 
@@ -77,7 +91,11 @@ def _read_changes(table, last: int, version: int, decision: Decision):
     from deltalake.exceptions import DeltaError  # lazy: deltalake loads only for Delta work
 
     try:
-        reader = pa.RecordBatchReader.from_stream(table.load_cdf(starting_version=last + 1, ending_version=version))
+        reader = pa.RecordBatchReader.from_stream(
+            table.load_cdf(starting_version=last + 1, ending_version=version)
+        )
     except DeltaError as exc:
-        return None, Decision("full", f"versions after {last} are no longer readable ({exc}): full reload")
+        return None, Decision(
+            "full", f"versions after {last} are no longer readable ({exc}): full reload"
+        )
     return reader, decision

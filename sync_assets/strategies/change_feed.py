@@ -49,7 +49,9 @@ class Decision:
     reason: str
 
 
-def decide(mode: str, last: int | None, feed: Feed, error: type[ChangeFeedError] = ChangeFeedError) -> Decision:
+def decide(
+    mode: str, last: int | None, feed: Feed, error: type[ChangeFeedError] = ChangeFeedError
+) -> Decision:
     """What one run reads, from the stored version and the feed's state (see module doc)."""
     if mode == "full":
         return Decision("full", "change_mode full: the whole table is reloaded every run")

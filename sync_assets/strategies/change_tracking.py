@@ -19,7 +19,13 @@ from sync_assets.connection_types import default_schema
 from sync_assets.sql.flavors import SQLSERVER
 from sync_assets.sql.statements import quote, string_literal, table_name
 from sync_assets.strategies.change_feed import (
-    ChangeFeedError, Decision, Feed, changes_load, full_load, read_sql, stored_version,
+    ChangeFeedError,
+    Decision,
+    Feed,
+    changes_load,
+    full_load,
+    read_sql,
+    stored_version,
 )
 from sync_assets.strategies.change_feed import decide as decide_feed
 from sync_assets.strategies.planner import Planner, SyncBatch
@@ -30,15 +36,22 @@ class ChangeTrackingError(ChangeFeedError):
     """Change Tracking cannot serve this run (not enabled, or no state in incremental mode)."""
 
 
-def decide(mode: str, last: int | None, current: int | None, min_valid: int | None, table: str) -> Decision:
+def decide(
+    mode: str, last: int | None, current: int | None, min_valid: int | None, table: str
+) -> Decision:
     """What one run reads, from the stored version and the table's Change Tracking versions."""
     if current is None or min_valid is None:
         raise ChangeTrackingError(
             f"Change Tracking is not enabled on {table} (or its database): "
             f"ALTER DATABASE … SET CHANGE_TRACKING = ON; ALTER TABLE {table} ENABLE CHANGE_TRACKING"
         )
-    feed = Feed("Change Tracking", table, int(current), oldest=int(min_valid),
-                oldest_name="CHANGE_TRACKING_MIN_VALID_VERSION")
+    feed = Feed(
+        "Change Tracking",
+        table,
+        int(current),
+        oldest=int(min_valid),
+        oldest_name="CHANGE_TRACKING_MIN_VALID_VERSION",
+    )
     return decide_feed(mode, last, feed, ChangeTrackingError)
 
 
@@ -51,12 +64,15 @@ def versions_sql(table: str) -> str:
 
 def full_relation(table: str) -> str:
     """The whole table, every row flagged as not deleted."""
-    return f"(SELECT t.*, CAST(0 AS BIT) AS {quote(DELETED_FLAG, SQLSERVER)} FROM {table} AS t) AS src"
+    return (
+        f"(SELECT t.*, CAST(0 AS BIT) AS {quote(DELETED_FLAG, SQLSERVER)} FROM {table} AS t) AS src"
+    )
 
 
 def changes_relation(table: str, columns: list[str], keys: list[str], last_version: int) -> str:
     """Net changes after `last_version`: keys from CHANGETABLE, values from the table as of
     the snapshot (NULL for deleted keys), and the delete flag."""
+
     def q(name):
         return quote(name, SQLSERVER)
 
@@ -73,12 +89,17 @@ def changes_relation(table: str, columns: list[str], keys: list[str], last_versi
 def plan(p: Planner) -> SyncBatch:
     """Build the SyncBatch of a change_tracking run."""
     obj, session = p.obj, p.session
-    table = table_name(obj.source.schema_ or default_schema(p.source.conn), obj.source.object, SQLSERVER)
+    table = table_name(
+        obj.source.schema_ or default_schema(p.source.conn), obj.source.object, SQLSERVER
+    )
     versions = session.fetch_small(versions_sql(table)).to_pylist()[0]
     current, min_valid = versions["current_version"], versions["min_valid_version"]
     last = stored_version(p)
     decision = decide(obj.change_mode, last, current, min_valid, table)
-    notes = {"sync/change_tracking_version": int(current), "sync/change_tracking_decision": decision.reason}
+    notes = {
+        "sync/change_tracking_version": int(current),
+        "sync/change_tracking_decision": decision.reason,
+    }
     if decision.action == "skip":
         batch = p.skip(decision.reason)
     elif decision.action == "full":

@@ -62,8 +62,15 @@ class SyncBatch:
 class Planner:
     """One run of one object: what a strategy reads from and the blocks it plans with."""
 
-    def __init__(self, obj: SyncObject, source: Source, session: SourceSession, state: SyncState,
-                 window: Window | None, target: Target | None = None):
+    def __init__(
+        self,
+        obj: SyncObject,
+        source: Source,
+        session: SourceSession,
+        state: SyncState,
+        window: Window | None,
+        target: Target | None = None,
+    ):
         self.obj, self.source, self.session = obj, source, session
         self.state, self.window, self.target = state, window, target
         self.dialect = source.dialect
@@ -72,7 +79,9 @@ class Planner:
 
     def _column_types(self) -> dict[str, pa.DataType]:
         """Arrow types of the sync and partition columns (their literals are typed)."""
-        wanted = [c for c in (self.obj.sync_column, self.obj.partition and self.obj.partition.column) if c]
+        wanted = [
+            c for c in (self.obj.sync_column, self.obj.partition and self.obj.partition.column) if c
+        ]
         if not wanted:
             return {}
         cols = ", ".join(quote_ident(c) for c in dict.fromkeys(wanted))
@@ -107,8 +116,12 @@ class Planner:
         part = self.obj.partition
         return TargetWindow(
             column=self.obj.target_column_for(part.column),
-            start=self.window.start, end=self.window.end, keys=self.window.keys,
-            granularity=part.granularity, fmt=part.format, timezone=part.timezone,
+            start=self.window.start,
+            end=self.window.end,
+            keys=self.window.keys,
+            granularity=part.granularity,
+            fmt=part.format,
+            timezone=part.timezone,
         )
 
     # ------------------------------------------------------------------ reading the source
@@ -117,11 +130,20 @@ class Planner:
         """The object's source query within the run's window, with further bounds."""
         obj = self.obj
         bounds = self.window_bounds() + extra
-        return select_sql(self.relation, obj.column_mappings, obj.filter_condition, bounds, self.dialect, predicates)
+        return select_sql(
+            self.relation,
+            obj.column_mappings,
+            obj.filter_condition,
+            bounds,
+            self.dialect,
+            predicates,
+        )
 
     def probe(self, fingerprint: bool) -> dict:
         """Row count, high watermark and (optionally) content fingerprint, in one scan."""
-        sql = probe_sql(self.select([]), self.obj.sync_column, self.dialect, fingerprint=fingerprint)
+        sql = probe_sql(
+            self.select([]), self.obj.sync_column, self.dialect, fingerprint=fingerprint
+        )
         return self.session.fetch_small(sql).to_pylist()[0]
 
     def read(self, plan: WritePlan, new_state: SyncState, sql: str, hi) -> SyncBatch:
@@ -131,7 +153,12 @@ class Planner:
 
     def skip(self, reason: str) -> SyncBatch:
         """A batch that writes nothing."""
-        return SyncBatch(self.obj.object_id, WritePlan("append", window=self.target_window()), self.state, skip_reason=reason)
+        return SyncBatch(
+            self.obj.object_id,
+            WritePlan("append", window=self.target_window()),
+            self.state,
+            skip_reason=reason,
+        )
 
 
 Strategy = Callable[[Planner], SyncBatch]

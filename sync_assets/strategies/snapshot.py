@@ -16,20 +16,31 @@ def plan(p: Planner) -> SyncBatch:
         if unchanged(p, probe):
             return p.skip("source unchanged since the last sync (same fingerprint)")
     else:  # no skip wanted: spare the source a full hashing scan
-        probe = p.probe(fingerprint=False) if obj.sync_column else {"n_rows": 0, "fingerprint": None}
+        probe = (
+            p.probe(fingerprint=False) if obj.sync_column else {"n_rows": 0, "fingerprint": None}
+        )
     new_state = p.state.with_fingerprint(start, end, probe.get("fingerprint"), probe["n_rows"])
     if obj.sync_column and probe.get("hi") is not None:
         new_state = new_state.with_watermark(p.keys(), to_json_value(probe["hi"]))
     if obj.sync_type == "full":
         write = WritePlan("replace", window=p.target_window())
     else:
-        write = WritePlan("merge", tuple(obj.merge_keys), delete_missing=obj.deletes_missing, window=p.target_window())
+        write = WritePlan(
+            "merge",
+            tuple(obj.merge_keys),
+            delete_missing=obj.deletes_missing,
+            window=p.target_window(),
+        )
     return p.read(write, new_state, p.select([]), probe.get("hi"))
 
 
 def unchanged(p: Planner, probe: dict) -> bool:
     """The stored fingerprint matches, and the target still holds that many rows."""
     known = p.state.fingerprint_for(*p.span())
-    if not known or known["fingerprint"] != probe["fingerprint"] or known["rows"] != probe["n_rows"]:
+    if (
+        not known
+        or known["fingerprint"] != probe["fingerprint"]
+        or known["rows"] != probe["n_rows"]
+    ):
         return False
     return p.target is None or p.target.count_rows(p.target_window()) == probe["n_rows"]

@@ -22,7 +22,12 @@ def plan(p: Planner) -> SyncBatch:
     # never moves back (the source's max may drop when rows are deleted)
     new_state = p.state.without_fingerprints(*p.span()).with_watermark(behind, to_json_value(hi))
     if obj.merge_keys:
-        write = WritePlan("merge", tuple(obj.merge_keys), update=obj.sync_type != "append_only", window=p.target_window())
+        write = WritePlan(
+            "merge",
+            tuple(obj.merge_keys),
+            update=obj.sync_type != "append_only",
+            window=p.target_window(),
+        )
     else:
         write = WritePlan("append", window=p.target_window())
     batch = p.read(write, new_state, sql, hi)

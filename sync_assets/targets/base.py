@@ -15,6 +15,8 @@ from typing import Literal
 import pyarrow as pa
 
 from sync_assets.sql.select import Bounds, window_bounds
+from sync_assets.streams import with_soft_delete_column
+from sync_assets.types import SchemaChangeError
 
 WriteMode = Literal["replace", "append", "merge"]
 # Change streams (Change Tracking, CDF) flag deleted source rows in this boolean column; it is
@@ -60,19 +62,17 @@ def with_soft_delete(reader: pa.RecordBatchReader, plan: WritePlan) -> pa.Record
     delete flag): upserted rows carry false; flagged rows only mark their key."""
     if not plan.soft_delete or DELETED_FLAG not in reader.schema.names:
         return reader
-    from sync_assets.streams import with_soft_delete_column
-
     return with_soft_delete_column(reader, DELETED_FLAG, SOFT_DELETE_COLUMN)
 
 
-def window_predicate(window: TargetWindow | None, schema: pa.Schema, dialect: str, table: str) -> str | None:
+def window_predicate(
+    window: TargetWindow | None, schema: pa.Schema, dialect: str, table: str
+) -> str | None:
     """The SQL predicate of a partition window on a table of `schema` (None: no window),
     typed by the table's own column."""
     if window is None:
         return None
     if window.column not in schema.names:
-        from sync_assets.types import SchemaChangeError
-
         raise SchemaChangeError(f"partition column '{window.column}' is missing from {table}")
     return window.bounds(schema.field(window.column).type).predicate(dialect)
 
@@ -86,7 +86,9 @@ class WriteResult:
     rows_deleted: int = 0
     row_count: int | None = None  # rows in the table, or in the window for partitioned writes
     schema: pa.Schema | None = None
-    sql_types: dict[str, str] | None = None  # the target's own type of each column, where it has one
+    sql_types: dict[str, str] | None = (
+        None  # the target's own type of each column, where it has one
+    )
     committed: bool = True
     extra: dict = field(default_factory=dict)
 

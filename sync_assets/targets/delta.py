@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
@@ -17,11 +18,18 @@ from sync_assets.config.models import DeltaConnection, FabricLakehouseConnection
 from sync_assets.lakehouse import delta_location
 from sync_assets.paths import is_url
 from sync_assets.sql.flavors import DELTA
-from sync_assets.sql.statements import differs, key_match
 from sync_assets.sql.literals import quote_ident
+from sync_assets.sql.statements import differs, key_match
 from sync_assets.streams import closing
 from sync_assets.targets.base import (
-    DELETED_FLAG, SOFT_DELETE_COLUMN, Target, TargetWindow, WritePlan, WriteResult, window_predicate, with_soft_delete,
+    DELETED_FLAG,
+    SOFT_DELETE_COLUMN,
+    Target,
+    TargetWindow,
+    WritePlan,
+    WriteResult,
+    window_predicate,
+    with_soft_delete,
 )
 from sync_assets.types import cast_reader, delta_type, evolve
 
@@ -34,7 +42,14 @@ class DeltaTarget(Target):
     kind = "deltalake"
     dialect = "delta"
 
-    def __init__(self, conn: DeltaConnection | FabricLakehouseConnection, base_dir: str, object_id: str, schema, table):
+    def __init__(
+        self,
+        conn: DeltaConnection | FabricLakehouseConnection,
+        base_dir: str,
+        object_id: str,
+        schema,
+        table,
+    ):
         self.object_id = object_id
         self.conn = conn
         self.location, self.storage_options = delta_location(conn, base_dir, schema, table)
@@ -47,8 +62,11 @@ class DeltaTarget(Target):
     def _writer(self) -> WriterProperties:
         """Parquet settings of every file this target writes (connection field `files`)."""
         files = self.conn.files
-        return WriterProperties(compression=files.compression.upper(), compression_level=files.compression_level,
-                                max_row_group_size=files.row_group_size)
+        return WriterProperties(
+            compression=files.compression.upper(),
+            compression_level=files.compression_level,
+            max_row_group_size=files.row_group_size,
+        )
 
     def _table(self) -> DeltaTable | None:
         try:
@@ -75,22 +93,32 @@ class DeltaTarget(Target):
         table = self._table()
         reader = with_soft_delete(reader, plan)
         flag = reader.schema.field(DELETED_FLAG) if DELETED_FLAG in reader.schema.names else None
-        incoming = pa.schema([pa.field(f.name, delta_type(f.type)) for f in reader.schema if f.name != DELETED_FLAG])
+        incoming = pa.schema(
+            [pa.field(f.name, delta_type(f.type)) for f in reader.schema if f.name != DELETED_FLAG]
+        )
         added = []
         if table is not None:
             existing = pa.schema(table.schema())
             incoming, added = evolve(existing, incoming, f"Delta table {self.location}")
-        commit = CommitProperties(custom_metadata={STATE_KEY + self.object_id: json.dumps(state, default=str)})
+        commit = CommitProperties(
+            custom_metadata={STATE_KEY + self.object_id: json.dumps(state, default=str)}
+        )
         if plan.mode == "merge" and plan.deletes:
-            result = self._apply_changes(table, cast_reader(reader, incoming.append(flag)), plan, commit, bool(added))
+            result = self._apply_changes(
+                table, cast_reader(reader, incoming.append(flag)), plan, commit, bool(added)
+            )
         elif table is None or plan.mode != "merge":
-            result = self._write(table, cast_reader(_without(reader, DELETED_FLAG), incoming), plan, commit)
+            result = self._write(
+                table, cast_reader(_without(reader, DELETED_FLAG), incoming), plan, commit
+            )
         else:
             result = self._merge(table, cast_reader(reader, incoming), plan, commit, bool(added))
         result.row_count = self._count(plan.window)
         written = self._table()
         result.schema, result.sql_types = pa.schema(written.schema()), delta_types(written)
-        if result.committed and (result.rows_inserted or result.rows_updated or result.rows_deleted):
+        if result.committed and (
+            result.rows_inserted or result.rows_updated or result.rows_deleted
+        ):
             result.extra.update(self.maintain())
         return result
 
@@ -104,19 +132,28 @@ class DeltaTarget(Target):
             table = self._table()  # operations below advance this object's version in place
             if rules.optimize:
                 if self.zorder_by:
-                    metrics = table.optimize.z_order(self.zorder_by, writer_properties=self._writer())
+                    metrics = table.optimize.z_order(
+                        self.zorder_by, writer_properties=self._writer()
+                    )
                 else:
                     metrics = table.optimize.compact(writer_properties=self._writer())
-                done["sync/delta_optimize"] = f"{metrics['numFilesRemoved']} files -> {metrics['numFilesAdded']}"
+                done["sync/delta_optimize"] = (
+                    f"{metrics['numFilesRemoved']} files -> {metrics['numFilesAdded']}"
+                )
             if rules.vacuum_retention_hours is not None:
-                removed = table.vacuum(retention_hours=rules.vacuum_retention_hours, dry_run=False,
-                                       enforce_retention_duration=False)
+                removed = table.vacuum(
+                    retention_hours=rules.vacuum_retention_hours,
+                    dry_run=False,
+                    enforce_retention_duration=False,
+                )
                 done["sync/delta_vacuum_files_removed"] = len(removed)
         except Exception as exc:  # noqa: BLE001 - reported in the metadata
             done["sync/delta_maintenance_error"] = f"{type(exc).__name__}: {exc}"
         return done
 
-    def _predicate(self, window: TargetWindow | None, schema: pa.Schema, alias: str = "") -> str | None:
+    def _predicate(
+        self, window: TargetWindow | None, schema: pa.Schema, alias: str = ""
+    ) -> str | None:
         if window is None:
             return None
         bounds = window.bounds(schema.field(window.column).type)
@@ -130,22 +167,34 @@ class DeltaTarget(Target):
         predicate = self._predicate(plan.window, reader.schema) if mode == "overwrite" else None
         counter = _Counter(reader)
         write_deltalake(
-            self.location, counter.reader(), mode=mode, predicate=predicate,
+            self.location,
+            counter.reader(),
+            mode=mode,
+            predicate=predicate,
             schema_mode="merge" if table is not None else None,
             configuration=dict(self.conn.table_properties) or None if table is None else None,
-            storage_options=self.storage_options, commit_properties=commit,
-            writer_properties=self._writer(), target_file_size=self.conn.files.target_file_size,
+            storage_options=self.storage_options,
+            commit_properties=commit,
+            writer_properties=self._writer(),
+            target_file_size=self.conn.files.target_file_size,
         )
         return WriteResult(rows_inserted=counter.rows, rows_deleted=before)
 
-    def _merge(self, table: DeltaTable, reader, plan: WritePlan, commit, new_columns: bool) -> WriteResult:
+    def _merge(
+        self, table: DeltaTable, reader, plan: WritePlan, commit, new_columns: bool
+    ) -> WriteResult:
         keys = plan.merge_keys
         on = key_match(keys, "t", "s", DELTA)
         others = [f.name for f in reader.schema if f.name not in keys]
         changed = differs("t", "s", others, DELTA, known=set(pa.schema(table.schema()).names))
         merger = table.merge(
-            reader, predicate=on, source_alias="s", target_alias="t",
-            merge_schema=new_columns, commit_properties=commit, writer_properties=self._writer(),
+            reader,
+            predicate=on,
+            source_alias="s",
+            target_alias="t",
+            merge_schema=new_columns,
+            commit_properties=commit,
+            writer_properties=self._writer(),
         )
         if plan.update and others:
             merger = merger.when_matched_update_all(predicate=changed)
@@ -161,7 +210,9 @@ class DeltaTarget(Target):
             rows_deleted=metrics["num_target_rows_deleted"],
         )
 
-    def _apply_changes(self, table, reader, plan: WritePlan, commit, new_columns: bool) -> WriteResult:
+    def _apply_changes(
+        self, table, reader, plan: WritePlan, commit, new_columns: bool
+    ) -> WriteResult:
         """A change stream: flagged keys are deleted (or marked `_is_deleted`), other rows
         upserted, in one MERGE commit. Change streams are staged in DuckDB (spilling to disk)
         so the deletes can be counted apart from the updates."""
@@ -178,27 +229,48 @@ class DeltaTarget(Target):
             known = set(pa.schema(table.schema()).names)
             on = key_match(keys, "t", "s", DELTA)
             soft = quote_ident(SOFT_DELETE_COLUMN)
-            mark_only = f" AND t.{soft} IS NOT TRUE" if plan.soft_delete and SOFT_DELETE_COLUMN in known else ""
+            mark_only = (
+                f" AND t.{soft} IS NOT TRUE"
+                if plan.soft_delete and SOFT_DELETE_COLUMN in known
+                else ""
+            )
             con.register("t", table.to_pyarrow_dataset())
-            deleted = con.execute(f"SELECT count(*) FROM t JOIN s ON {on} WHERE s.{flag}{mark_only}").fetchall()[0][0]
-            merger = table.merge(con.sql("SELECT * FROM s").to_arrow_reader(65_536), predicate=on, source_alias="s",
-                                 target_alias="t", merge_schema=new_columns, commit_properties=commit,
-                                 writer_properties=self._writer())
+            deleted = con.execute(
+                f"SELECT count(*) FROM t JOIN s ON {on} WHERE s.{flag}{mark_only}"
+            ).fetchall()[0][0]
+            merger = table.merge(
+                con.sql("SELECT * FROM s").to_arrow_reader(65_536),
+                predicate=on,
+                source_alias="s",
+                target_alias="t",
+                merge_schema=new_columns,
+                commit_properties=commit,
+                writer_properties=self._writer(),
+            )
             if plan.soft_delete:
-                merger = merger.when_matched_update(updates={SOFT_DELETE_COLUMN: "true"}, predicate=f"s.{flag}{mark_only}")
+                merger = merger.when_matched_update(
+                    updates={SOFT_DELETE_COLUMN: "true"}, predicate=f"s.{flag}{mark_only}"
+                )
             else:
                 merger = merger.when_matched_delete(predicate=f"s.{flag}")
             if others:
                 changed = differs("t", "s", others, DELTA, known=known)
                 merger = merger.when_matched_update(
-                    updates={c: f"s.{quote_ident(c)}" for c in others}, predicate=f"NOT s.{flag} AND {changed}")
-            merger = merger.when_not_matched_insert(updates={c: f"s.{quote_ident(c)}" for c in columns}, predicate=f"NOT s.{flag}")
+                    updates={c: f"s.{quote_ident(c)}" for c in others},
+                    predicate=f"NOT s.{flag} AND {changed}",
+                )
+            merger = merger.when_not_matched_insert(
+                updates={c: f"s.{quote_ident(c)}" for c in columns}, predicate=f"NOT s.{flag}"
+            )
             metrics = merger.execute()
         finally:
             con.close()
         touched = metrics["num_target_rows_updated"] + metrics["num_target_rows_deleted"]
-        return WriteResult(rows_inserted=metrics["num_target_rows_inserted"], rows_updated=touched - deleted,
-                           rows_deleted=deleted)
+        return WriteResult(
+            rows_inserted=metrics["num_target_rows_inserted"],
+            rows_updated=touched - deleted,
+            rows_deleted=deleted,
+        )
 
     # ------------------------------------------------------------------ reading
 
@@ -223,7 +295,9 @@ class DeltaTarget(Target):
             con.close()
 
     def read(self, window: TargetWindow | None = None) -> pa.RecordBatchReader:
-        dataset = DeltaTable(self.location, storage_options=self.storage_options).to_pyarrow_dataset()
+        dataset = DeltaTable(
+            self.location, storage_options=self.storage_options
+        ).to_pyarrow_dataset()
         if window is None:
             return dataset.scanner().to_reader()
         con = duck.connect()
@@ -237,7 +311,11 @@ class DeltaTarget(Target):
         table = self._table()
         if table is None:
             return {"row_count": None, "schema": None}
-        return {"row_count": int(table.count()), "schema": pa.schema(table.schema()), "sql_types": delta_types(table)}
+        return {
+            "row_count": int(table.count()),
+            "schema": pa.schema(table.schema()),
+            "sql_types": delta_types(table),
+        }
 
 
 def delta_types(table: DeltaTable) -> dict[str, str]:
@@ -252,7 +330,9 @@ def _spark_type(t) -> str:
         return f"MAP<{_spark_type(t.key_type)}, {_spark_type(t.value_type)}>"
     if hasattr(t, "fields"):
         return "STRUCT<" + ", ".join(f"{f.name}: {_spark_type(f.type)}" for f in t.fields) + ">"
-    return {"long": "BIGINT", "integer": "INT", "short": "SMALLINT", "byte": "TINYINT"}.get(t.type, t.type.upper())
+    return {"long": "BIGINT", "integer": "INT", "short": "SMALLINT", "byte": "TINYINT"}.get(
+        t.type, t.type.upper()
+    )
 
 
 def _without(reader: pa.RecordBatchReader, column: str) -> pa.RecordBatchReader:
@@ -260,15 +340,16 @@ def _without(reader: pa.RecordBatchReader, column: str) -> pa.RecordBatchReader:
     if column not in reader.schema.names:
         return reader
     index = reader.schema.get_field_index(column)
-    return pa.RecordBatchReader.from_batches(reader.schema.remove(index), (b.drop_columns([column]) for b in reader))
+    return pa.RecordBatchReader.from_batches(
+        reader.schema.remove(index), (b.drop_columns([column]) for b in reader)
+    )
 
 
 def _filtered(reader: pa.RecordBatchReader, flag: str) -> pa.RecordBatchReader:
     """The rows of a change stream whose delete flag is false."""
-    import pyarrow.compute as pc
-
     return pa.RecordBatchReader.from_batches(
-        reader.schema, (b.filter(pc.invert(b.column(flag))) for b in reader))
+        reader.schema, (b.filter(pc.invert(b.column(flag))) for b in reader)
+    )
 
 
 class _Counter:

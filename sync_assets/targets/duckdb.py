@@ -49,10 +49,12 @@ class DuckDBSqlSession(SqlSession):
         return self.con.sql(f'SELECT * FROM "{schema}"."{table}" LIMIT 0').to_arrow_table().schema
 
     def column_types(self, schema: str, table: str) -> dict[str, str]:
-        return dict(self.rows(
-            "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = "
-            f"{quote_string(schema)} AND table_name = {quote_string(table)} ORDER BY ordinal_position"
-        ))
+        return dict(
+            self.rows(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = "
+                f"{quote_string(schema)} AND table_name = {quote_string(table)} ORDER BY ordinal_position"
+            )
+        )
 
     def stage(self, reader: pa.RecordBatchReader, table: pa.Schema, *, materialize: bool) -> str:
         self.con.register(INCOMING, reader)
@@ -67,7 +69,9 @@ class DuckDBTarget(SqlTarget):
     flavor = DUCKDB
     typed_staging = False
 
-    def __init__(self, conn: DuckDBConnection, base_dir: str, object_id: str, schema: str, table: str):
+    def __init__(
+        self, conn: DuckDBConnection, base_dir: str, object_id: str, schema: str, table: str
+    ):
         super().__init__(object_id, schema, table)
         self.path = resolve(base_dir, conn.path)
         self.memory_limit = conn.memory_limit

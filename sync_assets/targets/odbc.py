@@ -54,12 +54,20 @@ class OdbcSession(SqlSession):
         return pa.schema([pa.field(r[0], self.target.arrow_type(r)) for r in rows])
 
     def column_types(self, schema: str, table: str) -> dict[str, str]:
-        return {r[0]: self.target.catalog_type(r) for r in self.rows(self.target.catalog_sql(), schema, table)}
+        return {
+            r[0]: self.target.catalog_type(r)
+            for r in self.rows(self.target.catalog_sql(), schema, table)
+        }
 
     def stage(self, reader: pa.RecordBatchReader, table: pa.Schema, *, materialize: bool) -> str:
         # staging columns: the table's types, unbounded (a value longer than the target
         # column fails at the apply, inside the transaction, with the server's own message)
-        schema = pa.schema([table.field(n) if n in table.names else reader.schema.field(n) for n in reader.schema.names])
+        schema = pa.schema(
+            [
+                table.field(n) if n in table.names else reader.schema.field(n)
+                for n in reader.schema.names
+            ]
+        )
         self.stage_name = sql.staging_table(self.target.object_id, self.flavor)
         self.execute(sql.drop_staging_sql(self.stage_name, self.flavor))
         columns = [(f.name, self.target.column_type(f.remove_metadata())) for f in schema]
@@ -79,7 +87,9 @@ class OdbcTarget(SqlTarget):
 
     kind = "tsql"
 
-    def __init__(self, conn: TsqlConnection, base_dir: str, object_id: str, schema: str, table: str):
+    def __init__(
+        self, conn: TsqlConnection, base_dir: str, object_id: str, schema: str, table: str
+    ):
         self.conn = conn
         self.flavor = self.flavor_of(conn)
         super().__init__(object_id, schema, table)
@@ -91,7 +101,11 @@ class OdbcTarget(SqlTarget):
     @property
     def uri(self) -> str:
         c = self.conn
-        where = f"{c.server}/{c.database}" if c.server else redact(c.odbc_connect or "", connection_secrets(c))
+        where = (
+            f"{c.server}/{c.database}"
+            if c.server
+            else redact(c.odbc_connect or "", connection_secrets(c))
+        )
         return f"{self.flavor.name}://{where}#{self.schema}.{self.table}"
 
     # ------------------------------------------------------------------ engine hooks (Snowflake overrides them)

@@ -21,12 +21,18 @@ from sync_assets.faults import crashpoint
 from sync_assets.parquet_table import ParquetTable
 from sync_assets.paths import join, resolve
 from sync_assets.sql.flavors import DUCKDB
-from sync_assets.sql.statements import differs, key_match
 from sync_assets.sql.literals import quote_ident, quote_string
+from sync_assets.sql.statements import differs, key_match
 from sync_assets.state import WHOLE
 from sync_assets.streams import closing
 from sync_assets.targets.base import (
-    DELETED_FLAG, SOFT_DELETE_COLUMN, Target, TargetWindow, WritePlan, WriteResult, with_soft_delete,
+    DELETED_FLAG,
+    SOFT_DELETE_COLUMN,
+    Target,
+    TargetWindow,
+    WritePlan,
+    WriteResult,
+    with_soft_delete,
 )
 from sync_assets.types import cast_reader, evolve, parquet_type
 
@@ -73,7 +79,13 @@ class ParquetTarget(Target):
         flag = reader.schema.field(DELETED_FLAG) if DELETED_FLAG in reader.schema.names else None
         manifest = self.table.load()
         existing = self.table.schema(manifest)
-        incoming = pa.schema([pa.field(f.name, parquet_type(f.type)) for f in reader.schema if f.name != DELETED_FLAG])
+        incoming = pa.schema(
+            [
+                pa.field(f.name, parquet_type(f.type))
+                for f in reader.schema
+                if f.name != DELETED_FLAG
+            ]
+        )
         if existing is not None:
             incoming, added = evolve(existing, incoming, f"Parquet table {self.table.location}")
             schema = pa.schema(list(existing) + added)
@@ -86,7 +98,9 @@ class ParquetTarget(Target):
         try:
             # a change stream keeps its delete flag beside the table's columns
             con.register(INCOMING, cast_reader(reader, incoming.append(flag) if flag else incoming))
-            writer = _Rewrite(con, self, manifest, schema, plan, staging, txn, flagged=flag is not None)
+            writer = _Rewrite(
+                con, self, manifest, schema, plan, staging, txn, flagged=flag is not None
+            )
             result = writer.run()
         finally:
             con.close()
@@ -106,13 +120,18 @@ class ParquetTarget(Target):
     # ------------------------------------------------------------------ reading
 
     def read(self, window: TargetWindow | None = None) -> pa.RecordBatchReader:
-        files = [str(self.table.location / f["path"]) for f in self.table.files(keys=window.keys if window else None)]
+        files = [
+            str(self.table.location / f["path"])
+            for f in self.table.files(keys=window.keys if window else None)
+        ]
         schema = self.table.schema()
         if not files:
             return pa.RecordBatchReader.from_batches(schema, [])
         con = duck.connect()
         listed = ", ".join(quote_string(f) for f in files)
-        reader = con.sql(f"SELECT * FROM read_parquet([{listed}], union_by_name = true)").to_arrow_reader(100_000)
+        reader = con.sql(
+            f"SELECT * FROM read_parquet([{listed}], union_by_name = true)"
+        ).to_arrow_reader(100_000)
 
         return closing(reader, con.close)
 
@@ -130,15 +149,28 @@ class ParquetTarget(Target):
 class _Rewrite:
     """One write: decide the affected partitions, write their new files into staging."""
 
-    def __init__(self, con, target: ParquetTarget, manifest, schema, plan: WritePlan, staging: Path, txn,
-                 flagged: bool = False):
+    def __init__(
+        self,
+        con,
+        target: ParquetTarget,
+        manifest,
+        schema,
+        plan: WritePlan,
+        staging: Path,
+        txn,
+        flagged: bool = False,
+    ):
         self.con, self.target, self.manifest, self.schema = con, target, manifest, schema
         self.plan, self.staging, self.txn = plan, staging, txn
         self.table = target.table
         self.new_partitions: dict[str, list[dict]] = {}
         self.known_columns: set[str] = set()  # columns the files being rewritten have
         # the incoming rows without a change stream's delete flag
-        self.rows = f"SELECT * EXCLUDE ({quote_ident(DELETED_FLAG)}) FROM {INCOMING}" if flagged else f"SELECT * FROM {INCOMING}"
+        self.rows = (
+            f"SELECT * EXCLUDE ({quote_ident(DELETED_FLAG)}) FROM {INCOMING}"
+            if flagged
+            else f"SELECT * FROM {INCOMING}"
+        )
 
     def _key_sql(self) -> str:
         if not self.plan.window:
@@ -147,7 +179,9 @@ class _Rewrite:
         return partition_key_sql(column, self.schema.field(column).type, self.plan.window)
 
     def _old(self, keys) -> str | None:
-        files = [str(self.table.location / f["path"]) for f in self.table.files(self.manifest, keys)]
+        files = [
+            str(self.table.location / f["path"]) for f in self.table.files(self.manifest, keys)
+        ]
         if not files:
             return None
         listed = ", ".join(quote_string(f) for f in files)
@@ -178,7 +212,9 @@ class _Rewrite:
         affected |= self._partitions_holding(src, keys)
         old = self._old(sorted(affected))
         if old:  # files written before a column was added lack it
-            self.known_columns = {r[0] for r in self.con.execute(f"DESCRIBE SELECT * FROM {old}").fetchall()}
+            self.known_columns = {
+                r[0] for r in self.con.execute(f"DESCRIBE SELECT * FROM {old}").fetchall()
+            }
         match = key_match(keys, "o", "s", DUCKDB)
         not_in_src = f"NOT EXISTS (SELECT 1 FROM {src} AS s WHERE {match})"
         in_window = f"{self._key_sql()} IN ({', '.join(quote_string(k) for k in window_keys)})"
@@ -196,7 +232,11 @@ class _Rewrite:
                 f"WHERE NOT EXISTS (SELECT 1 FROM {old} AS o WHERE {match})"
             )
         self._write(new_rows, keep_empty=sorted(affected))
-        return WriteResult(rows_inserted=counts["inserted"], rows_updated=counts["updated"], rows_deleted=counts["deleted"])
+        return WriteResult(
+            rows_inserted=counts["inserted"],
+            rows_updated=counts["updated"],
+            rows_deleted=counts["deleted"],
+        )
 
     def _apply_changes(self) -> WriteResult:
         """A change stream (unpartitioned): flagged keys are deleted (or marked), the other
@@ -205,7 +245,10 @@ class _Rewrite:
         self._copy(f"SELECT * FROM {INCOMING}", str(staged))
         src = f"read_parquet({quote_string(str(staged))})"
         flag = quote_ident(DELETED_FLAG)
-        live, dead = f"(SELECT * FROM {src} WHERE NOT {flag})", f"(SELECT * FROM {src} WHERE {flag})"
+        live, dead = (
+            f"(SELECT * FROM {src} WHERE NOT {flag})",
+            f"(SELECT * FROM {src} WHERE {flag})",
+        )
         keys = list(self.plan.merge_keys)
         match = key_match(keys, "o", "s", DUCKDB)
         old = self._old([WHOLE])
@@ -214,22 +257,32 @@ class _Rewrite:
             inserted = self.con.execute(f"SELECT count(*) FROM {live}").fetchone()[0]
             self._write(new_live, keep_empty=[WHOLE])
             return WriteResult(rows_inserted=inserted, committed=inserted > 0)
-        self.known_columns = {r[0] for r in self.con.execute(f"DESCRIBE SELECT * FROM {old}").fetchall()}
+        self.known_columns = {
+            r[0] for r in self.con.execute(f"DESCRIBE SELECT * FROM {old}").fetchall()
+        }
         others = [f.name for f in self.schema if f.name not in keys]
         changed = differs("o", "s", others, DUCKDB, known=self.known_columns)
         soft = quote_ident(SOFT_DELETE_COLUMN)
-        gone = f" AND o.{soft} IS NOT TRUE" if self.plan.soft_delete and SOFT_DELETE_COLUMN in self.known_columns else ""
+        gone = (
+            f" AND o.{soft} IS NOT TRUE"
+            if self.plan.soft_delete and SOFT_DELETE_COLUMN in self.known_columns
+            else ""
+        )
         inserted, updated = self.con.execute(
             f"SELECT count(*) FILTER (WHERE o.{quote_ident(keys[0])} IS NULL), count(*) FILTER (WHERE o.{quote_ident(keys[0])} IS NOT NULL AND {changed}) "
             f"FROM {live} AS s LEFT JOIN {old} AS o ON {match}"
         ).fetchone()
-        deleted = self.con.execute(f"SELECT count(*) FROM {old} AS o WHERE EXISTS (SELECT 1 FROM {dead} AS s WHERE {match}){gone}").fetchone()[0]
+        deleted = self.con.execute(
+            f"SELECT count(*) FROM {old} AS o WHERE EXISTS (SELECT 1 FROM {dead} AS s WHERE {match}){gone}"
+        ).fetchone()[0]
         if not (inserted or updated or deleted):
             return WriteResult(committed=False)
         rows = f"SELECT * FROM {old} AS o WHERE NOT EXISTS (SELECT 1 FROM {src} AS s WHERE {match}) UNION ALL BY NAME {new_live}"
         if self.plan.soft_delete:
-            marked = (f"SELECT * REPLACE (TRUE AS {soft}) FROM {old} AS o WHERE EXISTS (SELECT 1 FROM {dead} AS s WHERE {match}) "
-                      f"AND NOT EXISTS (SELECT 1 FROM {live} AS s WHERE {match})")
+            marked = (
+                f"SELECT * REPLACE (TRUE AS {soft}) FROM {old} AS o WHERE EXISTS (SELECT 1 FROM {dead} AS s WHERE {match}) "
+                f"AND NOT EXISTS (SELECT 1 FROM {live} AS s WHERE {match})"
+            )
             rows = f"{rows} UNION ALL BY NAME {marked}"
         self._write(rows, keep_empty=[WHOLE])
         return WriteResult(rows_inserted=inserted, rows_updated=updated, rows_deleted=deleted)
@@ -238,7 +291,11 @@ class _Rewrite:
         """Partitions whose files hold a key being merged (a row may move between partitions)."""
         if not self.plan.window or not self.manifest["partitions"]:
             return set()
-        by_path = {str(self.table.location / f["path"]): k for k, fs in self.manifest["partitions"].items() for f in fs}
+        by_path = {
+            str(self.table.location / f["path"]): k
+            for k, fs in self.manifest["partitions"].items()
+            for f in fs
+        }
         if not by_path:
             return set()
         listed = ", ".join(quote_string(p) for p in by_path)
@@ -260,12 +317,22 @@ class _Rewrite:
         ).fetchone()
         deleted = 0
         if self.plan.delete_missing:
-            deleted = self.con.execute(f"SELECT count(*) FROM {old} AS o WHERE {missing}").fetchone()[0]
-        return {"inserted": total - matched, "updated": updated if self.plan.update else 0, "deleted": deleted}
+            deleted = self.con.execute(
+                f"SELECT count(*) FROM {old} AS o WHERE {missing}"
+            ).fetchone()[0]
+        return {
+            "inserted": total - matched,
+            "updated": updated if self.plan.update else 0,
+            "deleted": deleted,
+        }
 
     def _copy(self, select: str, dest: str, partitioned: bool = False) -> None:
         c = self.target.conn
-        options = ["FORMAT parquet", f"COMPRESSION {c.compression}", f"ROW_GROUP_SIZE {c.row_group_size}"]
+        options = [
+            "FORMAT parquet",
+            f"COMPRESSION {c.compression}",
+            f"ROW_GROUP_SIZE {c.row_group_size}",
+        ]
         if c.compression_level is not None:
             options.append(f"COMPRESSION_LEVEL {c.compression_level}")
         if partitioned:
@@ -276,8 +343,13 @@ class _Rewrite:
         """Write `select` split by partition key; record the new file lists; return rows."""
         out = self.staging / "out"
         if self.plan.window:
-            self._copy(f"SELECT *, {self._key_sql()} AS __pk FROM ({select})", str(out), partitioned=True)
-            produced = {unquote(d.name.split("=", 1)[1]): sorted(d.glob("*.parquet")) for d in out.glob("__pk=*")}
+            self._copy(
+                f"SELECT *, {self._key_sql()} AS __pk FROM ({select})", str(out), partitioned=True
+            )
+            produced = {
+                unquote(d.name.split("=", 1)[1]): sorted(d.glob("*.parquet"))
+                for d in out.glob("__pk=*")
+            }
         else:
             out.mkdir(parents=True, exist_ok=True)
             self._copy(select, str(out / "part.parquet"))

@@ -25,11 +25,27 @@ STAGED = "__sync_staged"
 # column reads back as. A stream whose types all match such columns is copied straight into
 # the table; anything else (jsonb, uuid, enums, a narrower integer...) is staged and cast.
 _DIRECT_TYPES = {
-    "bigint", "integer", "smallint", "real", "double precision", "boolean", "text", "bytea",
-    "character varying", "numeric", "date", "timestamp with time zone", "timestamp without time zone",
+    "bigint",
+    "integer",
+    "smallint",
+    "real",
+    "double precision",
+    "boolean",
+    "text",
+    "bytea",
+    "character varying",
+    "numeric",
+    "date",
+    "timestamp with time zone",
+    "timestamp without time zone",
 }
 # Arrow types the COPY writer does not take, widened losslessly before staging.
-_COPY_WIDEN = {pa.uint8(): pa.int16(), pa.uint16(): pa.int32(), pa.uint32(): pa.int64(), pa.uint64(): pa.decimal128(20, 0)}
+_COPY_WIDEN = {
+    pa.uint8(): pa.int16(),
+    pa.uint16(): pa.int32(),
+    pa.uint32(): pa.int64(),
+    pa.uint64(): pa.decimal128(20, 0),
+}
 
 
 def _numbered(statement: str, binds: tuple) -> str:
@@ -64,20 +80,25 @@ class PostgresSqlSession(SqlSession):
 
     def column_types(self, schema: str, table: str) -> dict[str, str]:
         regclass = quote_string(f"{quote_ident(schema)}.{quote_ident(table)}")
-        return dict(self.rows(
-            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
-            f"WHERE attrelid = to_regclass({regclass}) AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
-        ))
+        return dict(
+            self.rows(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                f"WHERE attrelid = to_regclass({regclass}) AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
+            )
+        )
 
     def stage(self, reader: pa.RecordBatchReader, table: pa.Schema, *, materialize: bool) -> str:
         # binary COPY into a temp table: the server holds the batch, the client one batch
         self.cur.adbc_ingest(STAGED, reader, mode="create", temporary=True)
         return STAGED
 
-    def loads_directly(self, incoming: pa.Schema, types: dict[str, str], schema: str, table: str) -> bool:
+    def loads_directly(
+        self, incoming: pa.Schema, types: dict[str, str], schema: str, table: str
+    ) -> bool:
         existing = self.table_schema(schema, table)  # the Arrow types the columns read back as
         return all(
-            f.name in types and types[f.name].split("(")[0] in _DIRECT_TYPES
+            f.name in types
+            and types[f.name].split("(")[0] in _DIRECT_TYPES
             and existing.field(f.name).type == f.type
             for f in incoming
         )
@@ -98,9 +119,11 @@ class PostgresSqlSession(SqlSession):
 
     def _referenced(self, table_sql: str) -> bool:
         """Whether a foreign key points at the table (TRUNCATE would refuse)."""
-        return bool(self.scalar(
-            f"SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f' AND confrelid = {quote_string(table_sql)}::regclass)"
-        ))
+        return bool(
+            self.scalar(
+                f"SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f' AND confrelid = {quote_string(table_sql)}::regclass)"
+            )
+        )
 
 
 def _copyable(t: pa.DataType) -> pa.DataType:
@@ -116,7 +139,9 @@ class PostgresTarget(SqlTarget):
     flavor = POSTGRES
     typed_staging = False
 
-    def __init__(self, conn: PostgresConnection, base_dir: str, object_id: str, schema: str, table: str):
+    def __init__(
+        self, conn: PostgresConnection, base_dir: str, object_id: str, schema: str, table: str
+    ):
         super().__init__(object_id, schema, table)
         self.conn = conn
 

@@ -38,7 +38,11 @@ def _filesystem(url: str, options: dict[str, str]) -> tuple[pafs.FileSystem, str
     if parsed.scheme in ("abfss", "abfs"):
         container, _, host = parsed.netloc.partition("@")
         account = host.split(".")[0]
-        fs = pafs.AzureFileSystem(account_name=account, **options) if options else pafs.FileSystem.from_uri(url)[0]
+        fs = (
+            pafs.AzureFileSystem(account_name=account, **options)
+            if options
+            else pafs.FileSystem.from_uri(url)[0]
+        )
         return fs, f"{container}{parsed.path}"
     return pafs.FileSystem.from_uri(url) if "://" in url else (pafs.LocalFileSystem(), url)
 
@@ -60,7 +64,9 @@ class CopyStager:
                 if writer is None or writer_rows >= ROWS_PER_FILE:
                     if writer is not None:
                         writer.close()
-                    writer = pq.ParquetWriter(fs.open_output_stream(f"{root}/part-{part:05d}.parquet"), reader.schema)
+                    writer = pq.ParquetWriter(
+                        fs.open_output_stream(f"{root}/part-{part:05d}.parquet"), reader.schema
+                    )
                     part, writer_rows = part + 1, 0
                 writer.write_batch(batch)
                 writer_rows += batch.num_rows
@@ -80,7 +86,14 @@ class CopyStager:
     def load(self, cur, stage: str, reader: pa.RecordBatchReader, flavor: Flavor) -> None:
         try:
             self.write_files(reader)
-            cur.execute(sql.copy_into_sql(stage, f"{service_url(self.folder)}/*.parquet", reader.schema.names, flavor,
-                                          self.staging.credential))
+            cur.execute(
+                sql.copy_into_sql(
+                    stage,
+                    f"{service_url(self.folder)}/*.parquet",
+                    reader.schema.names,
+                    flavor,
+                    self.staging.credential,
+                )
+            )
         finally:
             self.remove_files()

@@ -13,6 +13,7 @@ import decimal
 import struct
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sync_assets.config.models import TsqlConnection
 from sync_assets.secrets import connection_secrets, redact
@@ -49,11 +50,18 @@ def connection_string(conn: TsqlConnection) -> str:
         parts = [f"DRIVER={{{conn.driver or DEFAULT_DRIVERS[flavor.dialect]}}}"]
         if flavor.dialect == "tsql":
             server = f"tcp:{conn.server},{conn.port}" if conn.port else conn.server
-            parts += [f"SERVER={_braced(server)}", f"DATABASE={_braced(conn.database)}",
-                      f"Encrypt={'yes' if conn.encrypt else 'no'}",
-                      f"TrustServerCertificate={'yes' if conn.trust_server_certificate else 'no'}"]
+            parts += [
+                f"SERVER={_braced(server)}",
+                f"DATABASE={_braced(conn.database)}",
+                f"Encrypt={'yes' if conn.encrypt else 'no'}",
+                f"TrustServerCertificate={'yes' if conn.trust_server_certificate else 'no'}",
+            ]
         else:
-            parts += [f"SERVER={_braced(conn.server)}", f"PORT={conn.port or 5432}", f"DATABASE={_braced(conn.database)}"]
+            parts += [
+                f"SERVER={_braced(conn.server)}",
+                f"PORT={conn.port or 5432}",
+                f"DATABASE={_braced(conn.database)}",
+            ]
     if conn.authentication == "sql":
         if conn.user:
             parts.append(f"UID={_braced(conn.user)}")
@@ -100,10 +108,16 @@ def connect(conn: TsqlConnection, *, autocommit: bool = False):
         token = _credential(conn).get_token(TOKEN_SCOPE).token
         attrs[SQL_COPT_SS_ACCESS_TOKEN] = access_token_struct(token)
     try:
-        con = pyodbc.connect(connection_string(conn), autocommit=autocommit, timeout=conn.login_timeout,
-                             attrs_before=attrs or None)
+        con = pyodbc.connect(
+            connection_string(conn),
+            autocommit=autocommit,
+            timeout=conn.login_timeout,
+            attrs_before=attrs or None,
+        )
     except pyodbc.Error as exc:
-        raise ConnectionError(redact(f"ODBC connection failed: {exc}", connection_secrets(conn))) from None
+        raise ConnectionError(
+            redact(f"ODBC connection failed: {exc}", connection_secrets(conn))
+        ) from None
     if flavor_of(conn).dialect == "tsql":
         con.add_output_converter(SQL_SS_TIMESTAMPOFFSET, _datetimeoffset)
     return con
@@ -121,14 +135,16 @@ def bind_columns(batch: pa.RecordBatch) -> list[tuple]:
         if pa.types.is_timestamp(column.type) and column.type.tz:
             column = column.cast(pa.timestamp(column.type.unit))
         columns.append(column.to_pylist())
-    return list(zip(*columns))
+    return list(zip(*columns, strict=True))
 
 
 def _longest(column: pa.Array) -> int:
     """Longest value of a text or binary column (at least 1): the bind buffer's width."""
-    import pyarrow.compute as pc
-
-    measure = pc.utf8_length if pa.types.is_string(column.type) or pa.types.is_large_string(column.type) else pc.binary_length
+    measure = (
+        pc.utf8_length
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+        else pc.binary_length
+    )
     longest = pc.max(measure(column)).as_py()
     return max(int(longest or 0), 1)
 
@@ -141,7 +157,7 @@ def input_sizes(batch: pa.RecordBatch, flavor: Flavor) -> list[tuple]:
     import pyodbc
 
     sizes = []
-    for field, column in zip(batch.schema, batch.columns):
+    for field, column in zip(batch.schema, batch.columns, strict=True):
         t = field.type
         if pa.types.is_boolean(t):
             sizes.append((pyodbc.SQL_BIT, 0, 0))
@@ -156,7 +172,13 @@ def input_sizes(batch: pa.RecordBatch, flavor: Flavor) -> list[tuple]:
         elif pa.types.is_time(t):
             sizes.append((pyodbc.SQL_TYPE_TIME, 16, 6))
         elif pa.types.is_timestamp(t):
-            sizes.append((pyodbc.SQL_TYPE_TIMESTAMP, 27, 6 if t.unit in ("us", "ns") else 3 if t.unit == "ms" else 0))
+            sizes.append(
+                (
+                    pyodbc.SQL_TYPE_TIMESTAMP,
+                    27,
+                    6 if t.unit in ("us", "ns") else 3 if t.unit == "ms" else 0,
+                )
+            )
         elif pa.types.is_binary(t) or pa.types.is_large_binary(t):
             sizes.append((pyodbc.SQL_VARBINARY, _width(column, 8000, flavor), 0))
         else:
@@ -206,9 +228,9 @@ def rows_to_table(rows: list, description) -> pa.Table:
     a column vaguely (DATETIMEOFFSET) still give the right type; all-NULL columns take the
     described type."""
     schema = described_schema(description)
-    columns = list(zip(*rows)) if rows else [() for _ in schema]
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
     arrays = []
-    for values, field in zip(columns, schema):
+    for values, field in zip(columns, schema, strict=True):
         known = [v for v in values if v is not None]
         arrays.append(pa.array(values) if known else pa.array(values, type=field.type))
     return pa.Table.from_arrays(arrays, names=schema.names)
@@ -217,8 +239,10 @@ def rows_to_table(rows: list, description) -> pa.Table:
 def rows_to_batch(rows: list, schema: pa.Schema) -> pa.RecordBatch:
     """One fetchmany() result as a record batch of `schema` (naive datetimes for a zoned
     column are UTC wall times, as the session is in UTC)."""
-    columns = list(zip(*rows)) if rows else [() for _ in schema]
-    arrays = [pa.array(values, type=field.type) for values, field in zip(columns, schema)]
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
+    arrays = [
+        pa.array(values, type=field.type) for values, field in zip(columns, schema, strict=True)
+    ]
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 

@@ -59,7 +59,9 @@ def _tsql(t: pa.DataType, flavor: Flavor) -> tuple[str, pa.DataType]:
         return "DATE", pa.date32()
     if pa.types.is_time(t):
         digits = min(_DIGITS[t.unit], flavor.max_time_precision)
-        return f"TIME({digits})", pa.time64("us") if digits > 3 else pa.time32(_unit(digits) if digits else "s")
+        return f"TIME({digits})", pa.time64("us") if digits > 3 else pa.time32(
+            _unit(digits) if digits else "s"
+        )
     if pa.types.is_timestamp(t):
         digits = min(_DIGITS[t.unit], flavor.max_time_precision)
         if t.tz and flavor.tz_type:
@@ -76,7 +78,9 @@ def _postgres(t: pa.DataType, flavor: Flavor) -> tuple[str, pa.DataType]:
         return "boolean", pa.bool_()
     if pa.types.is_integer(t):
         sql, storage = _integer(t, flavor)
-        return {"SMALLINT": "smallint", "INT": "integer", "BIGINT": "bigint"}.get(sql, "numeric(20,0)"), storage
+        return {"SMALLINT": "smallint", "INT": "integer", "BIGINT": "bigint"}.get(
+            sql, "numeric(20,0)"
+        ), storage
     if pa.types.is_floating(t):
         return ("double precision", pa.float64()) if t.bit_width == 64 else ("real", pa.float32())
     if t in _TEXT or pa.types.is_nested(t):
@@ -89,7 +93,11 @@ def _postgres(t: pa.DataType, flavor: Flavor) -> tuple[str, pa.DataType]:
         return "time", pa.time64("us")
     if pa.types.is_timestamp(t):
         # PostgreSQL keeps microseconds, which is also what reading the column back gives
-        return ("timestamptz", pa.timestamp("us", tz="UTC")) if t.tz else ("timestamp", pa.timestamp("us"))
+        return (
+            ("timestamptz", pa.timestamp("us", tz="UTC"))
+            if t.tz
+            else ("timestamp", pa.timestamp("us"))
+        )
     if pa.types.is_decimal(t):
         return f"numeric({t.precision},{t.scale})", pa.decimal128(t.precision, t.scale)
     raise SchemaChangeError(f"no PostgreSQL column type for Arrow type {t}")
@@ -99,7 +107,9 @@ def _postgres(t: pa.DataType, flavor: Flavor) -> tuple[str, pa.DataType]:
 MAX_LENGTH = b"sync_assets.max_length"
 
 
-def column_type(t: pa.DataType, flavor: Flavor, max_length: int | None = None) -> tuple[str, pa.DataType]:
+def column_type(
+    t: pa.DataType, flavor: Flavor, max_length: int | None = None
+) -> tuple[str, pa.DataType]:
     """(SQL type, stored Arrow type) of a column created for Arrow type `t`; text of a known
     length keeps it (NVARCHAR(n) / VARCHAR(n)), as the source documents' mapping asks."""
     t = _base(t)
@@ -131,19 +141,40 @@ def storage_type(t: pa.DataType, flavor: Flavor) -> pa.DataType:
 
 _CATALOG = {
     # T-SQL
-    "bigint": pa.int64(), "int": pa.int32(), "smallint": pa.int16(), "tinyint": pa.uint8(),
-    "bit": pa.bool_(), "real": pa.float32(), "date": pa.date32(),
-    "nvarchar": pa.string(), "varchar": pa.string(), "nchar": pa.string(), "char": pa.string(),
-    "ntext": pa.string(), "text": pa.string(), "uniqueidentifier": pa.string(), "xml": pa.string(),
-    "varbinary": pa.binary(), "binary": pa.binary(), "image": pa.binary(),
+    "bigint": pa.int64(),
+    "int": pa.int32(),
+    "smallint": pa.int16(),
+    "tinyint": pa.uint8(),
+    "bit": pa.bool_(),
+    "real": pa.float32(),
+    "date": pa.date32(),
+    "nvarchar": pa.string(),
+    "varchar": pa.string(),
+    "nchar": pa.string(),
+    "char": pa.string(),
+    "ntext": pa.string(),
+    "text": pa.string(),
+    "uniqueidentifier": pa.string(),
+    "xml": pa.string(),
+    "varbinary": pa.binary(),
+    "binary": pa.binary(),
+    "image": pa.binary(),
     # PostgreSQL (information_schema spelling)
-    "integer": pa.int32(), "boolean": pa.bool_(), "double precision": pa.float64(),
-    "character varying": pa.string(), "character": pa.string(), "json": pa.string(),
-    "jsonb": pa.string(), "bytea": pa.binary(), "uuid": pa.string(),
+    "integer": pa.int32(),
+    "boolean": pa.bool_(),
+    "double precision": pa.float64(),
+    "character varying": pa.string(),
+    "character": pa.string(),
+    "json": pa.string(),
+    "jsonb": pa.string(),
+    "bytea": pa.binary(),
+    "uuid": pa.string(),
 }
 
 
-def arrow_type_of(data_type: str, precision=None, scale=None, datetime_precision=None) -> pa.DataType:
+def arrow_type_of(
+    data_type: str, precision=None, scale=None, datetime_precision=None
+) -> pa.DataType:
     """The Arrow type read back for a column described by INFORMATION_SCHEMA.COLUMNS."""
     name = data_type.lower()
     if name in _CATALOG:
@@ -156,7 +187,9 @@ def arrow_type_of(data_type: str, precision=None, scale=None, datetime_precision
         return pa.float32() if precision is not None and int(precision) <= 24 else pa.float64()
     digits = 6 if datetime_precision is None else int(datetime_precision)
     if name in ("datetime2", "timestamp without time zone", "datetime", "smalldatetime"):
-        return pa.timestamp(_unit(digits) if name in ("datetime2", "timestamp without time zone") else "ms")
+        return pa.timestamp(
+            _unit(digits) if name in ("datetime2", "timestamp without time zone") else "ms"
+        )
     if name in ("datetimeoffset", "timestamp with time zone"):
         return pa.timestamp(_unit(digits), tz="UTC")
     if name in ("time", "time without time zone"):
