@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import import_module
+from typing import TYPE_CHECKING
 
 from sync_assets.config.models import SyncObject
-from sync_assets.sources.base import Source
-from sync_assets.targets.base import Target
+
+if TYPE_CHECKING:  # the records name their classes; sources and targets read the records
+    from sync_assets.sources.base import Source
+    from sync_assets.targets.base import Target
 
 
 @dataclass(frozen=True)

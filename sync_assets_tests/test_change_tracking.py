@@ -260,10 +260,10 @@ def test_declared_text_lengths_are_kept(tmp_path, target_conn):
     sp_describe_first_result_set) gets a sized column, as the source documents' type table asks."""
     import psycopg
 
-    from sync_assets.sources.odbc import _system_type
+    from sync_assets.sources.odbc import system_type
     from sync_assets.tsql.types import MAX_LENGTH
 
-    assert _system_type("nvarchar(12)") == ("nvarchar", None, 12) and _system_type(
+    assert system_type("nvarchar(12)") == ("nvarchar", None, 12) and system_type(
         "nvarchar(max)"
     ) == ("nvarchar", None, None)
     schema = pa.schema(

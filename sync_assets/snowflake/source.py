@@ -13,11 +13,9 @@ from contextlib import contextmanager
 import pyarrow as pa
 
 from sync_assets.config.models import SnowflakeConnection, SourceSpec
-from sync_assets.connection_types import default_schema
 from sync_assets.snowflake.connection import Connection
 from sync_assets.snowflake.types import arrow_type_of
 from sync_assets.sources.base import Source, SourceSession
-from sync_assets.sql.literals import qualified
 
 
 def described_schema(metadata) -> pa.Schema:
@@ -73,11 +71,6 @@ class SnowflakeSource(Source):
 
     def __init__(self, conn: SnowflakeConnection, base_dir: str | None = None):
         self.conn = conn
-
-    def relation(self, spec: SourceSpec) -> str:
-        if spec.query:
-            return f"({spec.query}) AS src"
-        return qualified(spec.schema_ or default_schema(self.conn), spec.object)
 
     @contextmanager
     def session(self, spec: SourceSpec):

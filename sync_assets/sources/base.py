@@ -8,6 +8,8 @@ from contextlib import AbstractContextManager
 import pyarrow as pa
 
 from sync_assets.config.models import SourceSpec
+from sync_assets.connection_types import default_schema
+from sync_assets.sql.literals import qualified
 
 
 class SourceSession(ABC):
@@ -32,9 +34,14 @@ class Source(ABC):
     dialect: str
     kind: str
 
-    @abstractmethod
+    conn: object  # the connection config
+
     def relation(self, spec: SourceSpec) -> str:
-        """The FROM item for a source spec (quoted table name or parenthesised query)."""
+        """The FROM item for a source spec (quoted table name or parenthesised query); a
+        table without a schema is in the connection type's default schema."""
+        if spec.query:
+            return f"({spec.query}) AS src"
+        return qualified(spec.schema_ or default_schema(self.conn), spec.object)
 
     @abstractmethod
     def session(self, spec: SourceSpec) -> AbstractContextManager[SourceSession]:

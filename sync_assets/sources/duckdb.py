@@ -11,7 +11,6 @@ from sync_assets import duck
 from sync_assets.config.models import DuckDBConnection, SourceSpec
 from sync_assets.paths import resolve
 from sync_assets.sources.base import Source, SourceSession
-from sync_assets.sql.literals import qualified
 
 
 class DuckDBSession(SourceSession):
@@ -35,12 +34,8 @@ class DuckDBSource(Source):
     kind = "duckdb"
 
     def __init__(self, conn: DuckDBConnection, base_dir: str):
+        self.conn = conn
         self.path = resolve(base_dir, conn.path)
-
-    def relation(self, spec: SourceSpec) -> str:
-        if spec.query:
-            return f"({spec.query}) AS src"
-        return qualified(spec.schema_, spec.object)
 
     @contextmanager
     def session(self, spec: SourceSpec):

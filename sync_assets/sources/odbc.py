@@ -16,9 +16,7 @@ from contextlib import contextmanager
 import pyarrow as pa
 
 from sync_assets.config.models import SourceSpec, TsqlConnection
-from sync_assets.connection_types import default_schema
 from sync_assets.sources.base import Source, SourceSession
-from sync_assets.sql.literals import qualified
 from sync_assets.tsql import odbc
 from sync_assets.tsql.types import MAX_LENGTH, arrow_type_of
 
@@ -29,7 +27,7 @@ ISOLATION = {
 }
 
 
-def _system_type(name: str) -> tuple[str, int | None, int | None]:
+def system_type(name: str) -> tuple[str, int | None, int | None]:
     """'decimal(12,2)' -> ('decimal', 12, 2); 'datetime2(6)' -> ('datetime2', None, 6)."""
     base, _, rest = name.partition("(")
     args = [a for a in rest.rstrip(")").split(",") if a.strip() and a.strip() != "max"]
@@ -54,7 +52,7 @@ class OdbcSession(SourceSession):
                 rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
                 fields = []
                 for r in rows:
-                    base, precision, scale = _system_type(r["system_type_name"])
+                    base, precision, scale = system_type(r["system_type_name"])
                     field = pa.field(r["name"], arrow_type_of(base, precision, scale, scale))
                     if base in ("varchar", "nvarchar", "char", "nchar") and scale:
                         field = field.with_metadata({MAX_LENGTH: str(scale)})  # a declared length
@@ -90,11 +88,6 @@ class OdbcSource(Source):
         self.conn = conn
         self.flavor = odbc.flavor_of(conn)
         self.dialect = self.flavor.dialect
-
-    def relation(self, spec: SourceSpec) -> str:
-        if spec.query:
-            return f"({spec.query}) AS src"
-        return qualified(spec.schema_ or default_schema(self.conn), spec.object)
 
     @contextmanager
     def session(self, spec: SourceSpec):

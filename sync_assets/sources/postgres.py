@@ -9,9 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sync_assets.config.models import PostgresConnection, SourceSpec
-from sync_assets.connection_types import default_schema
 from sync_assets.sources.base import Source, SourceSession
-from sync_assets.sql.literals import qualified
 
 # Unconstrained NUMERIC has no declared scale: read it with 9 decimals and fail loudly
 # (pyarrow's safe cast) rather than round if a value does not fit.
@@ -113,11 +111,6 @@ class PostgresSource(Source):
 
     def __init__(self, conn: PostgresConnection, base_dir: str | None = None):
         self.conn = conn
-
-    def relation(self, spec: SourceSpec) -> str:
-        if spec.query:
-            return f"({spec.query}) AS src"
-        return qualified(spec.schema_ or default_schema(self.conn), spec.object)
 
     @contextmanager
     def session(self, spec: SourceSpec):

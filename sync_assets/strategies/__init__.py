@@ -57,7 +57,7 @@ def plan_sync(
     except BaseException:
         stack.close()
         raise
-    batch._stack = stack
+    batch.resources = stack
     batch.plan_seconds = time.monotonic() - started
     batch.rss_start_mb = rss_start
     if batch.reader is None:

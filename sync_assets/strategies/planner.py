@@ -48,7 +48,8 @@ class SyncBatch:
     plan_seconds: float = 0.0
     rss_start_mb: float | None = None  # process RSS when the sync began (see memory.py)
     notes: dict = field(default_factory=dict)  # extra sync/* metadata of the decision taken
-    _stack: ExitStack = field(default_factory=ExitStack, repr=False)
+    # what the stream holds open (source session, read-ahead thread), released by close()
+    resources: ExitStack = field(default_factory=ExitStack, repr=False)
 
     def elapsed(self) -> float:
         """Seconds spent planning (probe and opening the source)."""
@@ -56,7 +57,7 @@ class SyncBatch:
 
     def close(self) -> None:
         """Release the source session (the stream is unusable afterwards)."""
-        self._stack.close()
+        self.resources.close()
 
 
 class Planner:

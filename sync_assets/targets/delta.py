@@ -187,15 +187,7 @@ class DeltaTarget(Target):
         on = key_match(keys, "t", "s", DELTA)
         others = [f.name for f in reader.schema if f.name not in keys]
         changed = differs("t", "s", others, DELTA, known=set(pa.schema(table.schema()).names))
-        merger = table.merge(
-            reader,
-            predicate=on,
-            source_alias="s",
-            target_alias="t",
-            merge_schema=new_columns,
-            commit_properties=commit,
-            writer_properties=self._writer(),
-        )
+        merger = self._merger(table, reader, on, commit, new_columns)
         if plan.update and others:
             merger = merger.when_matched_update_all(predicate=changed)
         merger = merger.when_not_matched_insert_all()
@@ -208,6 +200,18 @@ class DeltaTarget(Target):
             rows_inserted=metrics["num_target_rows_inserted"],
             rows_updated=metrics["num_target_rows_updated"],
             rows_deleted=metrics["num_target_rows_deleted"],
+        )
+
+    def _merger(self, table: DeltaTable, source, on: str, commit, new_columns: bool):
+        """A MERGE of `source` (alias s) into the table (alias t) on `on`, as one commit."""
+        return table.merge(
+            source,
+            predicate=on,
+            source_alias="s",
+            target_alias="t",
+            merge_schema=new_columns,
+            commit_properties=commit,
+            writer_properties=self._writer(),
         )
 
     def _apply_changes(
@@ -238,15 +242,8 @@ class DeltaTarget(Target):
             deleted = con.execute(
                 f"SELECT count(*) FROM t JOIN s ON {on} WHERE s.{flag}{mark_only}"
             ).fetchall()[0][0]
-            merger = table.merge(
-                con.sql("SELECT * FROM s").to_arrow_reader(65_536),
-                predicate=on,
-                source_alias="s",
-                target_alias="t",
-                merge_schema=new_columns,
-                commit_properties=commit,
-                writer_properties=self._writer(),
-            )
+            staged = con.sql("SELECT * FROM s").to_arrow_reader(65_536)
+            merger = self._merger(table, staged, on, commit, new_columns)
             if plan.soft_delete:
                 merger = merger.when_matched_update(
                     updates={SOFT_DELETE_COLUMN: "true"}, predicate=f"s.{flag}{mark_only}"
