@@ -92,6 +92,10 @@ def test_materialization_metadata(demo_env):
         c.name for c in meta["dagster/column_schema"].schema.columns
     ]
 
+    # the column schema shows the target's own type beside the Arrow type it reads back as
+    amount = next(c for c in meta["dagster/column_schema"].schema.columns if c.name == "amount")
+    assert (amount.type, amount.description) == ("DECIMAL(12,2)", "Arrow type: decimal128(12, 2)")
+
     daily = defs.get_assets_def(dg.AssetKey(["bronze", "sales", "orders_daily"]))
     result = dg.materialize(
         [daily], resources=resources, instance=instance, partition_key="2025-02-03"
@@ -357,3 +361,33 @@ def test_dg_checks_and_lists_the_project(tmp_path):
     assert listed.returncode == 0, listed.stderr[-2000:]
     keys = {a["asset_key"] for a in json.loads(listed.stdout)["assets"]}
     assert keys == EXPECTED_KEYS | SOURCE_KEYS
+
+
+@pytest.mark.parametrize(
+    "target, expected",
+    [
+        (
+            "delta",
+            {
+                "id": "BIGINT",
+                "amount": "DECIMAL(12,2)",
+                "ts": "TIMESTAMP",
+                "updated_at": "TIMESTAMP_NTZ",
+            },
+        ),
+        ("duckdb", {"id": "BIGINT", "amount": "DECIMAL(12,2)", "ts": "TIMESTAMP WITH TIME ZONE"}),
+    ],
+)
+def test_column_schema_shows_the_target_types(tmp_path, target, expected):
+    from sync_assets_tests.data import items_project
+
+    conn = {
+        "delta": {"type": "delta", "root": str(tmp_path / "lake")},
+        "duckdb": {"type": "duckdb", "path": str(tmp_path / "wh.duckdb")},
+    }[target]
+    project, _ = items_project(tmp_path, conn, sync_type="full")
+    columns = {
+        c.name: c for c in project.materialize("items_sync")["dagster/column_schema"].columns
+    }
+    assert {name: columns[name].type for name in expected} == expected
+    assert columns["amount"].description == "Arrow type: decimal128(12, 2)"
