@@ -77,6 +77,16 @@ def script(flavor: Flavor) -> list[tuple[str, str]]:
             sql.merge_counts_sql(table, source, names, KEYS, flavor, update=True, casts=casts),
         ),
     ]
+    if flavor.capture_changes:
+        out.append(
+            (
+                "merge: capture changes",
+                sql.capture_changes_sql(
+                    sql.CHANGED, table, source, names, KEYS, flavor, update=True, casts=casts
+                ),
+            )
+        )
+        out.append(("merge: captured counts", sql.captured_counts_sql(sql.CHANGED)))
     if flavor.has_merge:
         out.append(
             (

@@ -48,6 +48,10 @@ class Flavor:
     # missing on older servers), "row" (row-value IS DISTINCT FROM, PostgreSQL), or "columns"
     # (one parenthesised IS DISTINCT FROM per column: DuckDB, Snowflake, DataFusion)
     differs: str = "columns"
+    # a merge first captures the rows it will write (new keys, changed rows) into a TEMP table
+    # inside the transaction, in one join, and applies only those: cheap where temp tables
+    # are (DuckDB, PostgreSQL). Otherwise a count query and the MERGE each join the whole batch.
+    capture_changes: bool = False
 
     def quote(self, name: str) -> str:
         """An identifier, quoted the engine's way."""
@@ -134,6 +138,7 @@ POSTGRES = Flavor(
     max_time_precision=6,
     tinyint=False,
     differs="row",
+    capture_changes=True,
 )
 
 # DuckDB 1.4+: MERGE INTO (used without BY SOURCE, as on PostgreSQL), transactional DDL; the
@@ -148,6 +153,7 @@ DUCKDB = Flavor(
     tz_type="TIMESTAMPTZ",
     max_time_precision=6,
     tinyint=True,
+    capture_changes=True,
 )
 
 # Delta tables: predicates and MERGE conditions are parsed by DataFusion (delta-rs), which

@@ -216,6 +216,40 @@ def merge_counts_sql(
     )
 
 
+CHANGED = "__sync_changed"
+NEW_FLAG = "__sync_new"
+
+
+def capture_changes_sql(
+    changed: str,
+    table: str,
+    source: str,
+    columns,
+    keys,
+    flavor: Flavor,
+    *,
+    update: bool,
+    casts: Casts = None,
+) -> str:
+    """The rows of `source` a merge writes, cast to the target's types, into a TEMP table:
+    new keys (NEW_FLAG 1) and, when updating, keys whose values differ (NEW_FLAG 0)."""
+    others = [c for c in columns if c not in keys]
+    new = f"t.{quote(keys[0], flavor)} IS NULL"
+    wanted = new
+    if update and others:
+        wanted = f"{new} OR {differs('t', 's', others, flavor, casts=casts)}"
+    values = ", ".join(f"{staged('s', c, flavor, casts)} AS {quote(c, flavor)}" for c in columns)
+    return (
+        f"CREATE TEMP TABLE {changed} AS SELECT {values}, CASE WHEN {new} THEN 1 ELSE 0 END AS {NEW_FLAG} "
+        f"FROM {source} AS s LEFT JOIN {table} AS t ON {key_match(keys, 't', 's', flavor)} WHERE {wanted}"
+    )
+
+
+def captured_counts_sql(changed: str) -> str:
+    """(rows a merge inserts, rows it updates) from the captured changes."""
+    return f"SELECT COALESCE(SUM({NEW_FLAG}), 0), COALESCE(SUM(1 - {NEW_FLAG}), 0) FROM {changed}"
+
+
 def merge_sql(
     table: str,
     source: str,

@@ -166,7 +166,7 @@ class SqlTarget(Target):
                     result = self._apply(s, plan, staged, columns, types, window)
                 result.row_count = s.scalar(sql.count_sql(self.table_sql, window, self.flavor))
                 result.schema = s.table_schema(self.schema, self.table)
-                result.sql_types = s.column_types(self.schema, self.table)
+                result.sql_types = types or s.column_types(self.schema, self.table)
                 delete, insert = sql.state_upsert_sql(self.flavor)
                 s.execute(delete, self.object_id)
                 s.execute(insert, self.object_id, self.state_name, json.dumps(state, default=str))
@@ -232,9 +232,20 @@ class SqlTarget(Target):
             flagged = sql.soft_delete_flagged_sql if plan.soft_delete else sql.delete_flagged_sql
             deleted = s.execute(flagged(table, staged, keys, f))
         source = sql.upsert_source(staged, plan.deletes, f)
-        counts = s.rows(
-            sql.merge_counts_sql(table, source, columns, keys, f, update=plan.update, casts=casts)
-        )[0]
+        if f.capture_changes:  # one join finds the rows to write; the apply reads only those
+            s.execute(
+                sql.capture_changes_sql(
+                    sql.CHANGED, table, source, columns, keys, f, update=plan.update, casts=casts
+                )
+            )
+            counts = s.rows(sql.captured_counts_sql(sql.CHANGED))[0]
+            source, casts = sql.CHANGED, None
+        else:
+            counts = s.rows(
+                sql.merge_counts_sql(
+                    table, source, columns, keys, f, update=plan.update, casts=casts
+                )
+            )[0]
         inserted, updated = (int(v) for v in counts)
         if f.has_merge:
             merged = s.execute(

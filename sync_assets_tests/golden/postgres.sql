@@ -40,6 +40,12 @@ UPDATE "sales"."orders" SET "_is_deleted" = TRUE WHERE ("_is_deleted" = FALSE OR
 -- merge: counts
 SELECT COALESCE(SUM(CASE WHEN t."id" IS NULL THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN NOT (t."id" IS NULL) AND (t."note", t."amount", t."paid", t."created_at", t."day", t."tags") IS DISTINCT FROM (s."note", s."amount", s."paid", s."created_at", s."day", s."tags") THEN 1 ELSE 0 END), 0) FROM (SELECT * FROM "__sync_stage" WHERE NOT "__sync_deleted") AS s LEFT JOIN "sales"."orders" AS t ON t."id" = s."id" AND t."line" = s."line";
 
+-- merge: capture changes
+CREATE TEMP TABLE __sync_changed AS SELECT s."id" AS "id", s."line" AS "line", s."note" AS "note", s."amount" AS "amount", s."paid" AS "paid", s."created_at" AS "created_at", s."day" AS "day", s."tags" AS "tags", CASE WHEN t."id" IS NULL THEN 1 ELSE 0 END AS __sync_new FROM (SELECT * FROM "__sync_stage" WHERE NOT "__sync_deleted") AS s LEFT JOIN "sales"."orders" AS t ON t."id" = s."id" AND t."line" = s."line" WHERE t."id" IS NULL OR (t."note", t."amount", t."paid", t."created_at", t."day", t."tags") IS DISTINCT FROM (s."note", s."amount", s."paid", s."created_at", s."day", s."tags");
+
+-- merge: captured counts
+SELECT COALESCE(SUM(__sync_new), 0), COALESCE(SUM(1 - __sync_new), 0) FROM __sync_changed;
+
 -- merge
 MERGE INTO "sales"."orders" AS t USING (SELECT * FROM "__sync_stage" WHERE NOT "__sync_deleted") AS s ON t."id" = s."id" AND t."line" = s."line" WHEN MATCHED AND (t."note", t."amount", t."paid", t."created_at", t."day", t."tags") IS DISTINCT FROM (s."note", s."amount", s."paid", s."created_at", s."day", s."tags") THEN UPDATE SET "note" = s."note", "amount" = s."amount", "paid" = s."paid", "created_at" = s."created_at", "day" = s."day", "tags" = s."tags" WHEN NOT MATCHED THEN INSERT ("id", "line", "note", "amount", "paid", "created_at", "day", "tags") VALUES (s."id", s."line", s."note", s."amount", s."paid", s."created_at", s."day", s."tags");
 
