@@ -17,13 +17,14 @@ from contextlib import contextmanager
 import pyarrow as pa
 import pytest
 
+from sync_assets.columns import DELETED_FLAG
 from sync_assets.config.models import SyncObject
 from sync_assets.sources.base import Source, SourceSession
 from sync_assets.state import WHOLE, SyncState
 from sync_assets.strategies import change_tracking as ct
 from sync_assets.strategies import plan_sync
 from sync_assets.strategies.change_feed import read_sql
-from sync_assets.targets.base import DELETED_FLAG, WritePlan
+from sync_assets.targets.base import WritePlan
 from sync_assets_tests.harness import Project
 
 # ----------------------------------------------------------------------------- decisions

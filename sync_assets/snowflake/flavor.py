@@ -1,4 +1,4 @@
-"""Snowflake as a flavor of the staged SQL writer (see `sync_assets.sql.writer`).
+"""Snowflake as a flavor of the staged SQL writer (see `sync_assets.targets.sql_writer`).
 
 DDL commits the open transaction in Snowflake, so DDL, the PUT and the COPY INTO the staging
 table run first; the set-based apply and the state upsert then run in one transaction.

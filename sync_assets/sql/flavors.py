@@ -1,4 +1,4 @@
-"""What differs between the SQL engines the one SQL writer (`sql/writer.py`) talks to.
+"""What differs between the SQL engines the one SQL writer (`targets/sql_writer.py`) talks to.
 
 Each flavor records the facts the statement builders (`sql/statements.py`) and the writer
 branch on, one fact per field with the reason next to it. Sources: each product's

@@ -1,4 +1,4 @@
-"""Every statement the one SQL writer (`sql/writer.py`) runs, for every SQL target (DuckDB,
+"""Every statement the one SQL writer (`targets/sql_writer.py`) runs, for every SQL target (DuckDB,
 PostgreSQL, the T-SQL flavors, Snowflake), built by pure functions from names, types and a
 flavor; plus the key-match and "row differs" predicates the Delta and Parquet targets use.
 
@@ -25,9 +25,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sync_assets.columns import DELETED_FLAG as DELETED
+from sync_assets.columns import SOFT_DELETE_COLUMN as SOFT_DELETED
 from sync_assets.sql.flavors import Flavor
-from sync_assets.targets.base import DELETED_FLAG as DELETED
-from sync_assets.targets.base import SOFT_DELETE_COLUMN as SOFT_DELETED
 
 STATE_SCHEMA = "_sync_assets"
 STATE_TABLE = "sync_state"

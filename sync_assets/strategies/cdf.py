@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from sync_assets.columns import DELETED_FLAG
 from sync_assets.sql.literals import quote_ident
 from sync_assets.strategies.change_feed import (
     ChangeFeedError,
@@ -27,7 +28,6 @@ from sync_assets.strategies.change_feed import (
     stored_version,
 )
 from sync_assets.strategies.planner import Planner, SyncBatch
-from sync_assets.targets.base import DELETED_FLAG
 
 CDF_VIEW = "__cdf"
 CDF_COLUMNS = ("_change_type", "_commit_version", "_commit_timestamp")

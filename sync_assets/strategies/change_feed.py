@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sync_assets.columns import DELETED_FLAG
 from sync_assets.sql.literals import quote_ident
 from sync_assets.sql.select import select_sql
 from sync_assets.state import WHOLE
 from sync_assets.strategies.planner import Planner, SyncBatch
-from sync_assets.targets.base import DELETED_FLAG, WritePlan
+from sync_assets.targets.base import WritePlan
 
 
 class ChangeFeedError(RuntimeError):

@@ -15,6 +15,7 @@ CHANGETABLE is not something sqlglot parses: the text is built here and tested a
 
 from __future__ import annotations
 
+from sync_assets.columns import DELETED_FLAG
 from sync_assets.connection_types import default_schema
 from sync_assets.sql.flavors import SQLSERVER
 from sync_assets.sql.statements import quote, string_literal, table_name
@@ -29,7 +30,6 @@ from sync_assets.strategies.change_feed import (
 )
 from sync_assets.strategies.change_feed import decide as decide_feed
 from sync_assets.strategies.planner import Planner, SyncBatch
-from sync_assets.targets.base import DELETED_FLAG
 
 
 class ChangeTrackingError(ChangeFeedError):

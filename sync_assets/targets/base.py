@@ -14,16 +14,12 @@ from typing import Literal
 
 import pyarrow as pa
 
+from sync_assets.columns import DELETED_FLAG, SOFT_DELETE_COLUMN
 from sync_assets.sql.select import Bounds, window_bounds
 from sync_assets.streams import with_soft_delete_column
 from sync_assets.types import SchemaChangeError
 
 WriteMode = Literal["replace", "append", "merge"]
-# Change streams (Change Tracking, CDF) flag deleted source rows in this boolean column; it is
-# never written to the target.
-DELETED_FLAG = "__sync_deleted"
-# With soft deletes, the target column that marks a row deleted at the source.
-SOFT_DELETE_COLUMN = "_is_deleted"
 
 
 @dataclass(frozen=True)

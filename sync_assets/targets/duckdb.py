@@ -17,9 +17,9 @@ from sync_assets.config.models import DuckDBConnection
 from sync_assets.paths import resolve
 from sync_assets.sql.flavors import DUCKDB
 from sync_assets.sql.literals import quote_string
-from sync_assets.sql.writer import SqlSession, SqlTarget
 from sync_assets.streams import closing
 from sync_assets.targets.base import TargetWindow
+from sync_assets.targets.sql_writer import SqlSession, SqlTarget
 from sync_assets.types import duckdb_type
 
 INCOMING = "__sync_incoming"

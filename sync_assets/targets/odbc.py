@@ -16,9 +16,9 @@ import pyarrow as pa
 from sync_assets.config.models import TsqlConnection
 from sync_assets.secrets import connection_secrets, redact
 from sync_assets.sql import statements as sql
-from sync_assets.sql.writer import SqlSession, SqlTarget
 from sync_assets.streams import closing, nested_as_json
 from sync_assets.targets.base import TargetWindow
+from sync_assets.targets.sql_writer import SqlSession, SqlTarget
 from sync_assets.tsql import odbc
 from sync_assets.tsql.copy_staging import CopyStager
 from sync_assets.tsql.types import arrow_type_of, column_type, field_max_length

@@ -15,9 +15,9 @@ from sync_assets.secrets import redact
 from sync_assets.sources.postgres import connect, plain_reader, plain_schema, postgres_uri
 from sync_assets.sql.flavors import POSTGRES
 from sync_assets.sql.literals import quote_ident, quote_string
-from sync_assets.sql.writer import SqlSession, SqlTarget
 from sync_assets.streams import closing, nested_as_json
 from sync_assets.targets.base import TargetWindow
+from sync_assets.targets.sql_writer import SqlSession, SqlTarget
 from sync_assets.types import postgres_type
 
 STAGED = "__sync_staged"
