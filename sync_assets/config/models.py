@@ -8,6 +8,7 @@ forbids unknown fields: a typo is an error, never a silently ignored setting.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Literal
 
 from dagster._utils.schedules import is_valid_cron_string
@@ -15,6 +16,20 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
 FREQUENCIES = ("continuous", "hourly", "daily", "weekly", "monthly")
+
+
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+
+
+def parse_duration(value):
+    """ "90s", "30m", "2h", "1d", "1w" as a timedelta; anything else is left to pydantic
+    (ISO 8601 "PT2H", seconds as a number)."""
+    if isinstance(value, str):
+        match = _DURATION.match(value.lower())
+        if match:
+            return dt.timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+    return value
 
 
 class _Strict(BaseModel):
@@ -359,6 +374,14 @@ class SyncObject(_Strict):
     soft_delete: bool = False
     # Delta targets with maintenance.optimize: z-order the files on these columns
     zorder_by: list[str] = Field(default_factory=list)
+    # watermark syncs: re-read rows up to this far behind the stored watermark too, so a row
+    # committed late with an older sync_column value is not lost ("2h", "30m", "1d", ISO 8601)
+    lookback: dt.timedelta | None = None
+
+    @field_validator("lookback", mode="before")
+    @classmethod
+    def _duration(cls, value):
+        return parse_duration(value)
 
     @field_validator("frequency")
     @classmethod
@@ -392,6 +415,18 @@ class SyncObject(_Strict):
                 )
         elif self.soft_delete:
             raise ValueError("soft_delete: only change_tracking and cdf read deletes to mark")
+        if self.lookback is not None:
+            if not self.sync_column or self.sync_type == "full":
+                raise ValueError(
+                    "lookback: only watermark syncs (a sync_column) re-read a lookback window"
+                )
+            if not self.merge_keys:
+                raise ValueError(
+                    "lookback: re-read rows are upserted on merge_keys (appending them again would "
+                    "duplicate them): add merge_keys"
+                )
+            if self.lookback <= dt.timedelta(0):
+                raise ValueError("lookback: give a positive duration, e.g. 2h")
         if self.delete_missing and (self.sync_column or self.sync_type != "merge"):
             raise ValueError(
                 "delete_missing: only a whole-source merge (no sync_column) can detect deletes"

@@ -93,7 +93,8 @@ def fingerprint_expr(dialect: str) -> str:
 
 
 def probe_sql(select: str, sync_column: str | None, dialect: str, *, fingerprint: bool) -> str:
-    """Row count, max(sync_column) and (optionally) a content fingerprint, in one scan.
+    """Row count, max(sync_column), the rows where it is NULL, and (optionally) a content
+    fingerprint, in one scan.
 
     Without the fingerprint the probe is `max(col)` over a flattened subquery, which
     PostgreSQL answers from an index on the watermark column.
@@ -106,4 +107,7 @@ def probe_sql(select: str, sync_column: str | None, dialect: str, *, fingerprint
         # the watermark column may not be carried to the target, so select it beside the row
         inner = select.replace("SELECT ", f"SELECT {quote_ident(sync_column)} AS __sync_wm, ", 1)
         cols.append("max(q.__sync_wm) AS hi")
+        # rows whose sync column is NULL have no place in the watermark order: counted so a
+        # run can say what it did with them
+        cols.append("SUM(CASE WHEN q.__sync_wm IS NULL THEN 1 ELSE 0 END) AS n_null")
     return f"SELECT {', '.join(cols)} FROM ({inner}) q"

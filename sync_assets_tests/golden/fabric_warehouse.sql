@@ -68,7 +68,7 @@ SELECT [state] FROM [_sync_assets].[sync_state] WHERE [object_id] = ? AND [targe
 COPY INTO [_sync_assets].[stage_orders] ([id], [line], [note], [amount], [paid], [created_at], [day], [tags]) FROM 'https://acct.dfs.core.windows.net/staging/orders/run/*.parquet' WITH (FILE_TYPE = 'PARQUET', CREDENTIAL = (IDENTITY = 'Managed Identity'));
 
 -- source: probe
-SELECT COUNT_BIG(*) AS n_rows, CAST(SUM(CAST(BINARY_CHECKSUM(*) AS BIGINT)) AS VARCHAR(40)) AS fingerprint, max(q.__sync_wm) AS hi FROM (SELECT "updated_at" AS __sync_wm, * FROM "sales"."orders" WHERE (status <> N'test') AND "day" >= CAST('2025-03-01' AS DATE) AND "day" < CAST('2025-03-02' AS DATE)) q;
+SELECT COUNT_BIG(*) AS n_rows, CAST(SUM(CAST(BINARY_CHECKSUM(*) AS BIGINT)) AS VARCHAR(40)) AS fingerprint, max(q.__sync_wm) AS hi, SUM(CASE WHEN q.__sync_wm IS NULL THEN 1 ELSE 0 END) AS n_null FROM (SELECT "updated_at" AS __sync_wm, * FROM "sales"."orders" WHERE (status <> N'test') AND "day" >= CAST('2025-03-01' AS DATE) AND "day" < CAST('2025-03-02' AS DATE)) q;
 
 -- source: read
 SELECT id AS "id", UPPER(note) AS "note", updated_at AS "updated_at" FROM "sales"."orders" WHERE (status <> N'test') AND "day" >= CAST('2025-03-01' AS DATE) AND "day" < CAST('2025-03-02' AS DATE) AND "updated_at" > CAST('2025-03-01 12:00:00' AS DATETIME2) AND "updated_at" <= CAST('2025-03-01 18:00:00' AS DATETIME2);

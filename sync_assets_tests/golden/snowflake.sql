@@ -65,5 +65,5 @@ COPY INTO "_sync_assets"."stage_orders" FROM @"_sync_assets"."sync_stage"/orders
 SELECT COLUMN_NAME, DATA_TYPE, NUMERIC_PRECISION, NUMERIC_SCALE FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION;
 
 -- source: probe
-SELECT count(*) AS n_rows, TO_VARCHAR(HASH_AGG(*)) AS fingerprint, max(q.__sync_wm) AS hi FROM (SELECT "updated_at" AS __sync_wm, * FROM "sales"."orders" WHERE (status <> 'test')) q;
+SELECT count(*) AS n_rows, TO_VARCHAR(HASH_AGG(*)) AS fingerprint, max(q.__sync_wm) AS hi, SUM(CASE WHEN q.__sync_wm IS NULL THEN 1 ELSE 0 END) AS n_null FROM (SELECT "updated_at" AS __sync_wm, * FROM "sales"."orders" WHERE (status <> 'test')) q;
 

@@ -62,7 +62,7 @@ INSERT INTO [_sync_assets].[sync_state] ([object_id], [target_table], [state], [
 SELECT [state] FROM [_sync_assets].[sync_state] WHERE [object_id] = ? AND [target_table] = ?;
 
 -- source: probe
-SELECT COUNT_BIG(*) AS n_rows, CAST(SUM(CAST(BINARY_CHECKSUM(*) AS BIGINT)) AS VARCHAR(40)) AS fingerprint, max(q.__sync_wm) AS hi FROM (SELECT "updated_at" AS __sync_wm, * FROM "sales"."orders" WHERE (status <> N'test') AND "day" >= CAST('2025-03-01' AS DATE) AND "day" < CAST('2025-03-02' AS DATE)) q;
+SELECT COUNT_BIG(*) AS n_rows, CAST(SUM(CAST(BINARY_CHECKSUM(*) AS BIGINT)) AS VARCHAR(40)) AS fingerprint, max(q.__sync_wm) AS hi, SUM(CASE WHEN q.__sync_wm IS NULL THEN 1 ELSE 0 END) AS n_null FROM (SELECT "updated_at" AS __sync_wm, * FROM "sales"."orders" WHERE (status <> N'test') AND "day" >= CAST('2025-03-01' AS DATE) AND "day" < CAST('2025-03-02' AS DATE)) q;
 
 -- source: read
 SELECT id AS "id", UPPER(note) AS "note", updated_at AS "updated_at" FROM "sales"."orders" WHERE (status <> N'test') AND "day" >= CAST('2025-03-01' AS DATE) AND "day" < CAST('2025-03-02' AS DATE) AND "updated_at" > CAST('2025-03-01 12:00:00' AS DATETIME2) AND "updated_at" <= CAST('2025-03-01 18:00:00' AS DATETIME2);
