@@ -43,17 +43,26 @@ def nested_as_json(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
     return closing(out, con.close)
 
 
-def with_soft_delete_column(
-    reader: pa.RecordBatchReader, flag: str, column: str
+def with_soft_delete_columns(
+    reader: pa.RecordBatchReader, flag: str | None, column: str, deleted_at: str
 ) -> pa.RecordBatchReader:
-    """A change stream with `column` added as a copy of its delete `flag`: upserted rows carry
-    `column = false`, flagged rows are only used to mark their key."""
-    schema = reader.schema.append(pa.field(column, pa.bool_()))
+    """The stream with `column` (a copy of its delete `flag`, or false without one) and
+    `deleted_at` (NULL) added before the flag, which stays last: upserted rows are live;
+    flagged rows only mark their key."""
+    stamp = pa.timestamp("us", tz="UTC")
+    at = reader.schema.get_field_index(flag) if flag else len(reader.schema)
+    added = [pa.field(column, pa.bool_()), pa.field(deleted_at, stamp)]
+    schema = pa.schema(list(reader.schema)[:at] + added + list(reader.schema)[at:])
 
     def batches():
         for batch in reader:
-            values = batch.column(batch.schema.get_field_index(flag))
-            yield pa.RecordBatch.from_arrays([*batch.columns, values], schema=schema)
+            if flag is None:
+                marks = pa.array([False] * batch.num_rows, pa.bool_())
+            else:
+                marks = batch.column(at)
+            columns = batch.columns
+            new = [marks, pa.nulls(batch.num_rows, stamp)]
+            yield pa.RecordBatch.from_arrays(columns[:at] + new + columns[at:], schema=schema)
 
     return pa.RecordBatchReader.from_batches(schema, batches())
 

@@ -209,6 +209,10 @@ def _target(tmp_path, target_conn):
     return project.target("orders")
 
 
+def _dicts(target) -> list[dict]:
+    return target.read().read_all().to_pylist()
+
+
 def _rows(target):
     table = target.read().read_all()
     return sorted(tuple(r.values()) for r in table.to_pylist())
@@ -243,8 +247,23 @@ def test_change_stream_soft_deletes_keep_the_last_values(tmp_path, target_conn):
         _stream(CHANGES), WritePlan("merge", ("id",), deletes=True, soft_delete=True), {}
     )
     assert (result.rows_inserted, result.rows_updated, result.rows_deleted) == (1, 1, 1)
-    rows = {r[0]: (r[1], r[-1]) for r in _rows(target)}
-    assert rows == {1: ("a", False), 2: ("b2", False), 3: ("c", True), 4: ("d", False)}
+    rows = {
+        r["id"]: (r["name"], r["_is_deleted"], r["_deleted_at"] is not None) for r in _dicts(target)
+    }
+    assert rows == {
+        1: ("a", False, False),
+        2: ("b2", False, False),
+        3: ("c", True, True),
+        4: ("d", False, False),
+    }
+    stamp = {r["id"]: r["_deleted_at"] for r in _dicts(target)}[3]
+    # deleted again: the row keeps its first stamp
+    target.write(
+        _stream([(3, None, None, True)]),
+        WritePlan("merge", ("id",), deletes=True, soft_delete=True),
+        {},
+    )
+    assert {r["id"]: r["_deleted_at"] for r in _dicts(target)}[3] == stamp
     # a key deleted and then inserted again is live again
     back = target.write(
         _stream([(3, "c again", 3, False)]),
@@ -252,7 +271,12 @@ def test_change_stream_soft_deletes_keep_the_last_values(tmp_path, target_conn):
         {},
     )
     assert back.rows_updated == 1
-    assert {r[0]: (r[1], r[-1]) for r in _rows(target)}[3] == ("c again", False)
+    back_row = {r["id"]: r for r in _dicts(target)}[3]
+    assert (back_row["name"], back_row["_is_deleted"], back_row["_deleted_at"]) == (
+        "c again",
+        False,
+        None,
+    )
 
 
 @pytest.mark.parametrize("target_kind", ["odbc"])

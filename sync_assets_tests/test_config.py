@@ -187,7 +187,7 @@ def test_change_tracking_fields(tmp_path, monkeypatch):
     )
     text = error_of(write(tmp_path, objects, TSQL))
     assert "object_id 'ct_orders'" in text and "key columns" in text
-    assert "object_id 'orders'" in text and "only change_tracking and cdf read deletes" in text
+    assert "object_id 'orders'" in text and "only syncs that see deletes can mark them" in text
 
 
 def test_tsql_connection_errors_name_the_connection_and_hide_secrets(tmp_path, monkeypatch):

@@ -120,6 +120,30 @@ def script(flavor: Flavor) -> list[tuple[str, str]]:
                 ),
             )
         )
+    if flavor.has_merge and flavor.merge_by_source:
+        out.append(
+            (
+                "merge, soft deletes of missing keys",
+                sql.merge_sql(
+                    table,
+                    source,
+                    names,
+                    KEYS,
+                    flavor,
+                    update=True,
+                    delete_missing=True,
+                    window=window,
+                    casts=casts,
+                    soft_delete=True,
+                ),
+            )
+        )
+    out.append(
+        (
+            "merge: soft delete missing in window",
+            sql.soft_delete_missing_sql(table, stage, KEYS, window, flavor),
+        )
+    )
     if not flavor.has_merge or flavor.dialect == "postgres":
         out.append(
             (

@@ -413,8 +413,11 @@ class SyncObject(_Strict):
                 raise ValueError(
                     f"source.query: {self.sync_type} reads the changes of a table (schema + object)"
                 )
-        elif self.soft_delete:
-            raise ValueError("soft_delete: only change_tracking and cdf read deletes to mark")
+        elif self.soft_delete and not (self.sync_type == "merge" and self.deletes_missing):
+            raise ValueError(
+                "soft_delete: only syncs that see deletes can mark them: change_tracking, cdf, "
+                "and merge without sync_column (which deletes rows missing from the source)"
+            )
         if self.lookback is not None:
             if not self.sync_column or self.sync_type == "full":
                 raise ValueError(

@@ -52,6 +52,8 @@ class Flavor:
     # inside the transaction, in one join, and applies only those: cheap where temp tables
     # are (DuckDB, PostgreSQL). Otherwise a count query and the MERGE each join the whole batch.
     capture_changes: bool = False
+    # the current instant (UTC) in the engine's own clock: state rows and soft-delete stamps
+    now: str = "CURRENT_TIMESTAMP"
 
     def quote(self, name: str) -> str:
         """An identifier, quoted the engine's way."""
@@ -85,6 +87,7 @@ SQLSERVER = Flavor(
     merge_holdlock=True,
     merge_by_source=True,
     differs="intersect",
+    now="SYSUTCDATETIME()",
 )
 
 # Synapse dedicated SQL pool: no DDL inside a user transaction; default isolation is READ
@@ -106,6 +109,7 @@ SYNAPSE = Flavor(
     copy_into=True,
     merge_by_source=True,
     differs="intersect",
+    now="SYSUTCDATETIME()",
 )
 
 # Fabric Warehouse: no NVARCHAR/NCHAR (VARCHAR with the UTF-8 collation instead), no
@@ -124,6 +128,7 @@ FABRIC_WAREHOUSE = Flavor(
     tinyint=False,
     copy_into=True,
     differs="intersect",
+    now="SYSUTCDATETIME()",
 )
 
 # PostgreSQL 15+: MERGE (no BY SOURCE), transactional DDL, TEMP staging tables.

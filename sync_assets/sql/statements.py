@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sync_assets.columns import DELETED_AT_COLUMN as DELETED_AT
 from sync_assets.columns import DELETED_FLAG as DELETED
 from sync_assets.columns import SOFT_DELETE_COLUMN as SOFT_DELETED
 from sync_assets.sql.flavors import Flavor
@@ -261,9 +262,10 @@ def merge_sql(
     delete_missing: bool,
     window: str | None,
     casts: Casts = None,
+    soft_delete: bool = False,
 ) -> str:
     """One MERGE: update changed rows, insert new keys, and (T-SQL, whole-source merges) delete
-    target rows of the window whose key is not in the source."""
+    target rows of the window whose key is not in the source (or mark them, `soft_delete`)."""
     others = [c for c in columns if c not in keys]
     hint = " WITH (HOLDLOCK)" if flavor.merge_holdlock else ""
     parts = [
@@ -285,7 +287,11 @@ def merge_sql(
     )
     if delete_missing and flavor.merge_by_source:
         scope = f" AND {window}" if window else ""
-        parts.append(f"WHEN NOT MATCHED BY SOURCE{scope} THEN DELETE")
+        if soft_delete:
+            sets, live = _soft_mark(flavor, "t.")
+            parts.append(f"WHEN NOT MATCHED BY SOURCE{scope} AND {live} THEN UPDATE SET {sets}")
+        else:
+            parts.append(f"WHEN NOT MATCHED BY SOURCE{scope} THEN DELETE")
     return " ".join(parts) + (";" if flavor.dialect == "tsql" else "")
 
 
@@ -321,14 +327,35 @@ def delete_flagged_sql(table: str, stage: str, keys, flavor: Flavor) -> str:
     return f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM {stage} AS s WHERE {key_match(keys, 's', table, flavor)} AND {flagged})"
 
 
+def _soft_mark(flavor: Flavor, prefix: str = "") -> tuple[str, str]:
+    """(SET list that marks a row soft-deleted now, condition: the row is not marked yet)."""
+    mark, at = quote(SOFT_DELETED, flavor), quote(DELETED_AT, flavor)
+    sets = f"{prefix}{mark} = {flavor.boolean(True)}, {prefix}{at} = {flavor.now}"
+    live = f"({prefix}{mark} = {flavor.boolean(False)} OR {prefix}{mark} IS NULL)"
+    return sets, live
+
+
 def soft_delete_flagged_sql(table: str, stage: str, keys, flavor: Flavor) -> str:
-    """Change streams with soft deletes: mark flagged rows `_is_deleted`, keeping their values."""
+    """Change streams with soft deletes: mark flagged rows `_is_deleted` (and `_deleted_at`),
+    keeping their values; rows marked already keep their first stamp."""
     flagged = flavor.true(f"s.{quote(DELETED, flavor)}")
-    mark = quote(SOFT_DELETED, flavor)
-    one, zero = flavor.boolean(True), flavor.boolean(False)
+    sets, live = _soft_mark(flavor)
     return (
-        f"UPDATE {table} SET {mark} = {one} WHERE ({mark} = {zero} OR {mark} IS NULL) AND EXISTS "
+        f"UPDATE {table} SET {sets} WHERE {live} AND EXISTS "
         f"(SELECT 1 FROM {stage} AS s WHERE {key_match(keys, 's', table, flavor)} AND {flagged})"
+    )
+
+
+def soft_delete_missing_sql(
+    table: str, stage: str, keys, window: str | None, flavor: Flavor
+) -> str:
+    """Whole-source merges with soft deletes: mark target rows (in the window) whose key is
+    absent from the staged source, keeping their values."""
+    scope = f"{window} AND " if window else ""
+    sets, live = _soft_mark(flavor)
+    return (
+        f"UPDATE {table} SET {sets} WHERE {scope}{live} AND NOT EXISTS "
+        f"(SELECT 1 FROM {stage} AS s WHERE {key_match(keys, 's', table, flavor)})"
     )
 
 
@@ -365,7 +392,7 @@ def state_ddl(flavor: Flavor) -> list[str]:
 
 def state_upsert_sql(flavor: Flavor) -> list[str]:
     """Replace the object's state row (binds: object_id; object_id, target_table, state)."""
-    now = "SYSUTCDATETIME()" if flavor.dialect == "tsql" else "CURRENT_TIMESTAMP"
+    now = flavor.now
     table = state_table(flavor)
     return [
         f"DELETE FROM {table} WHERE {quote('object_id', flavor)} = ?",

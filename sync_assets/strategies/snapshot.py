@@ -29,6 +29,7 @@ def plan(p: Planner) -> SyncBatch:
             "merge",
             tuple(obj.merge_keys),
             delete_missing=obj.deletes_missing,
+            soft_delete=obj.soft_delete,
             window=p.target_window(),
         )
     return p.read(write, new_state, p.select([]), probe.get("hi"))

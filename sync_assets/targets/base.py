@@ -14,9 +14,9 @@ from typing import Literal
 
 import pyarrow as pa
 
-from sync_assets.columns import DELETED_FLAG, SOFT_DELETE_COLUMN
+from sync_assets.columns import DELETED_AT_COLUMN, DELETED_FLAG, SOFT_DELETE_COLUMN
 from sync_assets.sql.select import Bounds, window_bounds
-from sync_assets.streams import with_soft_delete_column
+from sync_assets.streams import with_soft_delete_columns
 from sync_assets.types import SchemaChangeError
 
 WriteMode = Literal["replace", "append", "merge"]
@@ -47,18 +47,22 @@ class WritePlan:
     update: bool = True  # merge: update matched rows (False: insert new keys only)
     delete_missing: bool = False  # merge: delete target rows (in the window) not in the input
     window: TargetWindow | None = None
-    # merge of a change stream: rows flagged in DELETED_FLAG delete their key (or, with
-    # soft_delete, set SOFT_DELETE_COLUMN on it and keep the last values)
+    # merge of a change stream: rows flagged in DELETED_FLAG delete their key
     deletes: bool = False
+    # deletes (flagged keys, or with delete_missing the keys missing from the source) mark the
+    # row in SOFT_DELETE_COLUMN and DELETED_AT_COLUMN and keep its last values; a key that
+    # comes back is live again
     soft_delete: bool = False
 
 
 def with_soft_delete(reader: pa.RecordBatchReader, plan: WritePlan) -> pa.RecordBatchReader:
-    """A change stream written with soft deletes gains SOFT_DELETE_COLUMN (a copy of its
-    delete flag): upserted rows carry false; flagged rows only mark their key."""
-    if not plan.soft_delete or DELETED_FLAG not in reader.schema.names:
+    """A stream written with soft deletes gains SOFT_DELETE_COLUMN (a copy of a change
+    stream's delete flag, else false) and DELETED_AT_COLUMN (NULL): written rows are live;
+    flagged rows only mark their key."""
+    if not plan.soft_delete or SOFT_DELETE_COLUMN in reader.schema.names:
         return reader
-    return with_soft_delete_column(reader, DELETED_FLAG, SOFT_DELETE_COLUMN)
+    flag = DELETED_FLAG if DELETED_FLAG in reader.schema.names else None
+    return with_soft_delete_columns(reader, flag, SOFT_DELETE_COLUMN, DELETED_AT_COLUMN)
 
 
 def window_predicate(

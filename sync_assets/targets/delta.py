@@ -14,10 +14,11 @@ from deltalake import CommitProperties, DeltaTable, WriterProperties, write_delt
 from deltalake.exceptions import TableNotFoundError
 
 from sync_assets import duck
+from sync_assets.columns import DELETED_AT_COLUMN
 from sync_assets.config.models import DeltaConnection, FabricLakehouseConnection
 from sync_assets.lakehouse import delta_location
 from sync_assets.paths import is_url
-from sync_assets.sql.flavors import DELTA
+from sync_assets.sql.flavors import DELTA, DUCKDB
 from sync_assets.sql.literals import quote_ident
 from sync_assets.sql.statements import differs, key_match
 from sync_assets.streams import closing
@@ -183,14 +184,9 @@ class DeltaTarget(Target):
     def _merge(
         self, table: DeltaTable, reader, plan: WritePlan, commit, new_columns: bool
     ) -> WriteResult:
-        keys = plan.merge_keys
-        on = key_match(keys, "t", "s", DELTA)
-        others = [f.name for f in reader.schema if f.name not in keys]
-        changed = differs("t", "s", others, DELTA, known=set(pa.schema(table.schema()).names))
-        merger = self._merger(table, reader, on, commit, new_columns)
-        if plan.update and others:
-            merger = merger.when_matched_update_all(predicate=changed)
-        merger = merger.when_not_matched_insert_all()
+        if plan.delete_missing and plan.soft_delete:
+            return self._merge_marking_missing(table, reader, plan, commit, new_columns)
+        merger = self._upsert(table, reader, plan, commit, new_columns)
         if plan.delete_missing:
             merger = merger.when_not_matched_by_source_delete(
                 predicate=self._predicate(plan.window, reader.schema, alias="t")
@@ -200,6 +196,55 @@ class DeltaTarget(Target):
             rows_inserted=metrics["num_target_rows_inserted"],
             rows_updated=metrics["num_target_rows_updated"],
             rows_deleted=metrics["num_target_rows_deleted"],
+        )
+
+    def _upsert(self, table: DeltaTable, source, plan: WritePlan, commit, new_columns: bool):
+        """A MERGE that updates changed rows (when the plan updates) and inserts new keys."""
+        keys = plan.merge_keys
+        others = [f.name for f in source.schema if f.name not in keys]
+        merger = self._merger(table, source, key_match(keys, "t", "s", DELTA), commit, new_columns)
+        if plan.update and others:
+            known = set(pa.schema(table.schema()).names)
+            merger = merger.when_matched_update_all(
+                predicate=differs("t", "s", others, DELTA, known=known)
+            )
+        return merger.when_not_matched_insert_all()
+
+    def _merge_marking_missing(
+        self, table: DeltaTable, reader, plan: WritePlan, commit, new_columns: bool
+    ) -> WriteResult:
+        """A whole-source merge with soft deletes: rows of the window missing from the source
+        are marked `_is_deleted` / `_deleted_at` in the same commit. They are counted first
+        (the merge reports them among its updates), so the source is staged in DuckDB, which
+        spills to disk: memory stays bounded."""
+        keys, known = plan.merge_keys, set(pa.schema(table.schema()).names)
+        soft = quote_ident(SOFT_DELETE_COLUMN)
+        live = f"{soft} IS NOT TRUE" if SOFT_DELETE_COLUMN in known else "TRUE"
+        con = duck.connect()
+        try:
+            con.register("incoming", reader)
+            con.execute("CREATE TEMP TABLE s AS SELECT * FROM incoming").fetchall()
+            con.register("t", table.to_pyarrow_dataset())
+            window = window_predicate(plan.window, reader.schema, "duckdb", self.location)
+            marked = con.execute(
+                f"SELECT count(*) FROM t WHERE {window + ' AND ' if window else ''}{live} AND NOT EXISTS "
+                f"(SELECT 1 FROM s WHERE {key_match(keys, 's', 't', DUCKDB)})"
+            ).fetchall()[0][0]
+            staged = con.sql("SELECT * FROM s").to_arrow_reader(65_536)
+            merger = self._upsert(table, staged, plan, commit, new_columns)
+            scope = self._predicate(plan.window, reader.schema, alias="t")
+            target_live = live.replace(soft, f"t.{soft}")
+            merger = merger.when_not_matched_by_source_update(
+                updates={SOFT_DELETE_COLUMN: "true", DELETED_AT_COLUMN: "now()"},
+                predicate=f"{scope} AND {target_live}" if scope else target_live,
+            )
+            metrics = merger.execute()
+        finally:
+            con.close()
+        return WriteResult(
+            rows_inserted=metrics["num_target_rows_inserted"],
+            rows_updated=metrics["num_target_rows_updated"] - marked,
+            rows_deleted=marked,
         )
 
     def _merger(self, table: DeltaTable, source, on: str, commit, new_columns: bool):
@@ -246,7 +291,8 @@ class DeltaTarget(Target):
             merger = self._merger(table, staged, on, commit, new_columns)
             if plan.soft_delete:
                 merger = merger.when_matched_update(
-                    updates={SOFT_DELETE_COLUMN: "true"}, predicate=f"s.{flag}{mark_only}"
+                    updates={SOFT_DELETE_COLUMN: "true", DELETED_AT_COLUMN: "now()"},
+                    predicate=f"s.{flag}{mark_only}",
                 )
             else:
                 merger = merger.when_matched_delete(predicate=f"s.{flag}")

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sync_assets import duck
+from sync_assets.columns import DELETED_AT_COLUMN
 from sync_assets.config.models import ParquetConnection
 from sync_assets.faults import crashpoint
 from sync_assets.parquet_table import ParquetTable
@@ -218,14 +219,21 @@ class _Rewrite:
         match = key_match(keys, "o", "s", DUCKDB)
         not_in_src = f"NOT EXISTS (SELECT 1 FROM {src} AS s WHERE {match})"
         in_window = f"{self._key_sql()} IN ({', '.join(quote_string(k) for k in window_keys)})"
-        counts = self._merge_counts(src, old, match, keys, f"{not_in_src} AND {in_window}")
+        live = self._live("o") if self.plan.soft_delete else "TRUE"
+        missing = f"{not_in_src} AND {in_window} AND {live}"
+        counts = self._merge_counts(src, old, match, keys, missing)
         if not any(counts.values()):
             return WriteResult(committed=False)
         new_rows = f"SELECT * EXCLUDE (__pk) FROM {src}"
         if old and self.plan.update:
             # old rows survive unless merged again, or missing from a whole-source window
-            kept = not_in_src + (f" AND NOT ({in_window})" if self.plan.delete_missing else "")
+            # (where soft deletes keep them, marked)
+            kept = not_in_src + (
+                f" AND NOT ({in_window} AND {live})" if self.plan.delete_missing else ""
+            )
             new_rows = f"SELECT * FROM {old} AS o WHERE {kept} UNION ALL BY NAME {new_rows}"
+            if self.plan.delete_missing and self.plan.soft_delete:
+                new_rows += f" UNION ALL BY NAME {self._marked(old, missing)}"
         elif old:  # insert-only: existing keys keep their row
             new_rows = (
                 f"SELECT * FROM {old} UNION ALL BY NAME {new_rows} AS s "
@@ -262,12 +270,7 @@ class _Rewrite:
         }
         others = [f.name for f in self.schema if f.name not in keys]
         changed = differs("o", "s", others, DUCKDB, known=self.known_columns)
-        soft = quote_ident(SOFT_DELETE_COLUMN)
-        gone = (
-            f" AND o.{soft} IS NOT TRUE"
-            if self.plan.soft_delete and SOFT_DELETE_COLUMN in self.known_columns
-            else ""
-        )
+        gone = f" AND {self._live('o')}" if self.plan.soft_delete else ""
         inserted, updated = self.con.execute(
             f"SELECT count(*) FILTER (WHERE o.{quote_ident(keys[0])} IS NULL), count(*) FILTER (WHERE o.{quote_ident(keys[0])} IS NOT NULL AND {changed}) "
             f"FROM {live} AS s LEFT JOIN {old} AS o ON {match}"
@@ -279,13 +282,31 @@ class _Rewrite:
             return WriteResult(committed=False)
         rows = f"SELECT * FROM {old} AS o WHERE NOT EXISTS (SELECT 1 FROM {src} AS s WHERE {match}) UNION ALL BY NAME {new_live}"
         if self.plan.soft_delete:
-            marked = (
-                f"SELECT * REPLACE (TRUE AS {soft}) FROM {old} AS o WHERE EXISTS (SELECT 1 FROM {dead} AS s WHERE {match}) "
+            flagged = (
+                f"EXISTS (SELECT 1 FROM {dead} AS s WHERE {match}) "
                 f"AND NOT EXISTS (SELECT 1 FROM {live} AS s WHERE {match})"
             )
-            rows = f"{rows} UNION ALL BY NAME {marked}"
+            marked = self._marked(old, f"{flagged} AND {self._live('o')}")
+            # rows marked already keep their first stamp
+            before = f"SELECT * FROM {old} AS o WHERE {flagged} AND NOT {self._live('o')}"
+            rows = f"{rows} UNION ALL BY NAME {marked} UNION ALL BY NAME {before}"
         self._write(rows, keep_empty=[WHOLE])
         return WriteResult(rows_inserted=inserted, rows_updated=updated, rows_deleted=deleted)
+
+    def _live(self, alias: str) -> str:
+        """The row is not soft-deleted (rows of files written before soft deletes are live)."""
+        if SOFT_DELETE_COLUMN not in self.known_columns:
+            return "TRUE"
+        return f"{alias}.{quote_ident(SOFT_DELETE_COLUMN)} IS NOT TRUE"
+
+    def _marked(self, old: str, where: str) -> str:
+        """Old rows matching `where` (alias o), marked soft-deleted now, their values kept."""
+        present = [c for c in (SOFT_DELETE_COLUMN, DELETED_AT_COLUMN) if c in self.known_columns]
+        exclude = f" EXCLUDE ({', '.join(quote_ident(c) for c in present)})" if present else ""
+        return (
+            f"SELECT *{exclude}, TRUE AS {quote_ident(SOFT_DELETE_COLUMN)}, "
+            f"current_timestamp AS {quote_ident(DELETED_AT_COLUMN)} FROM {old} AS o WHERE {where}"
+        )
 
     def _partitions_holding(self, src: str, keys) -> set[str]:
         """Partitions whose files hold a key being merged (a row may move between partitions)."""

@@ -231,6 +231,7 @@ class SqlTarget(Target):
         if plan.deletes:  # a change stream: flagged keys go first, the rest is upserted
             flagged = sql.soft_delete_flagged_sql if plan.soft_delete else sql.delete_flagged_sql
             deleted = s.execute(flagged(table, staged, keys, f))
+        missing = sql.soft_delete_missing_sql if plan.soft_delete else sql.delete_missing_sql
         source = sql.upsert_source(staged, plan.deletes, f)
         if f.capture_changes:  # one join finds the rows to write; the apply reads only those
             s.execute(
@@ -259,15 +260,16 @@ class SqlTarget(Target):
                     delete_missing=plan.delete_missing,
                     window=window,
                     casts=casts,
+                    soft_delete=plan.soft_delete,
                 )
             )
             if plan.delete_missing and f.merge_by_source:
                 deleted += merged - inserted - updated
             elif plan.delete_missing:
-                deleted += s.execute(sql.delete_missing_sql(table, staged, keys, window, f))
+                deleted += s.execute(missing(table, staged, keys, window, f))
         else:
             if plan.delete_missing:
-                deleted += s.execute(sql.delete_missing_sql(table, staged, keys, window, f))
+                deleted += s.execute(missing(table, staged, keys, window, f))
             if plan.update:
                 s.execute(sql.delete_changed_sql(table, source, columns, keys, f, casts))
             s.execute(sql.insert_new_sql(table, source, columns, keys, f, casts))

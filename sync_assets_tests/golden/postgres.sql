@@ -35,7 +35,7 @@ SELECT "id", "line", count(*) AS n FROM "__sync_stage" GROUP BY "id", "line" HAV
 DELETE FROM "sales"."orders" WHERE EXISTS (SELECT 1 FROM "__sync_stage" AS s WHERE s."id" = "sales"."orders"."id" AND s."line" = "sales"."orders"."line" AND s."__sync_deleted");
 
 -- changes: soft deletes
-UPDATE "sales"."orders" SET "_is_deleted" = TRUE WHERE ("_is_deleted" = FALSE OR "_is_deleted" IS NULL) AND EXISTS (SELECT 1 FROM "__sync_stage" AS s WHERE s."id" = "sales"."orders"."id" AND s."line" = "sales"."orders"."line" AND s."__sync_deleted");
+UPDATE "sales"."orders" SET "_is_deleted" = TRUE, "_deleted_at" = CURRENT_TIMESTAMP WHERE ("_is_deleted" = FALSE OR "_is_deleted" IS NULL) AND EXISTS (SELECT 1 FROM "__sync_stage" AS s WHERE s."id" = "sales"."orders"."id" AND s."line" = "sales"."orders"."line" AND s."__sync_deleted");
 
 -- merge: counts
 SELECT COALESCE(SUM(CASE WHEN t."id" IS NULL THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN NOT (t."id" IS NULL) AND (t."note", t."amount", t."paid", t."created_at", t."day", t."tags") IS DISTINCT FROM (s."note", s."amount", s."paid", s."created_at", s."day", s."tags") THEN 1 ELSE 0 END), 0) FROM (SELECT * FROM "__sync_stage" WHERE NOT "__sync_deleted") AS s LEFT JOIN "sales"."orders" AS t ON t."id" = s."id" AND t."line" = s."line";
@@ -51,6 +51,9 @@ MERGE INTO "sales"."orders" AS t USING (SELECT * FROM "__sync_stage" WHERE NOT "
 
 -- merge, insert-only keys
 MERGE INTO "sales"."orders" AS t USING "__sync_stage" AS s ON t."id" = s."id" AND t."line" = s."line" WHEN NOT MATCHED THEN INSERT ("id", "line", "note", "amount", "paid", "created_at", "day", "tags") VALUES (s."id", s."line", s."note", s."amount", s."paid", s."created_at", s."day", s."tags");
+
+-- merge: soft delete missing in window
+UPDATE "sales"."orders" SET "_is_deleted" = TRUE, "_deleted_at" = CURRENT_TIMESTAMP WHERE "day" >= CAST('2025-03-01' AS DATE) AND "day" < CAST('2025-03-02' AS DATE) AND ("_is_deleted" = FALSE OR "_is_deleted" IS NULL) AND NOT EXISTS (SELECT 1 FROM "__sync_stage" AS s WHERE s."id" = "sales"."orders"."id" AND s."line" = "sales"."orders"."line");
 
 -- merge: delete missing in window
 DELETE FROM "sales"."orders" WHERE "day" >= CAST('2025-03-01' AS DATE) AND "day" < CAST('2025-03-02' AS DATE) AND NOT EXISTS (SELECT 1 FROM "__sync_stage" AS s WHERE s."id" = "sales"."orders"."id" AND s."line" = "sales"."orders"."line");

@@ -35,7 +35,7 @@ SELECT "id", "line", count(*) AS n FROM "_sync_assets"."stage_orders" GROUP BY "
 DELETE FROM "sales"."orders" WHERE EXISTS (SELECT 1 FROM "_sync_assets"."stage_orders" AS s WHERE s."id" = "sales"."orders"."id" AND s."line" = "sales"."orders"."line" AND s."__sync_deleted");
 
 -- changes: soft deletes
-UPDATE "sales"."orders" SET "_is_deleted" = TRUE WHERE ("_is_deleted" = FALSE OR "_is_deleted" IS NULL) AND EXISTS (SELECT 1 FROM "_sync_assets"."stage_orders" AS s WHERE s."id" = "sales"."orders"."id" AND s."line" = "sales"."orders"."line" AND s."__sync_deleted");
+UPDATE "sales"."orders" SET "_is_deleted" = TRUE, "_deleted_at" = CURRENT_TIMESTAMP WHERE ("_is_deleted" = FALSE OR "_is_deleted" IS NULL) AND EXISTS (SELECT 1 FROM "_sync_assets"."stage_orders" AS s WHERE s."id" = "sales"."orders"."id" AND s."line" = "sales"."orders"."line" AND s."__sync_deleted");
 
 -- merge: counts
 SELECT COALESCE(SUM(CASE WHEN t."id" IS NULL THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN NOT (t."id" IS NULL) AND ((t."note" IS DISTINCT FROM s."note") OR (t."amount" IS DISTINCT FROM s."amount") OR (t."paid" IS DISTINCT FROM s."paid") OR (t."created_at" IS DISTINCT FROM s."created_at") OR (t."day" IS DISTINCT FROM s."day") OR (t."tags" IS DISTINCT FROM s."tags")) THEN 1 ELSE 0 END), 0) FROM (SELECT * FROM "_sync_assets"."stage_orders" WHERE NOT "__sync_deleted") AS s LEFT JOIN "sales"."orders" AS t ON t."id" = s."id" AND t."line" = s."line";
@@ -45,6 +45,9 @@ MERGE INTO "sales"."orders" AS t USING (SELECT * FROM "_sync_assets"."stage_orde
 
 -- merge, insert-only keys
 MERGE INTO "sales"."orders" AS t USING "_sync_assets"."stage_orders" AS s ON t."id" = s."id" AND t."line" = s."line" WHEN NOT MATCHED THEN INSERT ("id", "line", "note", "amount", "paid", "created_at", "day", "tags") VALUES (s."id", s."line", s."note", s."amount", s."paid", s."created_at", s."day", s."tags");
+
+-- merge: soft delete missing in window
+UPDATE "sales"."orders" SET "_is_deleted" = TRUE, "_deleted_at" = CURRENT_TIMESTAMP WHERE "day" >= CAST('2025-03-01' AS DATE) AND "day" < CAST('2025-03-02' AS DATE) AND ("_is_deleted" = FALSE OR "_is_deleted" IS NULL) AND NOT EXISTS (SELECT 1 FROM "_sync_assets"."stage_orders" AS s WHERE s."id" = "sales"."orders"."id" AND s."line" = "sales"."orders"."line");
 
 -- row count
 SELECT count(*) FROM "sales"."orders" WHERE "day" >= CAST('2025-03-01' AS DATE) AND "day" < CAST('2025-03-02' AS DATE);

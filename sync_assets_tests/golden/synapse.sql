@@ -35,7 +35,7 @@ SELECT TOP 3 [id], [line], COUNT_BIG(*) AS n FROM [_sync_assets].[stage_orders] 
 DELETE FROM [sales].[orders] WHERE EXISTS (SELECT 1 FROM [_sync_assets].[stage_orders] AS s WHERE s.[id] = [sales].[orders].[id] AND s.[line] = [sales].[orders].[line] AND s.[__sync_deleted] = 1);
 
 -- changes: soft deletes
-UPDATE [sales].[orders] SET [_is_deleted] = 1 WHERE ([_is_deleted] = 0 OR [_is_deleted] IS NULL) AND EXISTS (SELECT 1 FROM [_sync_assets].[stage_orders] AS s WHERE s.[id] = [sales].[orders].[id] AND s.[line] = [sales].[orders].[line] AND s.[__sync_deleted] = 1);
+UPDATE [sales].[orders] SET [_is_deleted] = 1, [_deleted_at] = SYSUTCDATETIME() WHERE ([_is_deleted] = 0 OR [_is_deleted] IS NULL) AND EXISTS (SELECT 1 FROM [_sync_assets].[stage_orders] AS s WHERE s.[id] = [sales].[orders].[id] AND s.[line] = [sales].[orders].[line] AND s.[__sync_deleted] = 1);
 
 -- merge: counts
 SELECT COALESCE(SUM(CASE WHEN t.[id] IS NULL THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN NOT (t.[id] IS NULL) AND NOT EXISTS (SELECT t.[note], t.[amount], t.[paid], t.[created_at], t.[day], t.[tags] INTERSECT SELECT s.[note], s.[amount], s.[paid], s.[created_at], s.[day], s.[tags]) THEN 1 ELSE 0 END), 0) FROM (SELECT * FROM [_sync_assets].[stage_orders] WHERE [__sync_deleted] = 0) AS s LEFT JOIN [sales].[orders] AS t ON t.[id] = s.[id] AND t.[line] = s.[line];
@@ -45,6 +45,12 @@ MERGE INTO [sales].[orders] AS t USING (SELECT * FROM [_sync_assets].[stage_orde
 
 -- merge, insert-only keys
 MERGE INTO [sales].[orders] AS t USING [_sync_assets].[stage_orders] AS s ON t.[id] = s.[id] AND t.[line] = s.[line] WHEN NOT MATCHED BY TARGET THEN INSERT ([id], [line], [note], [amount], [paid], [created_at], [day], [tags]) VALUES (s.[id], s.[line], s.[note], s.[amount], s.[paid], s.[created_at], s.[day], s.[tags]);
+
+-- merge, soft deletes of missing keys
+MERGE INTO [sales].[orders] AS t USING (SELECT * FROM [_sync_assets].[stage_orders] WHERE [__sync_deleted] = 0) AS s ON t.[id] = s.[id] AND t.[line] = s.[line] WHEN MATCHED AND NOT EXISTS (SELECT t.[note], t.[amount], t.[paid], t.[created_at], t.[day], t.[tags] INTERSECT SELECT s.[note], s.[amount], s.[paid], s.[created_at], s.[day], s.[tags]) THEN UPDATE SET t.[note] = s.[note], t.[amount] = s.[amount], t.[paid] = s.[paid], t.[created_at] = s.[created_at], t.[day] = s.[day], t.[tags] = s.[tags] WHEN NOT MATCHED BY TARGET THEN INSERT ([id], [line], [note], [amount], [paid], [created_at], [day], [tags]) VALUES (s.[id], s.[line], s.[note], s.[amount], s.[paid], s.[created_at], s.[day], s.[tags]) WHEN NOT MATCHED BY SOURCE AND "day" >= CAST('2025-03-01' AS DATE) AND "day" < CAST('2025-03-02' AS DATE) AND (t.[_is_deleted] = 0 OR t.[_is_deleted] IS NULL) THEN UPDATE SET t.[_is_deleted] = 1, t.[_deleted_at] = SYSUTCDATETIME();
+
+-- merge: soft delete missing in window
+UPDATE [sales].[orders] SET [_is_deleted] = 1, [_deleted_at] = SYSUTCDATETIME() WHERE "day" >= CAST('2025-03-01' AS DATE) AND "day" < CAST('2025-03-02' AS DATE) AND ([_is_deleted] = 0 OR [_is_deleted] IS NULL) AND NOT EXISTS (SELECT 1 FROM [_sync_assets].[stage_orders] AS s WHERE s.[id] = [sales].[orders].[id] AND s.[line] = [sales].[orders].[line]);
 
 -- row count
 SELECT COUNT_BIG(*) FROM [sales].[orders] WHERE "day" >= CAST('2025-03-01' AS DATE) AND "day" < CAST('2025-03-02' AS DATE);
