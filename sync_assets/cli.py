@@ -149,6 +149,21 @@ def materialize(args) -> int:
     return 1 if failed else 0
 
 
+def _checks_note(instance, defs, key) -> str:
+    """The latest result of each declared check of an asset, e.g. "checks: row_count passed"."""
+    keys = [k for k in defs.resolve_asset_graph().asset_check_keys if k.asset_key == key]
+    if not keys:
+        return ""
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
+    results = []
+    for check in sorted(keys, key=lambda k: k.name):
+        record = latest.get(check)
+        evaluation = record and record.event and record.event.dagster_event.event_specific_data
+        state = "not run" if not evaluation else "passed" if evaluation.passed else "FAILED"
+        results.append(f"{check.name} {state}")
+    return "checks: " + ", ".join(results)
+
+
 def print_summary(defs) -> None:
     """The latest materialization of every asset: what was read and written."""
     instance = dg.DagsterInstance.get()
@@ -169,6 +184,7 @@ def print_summary(defs) -> None:
             m.get("dagster/partition_row_count", m.get("sync/range_row_count", "")),
         )
         note = m.get("sync/skipped") or ("initial load" if m.get("sync/initial_load") else "")
+        note = "; ".join(p for p in (note, _checks_note(instance, defs, spec.key)) if p)
         print(
             f"{spec.key.to_user_string():{w}} {m.get('sync/sync_type', ''):15} {m.get('sync/rows_read', 0):>8} "
             f"{m.get('sync/rows_inserted', 0):>8} {m.get('sync/rows_updated', 0):>7} {m.get('sync/rows_deleted', 0):>7} {rows:>9}  {note}"

@@ -39,8 +39,11 @@ def build_definitions(project: ProjectConfig, base_dir: str | Path) -> dg.Defini
             manager, description=f"{manager.family}: connection '{name}'"
         )
     job = unpartitioned_job(objects, keys)
+    synced = [build_asset(o, project, base_dir) for o in objects]
     return dg.Definitions(
-        assets=[build_asset(o, project, base_dir) for o in objects] + source_specs(project),
+        assets=synced + source_specs(project),
+        # Dagster's own check: did the target's columns change since the last materialization
+        asset_checks=dg.build_column_schema_change_checks(assets=synced) if synced else [],
         resources=resources,
         jobs=([job] if job else []) + [connections_job(project, Path(base_dir))],
         schedules=schedules_for(objects, keys),

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 import dagster as dg
 
+from sync_assets.checks import check_specs, run_checks
 from sync_assets.config.models import ProjectConfig, SyncObject
 from sync_assets.connection_types import make_source
 from sync_assets.io_managers import SyncError, SyncIOManager
@@ -30,10 +31,12 @@ def build_asset(obj: SyncObject, project: ProjectConfig, base_dir: str) -> dg.As
     target_conn = project.connections[obj.target.connection]
     io_key = io_manager_key(obj.target.connection)
     spec = spec_for(obj, project).with_io_manager_key(io_key)
+    checks = check_specs(obj, spec.key, spec.partitions_def)
 
     @dg.multi_asset(
         name=obj.object_id,
         specs=[spec],
+        check_specs=checks,
         backfill_policy=backfill_policy_for(obj),
         required_resource_keys={io_key},
         pool=pool_for(obj, project),
@@ -53,7 +56,21 @@ def build_asset(obj: SyncObject, project: ProjectConfig, base_dir: str) -> dg.As
         context.log.info(
             batch.skip_reason or f"{obj.object_id}: {batch.plan.mode} from {source_label(obj)}"
         )
-        return batch
+        # the IO manager writes the batch when the output is yielded; checks read the result
+        yield dg.Output(batch, output_name=spec.key.to_python_identifier())
+        if checks:
+            with _naming_failures(obj, window, "running the asset checks", secrets):
+                results = list(
+                    run_checks(
+                        obj,
+                        make_source(source_conn, base_dir),
+                        target,
+                        window,
+                        batch.plan.window,
+                        batch.latest_watermark(),
+                    )
+                )
+            yield from results
 
     return _sync
 

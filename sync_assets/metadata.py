@@ -72,7 +72,7 @@ def write_metadata(
     schema = column_schema(result.schema, result.sql_types)
     if schema is not None:
         meta["dagster/column_schema"] = dg.MetadataValue.table_schema(schema)
-    watermark = batch.watermark if batch.watermark is not None else _stored_watermark(batch)
+    watermark = batch.latest_watermark()
     if watermark is not None:
         meta["sync/watermark"] = str(to_json_value(watermark))
     if batch.skip_reason:
@@ -84,8 +84,3 @@ def write_metadata(
     if batch.source_sql:
         meta["sync/source_sql"] = dg.MetadataValue.md(f"```sql\n{batch.source_sql}\n```")
     return meta
-
-
-def _stored_watermark(batch: SyncBatch):
-    marks = [v for v in batch.state.watermarks.values() if v is not None]
-    return max(marks, key=str) if marks else None

@@ -332,6 +332,18 @@ class PartitionSpec(_Strict):
         return self.start.strftime(fmt)
 
 
+class ChecksSpec(_Strict):
+    """Asset checks run after each materialization (the asset's Checks tab)."""
+
+    # the target holds as many rows as the source (per partition for partitioned objects)
+    row_count: bool = False
+    # source and target agree on these target columns (a checksum in one canonical encoding)
+    checksum: list[str] = Field(default_factory=list)
+    severity: Literal["warn", "error"] = "warn"
+    # a failed check stops assets downstream of this one in the same run
+    blocking: bool = False
+
+
 class BackfillSpec(_Strict):
     """How partition backfills are split into runs; none = one run for any range."""
 
@@ -377,6 +389,7 @@ class SyncObject(_Strict):
     # watermark syncs: re-read rows up to this far behind the stored watermark too, so a row
     # committed late with an older sync_column value is not lost ("2h", "30m", "1d", ISO 8601)
     lookback: dt.timedelta | None = None
+    checks: ChecksSpec | None = None
 
     @field_validator("lookback", mode="before")
     @classmethod

@@ -51,6 +51,13 @@ class SyncBatch:
     # what the stream holds open (source session, read-ahead thread), released by close()
     resources: ExitStack = field(default_factory=ExitStack, repr=False)
 
+    def latest_watermark(self):
+        """The watermark this run read up to, else the highest one stored (JSON form)."""
+        if self.watermark is not None:
+            return self.watermark
+        marks = [v for v in self.state.watermarks.values() if v is not None]
+        return max(marks, key=str) if marks else None
+
     def elapsed(self) -> float:
         """Seconds spent planning (probe and opening the source)."""
         return self.plan_seconds
