@@ -211,7 +211,7 @@ def test_component_builds_the_same_definitions_as_the_code_location():
     loaded the way `dg` loads it, equals `sync_assets.definitions`."""
     from sync_assets.definitions import defs
 
-    through_component = dg.load_from_defs_folder(project_root=PROJECT)
+    through_component = dg.load_from_defs_folder(path_within_project=PROJECT)
     assert _comparable(through_component) == _comparable(defs)
     origin = through_component.resolve_assets_def(dg.AssetKey(["warehouse", "sales", "orders"]))
     assert (
@@ -239,7 +239,7 @@ def test_component_declared_by_another_dg_project(tmp_path):
     )
     sys.path.insert(0, str(tmp_path))
     try:
-        built = dg.load_from_defs_folder(project_root=tmp_path)
+        built = dg.load_from_defs_folder(path_within_project=tmp_path)
     finally:
         sys.path.remove(str(tmp_path))
     assert _comparable(built) == _comparable(project.definitions())
