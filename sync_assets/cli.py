@@ -8,6 +8,7 @@ in the Dagster instance at $DAGSTER_HOME exactly as from the UI.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -31,7 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("validate", help="load and check every config file; list the sync objects")
-    sub.add_parser("materialize", help="materialize every active object (all partitions)")
+    run = sub.add_parser("materialize", help="materialize every active object (all partitions)")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="plan and count what each sync would do (metadata sync/dry_run), write nothing",
+    )
     check = sub.add_parser(
         "test-connection",
         help="connect to each connection and check the permissions its objects need",
@@ -118,6 +124,12 @@ def _run_groups(defs) -> list[tuple[list[str], str | None]]:
     return groups
 
 
+def _dry_run_config(defs, keys: list[str]) -> dict:
+    """Run config that sets dry_run on every sync op of a run."""
+    ops = {defs.resolve_assets_def(dg.AssetKey.from_user_string(k)).op.name for k in keys}
+    return {"ops": {op: {"config": {"dry_run": True}} for op in sorted(ops)}}
+
+
 def materialize(args) -> int:
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_DIR))
     defs = load_definitions()
@@ -136,6 +148,8 @@ def materialize(args) -> int:
         ]
         if partition_range:
             cmd += ["--partition-range", partition_range]
+        if getattr(args, "dry_run", False):
+            cmd += ["--config-json", json.dumps(_dry_run_config(defs, keys))]
         print(
             f"$ dagster asset materialize --select {','.join(keys)}"
             + (f" --partition-range {partition_range}" if partition_range else ""),

@@ -7,6 +7,7 @@ and hands a lazy SyncBatch to the target connection's IO manager.
 
 # no `from __future__ import annotations` here: Dagster reads the `context` annotation
 # of the asset function at definition time
+import dataclasses
 from contextlib import contextmanager
 
 import dagster as dg
@@ -19,6 +20,13 @@ from sync_assets.secrets import connection_secrets, redact
 from sync_assets.specs import backfill_policy_for, pool_for, source_label, spec_for
 from sync_assets.state import SyncState
 from sync_assets.strategies import Window, plan_sync
+
+
+class SyncRunConfig(dg.Config):
+    """Run config of a sync asset (the launchpad, or `sync-assets materialize --dry-run`)."""
+
+    # plan and count what the run would do, report it in the metadata, write nothing
+    dry_run: bool = False
 
 
 def io_manager_key(connection_name: str) -> str:
@@ -41,7 +49,7 @@ def build_asset(obj: SyncObject, project: ProjectConfig, base_dir: str) -> dg.As
         required_resource_keys={io_key},
         pool=pool_for(obj, project),
     )
-    def _sync(context: dg.AssetExecutionContext):
+    def _sync(context: dg.AssetExecutionContext, config: SyncRunConfig):
         iom: SyncIOManager = getattr(context.resources, io_key)
         target = iom.target_for(obj)
         window = None
@@ -53,6 +61,8 @@ def build_asset(obj: SyncObject, project: ProjectConfig, base_dir: str) -> dg.As
             state = SyncState.from_dict(target.read_state())
         with _naming_failures(obj, window, "reading the source", secrets):
             batch = plan_sync(obj, make_source(source_conn, base_dir), state, window, target)
+        if config.dry_run:
+            batch.plan = dataclasses.replace(batch.plan, dry_run=True)
         context.log.info(
             batch.skip_reason or f"{obj.object_id}: {batch.plan.mode} from {source_label(obj)}"
         )

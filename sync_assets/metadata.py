@@ -79,6 +79,10 @@ def write_metadata(
         meta["sync/skipped"] = batch.skip_reason
     if batch.full_resync:
         meta["sync/initial_load"] = True
+    if batch.plan.dry_run:
+        meta["sync/dry_run"] = True  # counts are what the run would do; nothing was written
+    if result.ddl:
+        meta["sync/ddl"] = dg.MetadataValue.md("```sql\n" + ";\n".join(result.ddl) + ";\n```")
     meta.update(batch.notes)
     meta.update(result.extra)
     if batch.source_sql:

@@ -53,6 +53,8 @@ class WritePlan:
     # row in SOFT_DELETE_COLUMN and DELETED_AT_COLUMN and keep its last values; a key that
     # comes back is live again
     soft_delete: bool = False
+    # plan and count, write nothing: the target and its state stay as they are
+    dry_run: bool = False
 
 
 def with_soft_delete(reader: pa.RecordBatchReader, plan: WritePlan) -> pa.RecordBatchReader:
@@ -90,6 +92,8 @@ class WriteResult:
         None  # the target's own type of each column, where it has one
     )
     committed: bool = True
+    # statements that create or change the target table (run, or in a dry run: would run)
+    ddl: list[str] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
 
 

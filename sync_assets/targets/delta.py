@@ -101,6 +101,9 @@ class DeltaTarget(Target):
         if table is not None:
             existing = pa.schema(table.schema())
             incoming, added = evolve(existing, incoming, f"Delta table {self.location}")
+        if plan.dry_run:
+            stream = cast_reader(reader, incoming.append(flag) if flag else incoming)
+            return self._dry_run(table, stream, plan, added)
         commit = CommitProperties(
             custom_metadata={STATE_KEY + self.object_id: json.dumps(state, default=str)}
         )
@@ -246,6 +249,74 @@ class DeltaTarget(Target):
             rows_updated=metrics["num_target_rows_updated"] - marked,
             rows_deleted=marked,
         )
+
+    def _dry_run(self, table: DeltaTable | None, reader, plan: WritePlan, added) -> WriteResult:
+        """What the write would do, counted by DuckDB against the table as it is; no commit."""
+        ddl = [f"create Delta table {self.location}"] if table is None else []
+        ddl += [f"add column {f.name} {delta_type(f.type)} to {self.location}" for f in added]
+        flag = quote_ident(DELETED_FLAG)
+        flagged = DELETED_FLAG in reader.schema.names
+        con = duck.connect()
+        try:
+            con.register("incoming", reader)
+            con.execute("CREATE TEMP TABLE s AS SELECT * FROM incoming").fetchall()
+            live = f"(SELECT * FROM s WHERE NOT {flag})" if flagged else "s"
+            if table is None or plan.mode != "merge":
+                inserted = con.execute(f"SELECT count(*) FROM {live}").fetchall()[0][0]
+                deleted = (
+                    self._count(plan.window) if table is not None and plan.mode == "replace" else 0
+                )
+                return WriteResult(
+                    rows_inserted=inserted, rows_deleted=deleted, committed=False, ddl=ddl
+                )
+            con.register("t", table.to_pyarrow_dataset())
+            counts = self._dry_merge_counts(
+                con, live, flagged, plan, set(pa.schema(table.schema()).names)
+            )
+        finally:
+            con.close()
+        return WriteResult(*counts, committed=False, ddl=ddl)
+
+    def _dry_merge_counts(
+        self, con, live: str, flagged: bool, plan: WritePlan, known: set
+    ) -> tuple:
+        """(inserted, updated, deleted) of a merge of staged `s` into `t`, as DuckDB counts them."""
+        keys = list(plan.merge_keys)
+        match = key_match(keys, "t", "s", DUCKDB)
+        names = con.sql("SELECT * FROM s LIMIT 0").to_arrow_table().schema.names
+        others = [c for c in names if c not in keys and c != DELETED_FLAG]
+        alive = (
+            f" AND t.{quote_ident(SOFT_DELETE_COLUMN)} IS NOT TRUE"
+            if plan.soft_delete and SOFT_DELETE_COLUMN in known
+            else ""
+        )
+        inserted = con.execute(
+            f"SELECT count(*) FROM {live} AS s WHERE NOT EXISTS (SELECT 1 FROM t WHERE {match})"
+        ).fetchall()[0][0]
+        updated = 0
+        if plan.update and others:
+            changed = differs("t", "s", others, DUCKDB, known=known)
+            updated = con.execute(
+                f"SELECT count(*) FROM {live} AS s JOIN t ON {match} WHERE {changed}"
+            ).fetchall()[0][0]
+        deleted = 0
+        if flagged:
+            dead = f"s.{quote_ident(DELETED_FLAG)}"
+            deleted = con.execute(
+                f"SELECT count(*) FROM t WHERE EXISTS (SELECT 1 FROM s WHERE {match} AND {dead}){alive}"
+            ).fetchall()[0][0]
+        elif plan.delete_missing:
+            window = window_predicate(
+                plan.window,
+                con.sql("SELECT * FROM t LIMIT 0").to_arrow_table().schema,
+                "duckdb",
+                self.location,
+            )
+            scope = f"{window} AND " if window else ""
+            deleted = con.execute(
+                f"SELECT count(*) FROM t WHERE {scope}NOT EXISTS (SELECT 1 FROM s WHERE {match}){alive}"
+            ).fetchall()[0][0]
+        return inserted, updated, deleted
 
     def _merger(self, table: DeltaTable, source, on: str, commit, new_columns: bool):
         """A MERGE of `source` (alias s) into the table (alias t) on `on`, as one commit."""

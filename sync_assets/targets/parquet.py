@@ -8,6 +8,7 @@ table when unpartitioned): Parquet files are immutable, the partition is the uni
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from pathlib import Path
 from urllib.parse import unquote
@@ -93,6 +94,7 @@ class ParquetTarget(Target):
         else:
             schema = incoming
         txn = uuid.uuid4().hex[:12]
+        existed = self.table.location.exists()
         staging = self.table.location / "_staging" / txn
         staging.mkdir(parents=True, exist_ok=True)
         con = duck.connect(timezone=plan.window.timezone if plan.window else "UTC")
@@ -105,6 +107,13 @@ class ParquetTarget(Target):
             result = writer.run()
         finally:
             con.close()
+        if plan.dry_run:  # the new files stay in staging and are removed: nothing changes
+            result.committed = False
+            if existing is None:
+                result.ddl = [f"create Parquet table {self.table.location}"]
+            if not existed:
+                shutil.rmtree(self.table.location, ignore_errors=True)
+                return result
         if not result.committed:
             self.table.collect_garbage()
             return result

@@ -151,22 +151,20 @@ class SqlTarget(Target):
         columns = [n for n in reader.schema.names if n != DELETED_FLAG]
         with self.session(autocommit=not self.flavor.ddl_in_transaction) as s:
             try:
-                schema = self._ensure_table(s, reader.schema)
-                window = window_predicate(plan.window, schema, self.dialect, self.table_sql)
-                types = None if self.typed_staging else s.column_types(self.schema, self.table)
-                if plan.mode != "merge" and s.loads_directly(
-                    reader.schema, types, self.schema, self.table
-                ):
-                    s.begin()
-                    result = self._load(s, plan, reader, window)
-                else:
-                    staged = s.stage(reader, schema, materialize=plan.mode == "merge")
-                    crashpoint("staged")
-                    s.begin()
-                    result = self._apply(s, plan, staged, columns, types, window)
-                result.row_count = s.scalar(sql.count_sql(self.table_sql, window, self.flavor))
-                result.schema = s.table_schema(self.schema, self.table)
-                result.sql_types = types or s.column_types(self.schema, self.table)
+                if not plan.dry_run:
+                    for statement in sql.state_ddl(self.flavor):
+                        s.execute(statement)
+                ddl, schema, created = self._table_ddl(s, reader.schema)
+                if plan.dry_run and ddl and not self.flavor.ddl_in_transaction:
+                    # here DDL commits at once: a dry run reports it and does not run it
+                    return _dry_run_before_ddl(reader, ddl, created, self.flavor.name)
+                for statement in ddl:
+                    s.execute(statement)
+                result = self._apply_stream(s, plan, reader, schema, columns)
+                result.ddl = ddl
+                if plan.dry_run:  # the session rolls everything back
+                    result.committed = False
+                    return result
                 delete, insert = sql.state_upsert_sql(self.flavor)
                 s.execute(delete, self.object_id)
                 s.execute(insert, self.object_id, self.state_name, json.dumps(state, default=str))
@@ -176,26 +174,42 @@ class SqlTarget(Target):
                 s.cleanup()
         return result
 
-    def _ensure_table(self, s: SqlSession, incoming: pa.Schema) -> pa.Schema:
-        """Create the state table and the target table, or add the incoming columns the
-        target lacks; return the target's schema."""
-        for statement in sql.state_ddl(self.flavor):
-            s.execute(statement)
+    def _apply_stream(
+        self, s: SqlSession, plan: WritePlan, reader, schema: pa.Schema, columns
+    ) -> WriteResult:
+        """Load the stream (straight, or staged and applied) inside the data transaction."""
+        window = window_predicate(plan.window, schema, self.dialect, self.table_sql)
+        types = None if self.typed_staging else s.column_types(self.schema, self.table)
+        if plan.mode != "merge" and s.loads_directly(reader.schema, types, self.schema, self.table):
+            s.begin()
+            result = self._load(s, plan, reader, window)
+        else:
+            staged = s.stage(reader, schema, materialize=plan.mode == "merge")
+            crashpoint("staged")
+            s.begin()
+            result = self._apply(s, plan, staged, columns, types, window)
+        result.row_count = s.scalar(sql.count_sql(self.table_sql, window, self.flavor))
+        result.schema = s.table_schema(self.schema, self.table)
+        result.sql_types = types or s.column_types(self.schema, self.table)
+        return result
+
+    def _table_ddl(self, s: SqlSession, incoming: pa.Schema) -> tuple[list[str], pa.Schema, bool]:
+        """(statements that create the target or add the incoming columns it lacks, the
+        target's schema after them, whether the table is created)."""
         incoming = pa.schema([f for f in incoming if f.name != DELETED_FLAG])
         existing = s.table_schema(self.schema, self.table)
         if existing is None:
-            s.execute(sql.create_schema_sql(self.schema, self.flavor))
             columns = [(f.name, self.column_type(f)) for f in incoming]
-            s.execute(sql.create_table_sql(self.table_sql, columns, self.flavor))
-            return incoming
+            create = sql.create_table_sql(self.table_sql, columns, self.flavor)
+            return [sql.create_schema_sql(self.schema, self.flavor), create], incoming, True
         _, added = evolve(
             existing, incoming, f"{self.flavor.name} table {self.schema}.{self.table}"
         )
-        for field in added:
-            s.execute(
-                sql.add_column_sql(self.table_sql, field.name, self.column_type(field), self.flavor)
-            )
-        return pa.schema(list(existing) + added)
+        ddl = [
+            sql.add_column_sql(self.table_sql, f.name, self.column_type(f), self.flavor)
+            for f in added
+        ]
+        return ddl, pa.schema(list(existing) + added), False
 
     def _load(
         self, s: SqlSession, plan: WritePlan, reader: pa.RecordBatchReader, window
@@ -296,3 +310,26 @@ class SqlTarget(Target):
                 "schema": schema,
                 "sql_types": s.column_types(self.schema, self.table),
             }
+
+
+def _dry_run_before_ddl(reader, ddl: list[str], created: bool, flavor: str) -> WriteResult:
+    """A dry run that stops before DDL which would commit at once: a new table would receive
+    every live row; a table that needs new columns is reported without counts."""
+    rows = 0
+    for batch in reader:
+        live = batch.num_rows
+        if DELETED_FLAG in batch.schema.names:
+            live -= batch.column(batch.schema.get_field_index(DELETED_FLAG)).true_count
+        rows += live
+    note = (
+        f"the table does not exist yet: all {rows} rows would be inserted"
+        if created
+        else f"on {flavor} the DDL above commits at once, so the dry run stops before it: "
+        "inserts, updates and deletes are not counted"
+    )
+    return WriteResult(
+        rows_inserted=rows if created else 0,
+        committed=False,
+        ddl=ddl,
+        extra={"sync/dry_run_note": note},
+    )
