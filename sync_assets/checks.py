@@ -36,28 +36,19 @@ def check_specs(obj: SyncObject, key: dg.AssetKey, partitions_def) -> list[dg.As
     spec = obj.checks
     if spec is None:
         return []
-    specs = []
-    if spec.row_count:
-        specs.append(
-            dg.AssetCheckSpec(
-                "row_count",
-                asset=key,
-                blocking=spec.blocking,
-                partitions_def=partitions_def,
-                description="The target holds as many rows as the source (in the partition).",
-            )
+    wanted = {
+        "row_count": spec.row_count
+        and "The target holds as many rows as the source (in the partition).",
+        "checksum": spec.checksum
+        and f"Source and target agree on the values of {', '.join(spec.checksum)}.",
+    }
+    return [
+        dg.AssetCheckSpec(
+            name, asset=key, blocking=spec.blocking, partitions_def=partitions_def, description=text
         )
-    if spec.checksum:
-        specs.append(
-            dg.AssetCheckSpec(
-                "checksum",
-                asset=key,
-                blocking=spec.blocking,
-                partitions_def=partitions_def,
-                description=f"Source and target agree on the values of {', '.join(spec.checksum)}.",
-            )
-        )
-    return specs
+        for name, text in wanted.items()
+        if text
+    ]
 
 
 def canonical(column: str, arrow_type: pa.DataType) -> str:
