@@ -18,10 +18,11 @@ from sync_assets.columns import DELETED_AT_COLUMN
 from sync_assets.config.models import DeltaConnection, FabricLakehouseConnection
 from sync_assets.lakehouse import delta_location
 from sync_assets.paths import is_url
-from sync_assets.sql.flavors import DELTA, DUCKDB
+from sync_assets.sql.flavors import DELTA
 from sync_assets.sql.literals import quote_ident
 from sync_assets.sql.statements import differs, key_match
 from sync_assets.streams import closing
+from sync_assets.targets import merge_counts as counts
 from sync_assets.targets.base import (
     DELETED_FLAG,
     SOFT_DELETE_COLUMN,
@@ -229,10 +230,10 @@ class DeltaTarget(Target):
             con.execute("CREATE TEMP TABLE s AS SELECT * FROM incoming").fetchall()
             con.register("t", table.to_pyarrow_dataset())
             window = window_predicate(plan.window, reader.schema, "duckdb", self.location)
-            marked = con.execute(
-                f"SELECT count(*) FROM t WHERE {window + ' AND ' if window else ''}{live} AND NOT EXISTS "
-                f"(SELECT 1 FROM s WHERE {key_match(keys, 's', 't', DUCKDB)})"
-            ).fetchall()[0][0]
+            alive = counts.alive(known, True)
+            marked = counts.missing(
+                con, "s", "t", keys, f"{window} AND {alive}" if window else alive
+            )
             staged = con.sql("SELECT * FROM s").to_arrow_reader(65_536)
             merger = self._upsert(table, staged, plan, commit, new_columns)
             scope = self._predicate(plan.window, reader.schema, alias="t")
@@ -254,69 +255,40 @@ class DeltaTarget(Target):
         """What the write would do, counted by DuckDB against the table as it is; no commit."""
         ddl = [f"create Delta table {self.location}"] if table is None else []
         ddl += [f"add column {f.name} {delta_type(f.type)} to {self.location}" for f in added]
-        flag = quote_ident(DELETED_FLAG)
         flagged = DELETED_FLAG in reader.schema.names
         con = duck.connect()
         try:
             con.register("incoming", reader)
             con.execute("CREATE TEMP TABLE s AS SELECT * FROM incoming").fetchall()
-            live = f"(SELECT * FROM s WHERE NOT {flag})" if flagged else "s"
+            written = counts.live("s", flagged)
             if table is None or plan.mode != "merge":
-                inserted = con.execute(f"SELECT count(*) FROM {live}").fetchall()[0][0]
-                deleted = (
-                    self._count(plan.window) if table is not None and plan.mode == "replace" else 0
-                )
+                replaced = table is not None and plan.mode == "replace"
                 return WriteResult(
-                    rows_inserted=inserted, rows_deleted=deleted, committed=False, ddl=ddl
+                    rows_inserted=counts.count_rows(con, written),
+                    rows_deleted=self._count(plan.window) if replaced else 0,
+                    committed=False,
+                    ddl=ddl,
                 )
             con.register("t", table.to_pyarrow_dataset())
-            counts = self._dry_merge_counts(
-                con, live, flagged, plan, set(pa.schema(table.schema()).names)
+            keys, known = list(plan.merge_keys), set(pa.schema(table.schema()).names)
+            others = [
+                f.name for f in reader.schema if f.name not in keys and f.name != DELETED_FLAG
+            ]
+            inserted, updated = counts.upserts(
+                con, written, "t", keys, others, known, update=plan.update
             )
+            condition = counts.alive(known, plan.soft_delete)
+            deleted = 0
+            if flagged:
+                deleted = counts.flagged_deletes(con, "s", "t", keys, condition)
+            elif plan.delete_missing:
+                window = window_predicate(plan.window, reader.schema, "duckdb", self.location)
+                deleted = counts.missing(
+                    con, "s", "t", keys, f"{window} AND {condition}" if window else condition
+                )
         finally:
             con.close()
-        return WriteResult(*counts, committed=False, ddl=ddl)
-
-    def _dry_merge_counts(
-        self, con, live: str, flagged: bool, plan: WritePlan, known: set
-    ) -> tuple:
-        """(inserted, updated, deleted) of a merge of staged `s` into `t`, as DuckDB counts them."""
-        keys = list(plan.merge_keys)
-        match = key_match(keys, "t", "s", DUCKDB)
-        names = con.sql("SELECT * FROM s LIMIT 0").to_arrow_table().schema.names
-        others = [c for c in names if c not in keys and c != DELETED_FLAG]
-        alive = (
-            f" AND t.{quote_ident(SOFT_DELETE_COLUMN)} IS NOT TRUE"
-            if plan.soft_delete and SOFT_DELETE_COLUMN in known
-            else ""
-        )
-        inserted = con.execute(
-            f"SELECT count(*) FROM {live} AS s WHERE NOT EXISTS (SELECT 1 FROM t WHERE {match})"
-        ).fetchall()[0][0]
-        updated = 0
-        if plan.update and others:
-            changed = differs("t", "s", others, DUCKDB, known=known)
-            updated = con.execute(
-                f"SELECT count(*) FROM {live} AS s JOIN t ON {match} WHERE {changed}"
-            ).fetchall()[0][0]
-        deleted = 0
-        if flagged:
-            dead = f"s.{quote_ident(DELETED_FLAG)}"
-            deleted = con.execute(
-                f"SELECT count(*) FROM t WHERE EXISTS (SELECT 1 FROM s WHERE {match} AND {dead}){alive}"
-            ).fetchall()[0][0]
-        elif plan.delete_missing:
-            window = window_predicate(
-                plan.window,
-                con.sql("SELECT * FROM t LIMIT 0").to_arrow_table().schema,
-                "duckdb",
-                self.location,
-            )
-            scope = f"{window} AND " if window else ""
-            deleted = con.execute(
-                f"SELECT count(*) FROM t WHERE {scope}NOT EXISTS (SELECT 1 FROM s WHERE {match}){alive}"
-            ).fetchall()[0][0]
-        return inserted, updated, deleted
+        return WriteResult(inserted, updated, deleted, committed=False, ddl=ddl)
 
     def _merger(self, table: DeltaTable, source, on: str, commit, new_columns: bool):
         """A MERGE of `source` (alias s) into the table (alias t) on `on`, as one commit."""
@@ -355,9 +327,9 @@ class DeltaTarget(Target):
                 else ""
             )
             con.register("t", table.to_pyarrow_dataset())
-            deleted = con.execute(
-                f"SELECT count(*) FROM t JOIN s ON {on} WHERE s.{flag}{mark_only}"
-            ).fetchall()[0][0]
+            deleted = counts.flagged_deletes(
+                con, "s", "t", keys, counts.alive(known, plan.soft_delete)
+            )
             staged = con.sql("SELECT * FROM s").to_arrow_reader(65_536)
             merger = self._merger(table, staged, on, commit, new_columns)
             if plan.soft_delete:

@@ -24,9 +24,10 @@ from sync_assets.parquet_table import ParquetTable
 from sync_assets.paths import join, resolve
 from sync_assets.sql.flavors import DUCKDB
 from sync_assets.sql.literals import quote_ident, quote_string
-from sync_assets.sql.statements import differs, key_match
+from sync_assets.sql.statements import key_match
 from sync_assets.state import WHOLE
 from sync_assets.streams import closing
+from sync_assets.targets import merge_counts as counts
 from sync_assets.targets.base import (
     DELETED_FLAG,
     SOFT_DELETE_COLUMN,
@@ -228,10 +229,10 @@ class _Rewrite:
         match = key_match(keys, "o", "s", DUCKDB)
         not_in_src = f"NOT EXISTS (SELECT 1 FROM {src} AS s WHERE {match})"
         in_window = f"{self._key_sql()} IN ({', '.join(quote_string(k) for k in window_keys)})"
-        live = self._live("o") if self.plan.soft_delete else "TRUE"
+        live = counts.alive(self.known_columns, self.plan.soft_delete)
         missing = f"{not_in_src} AND {in_window} AND {live}"
-        counts = self._merge_counts(src, old, match, keys, missing)
-        if not any(counts.values()):
+        changes = self._merge_counts(src, old, keys, in_window)
+        if not any(changes.values()):
             return WriteResult(committed=False)
         new_rows = f"SELECT * EXCLUDE (__pk) FROM {src}"
         if old and self.plan.update:
@@ -250,9 +251,9 @@ class _Rewrite:
             )
         self._write(new_rows, keep_empty=sorted(affected))
         return WriteResult(
-            rows_inserted=counts["inserted"],
-            rows_updated=counts["updated"],
-            rows_deleted=counts["deleted"],
+            rows_inserted=changes["inserted"],
+            rows_updated=changes["updated"],
+            rows_deleted=changes["deleted"],
         )
 
     def _apply_changes(self) -> WriteResult:
@@ -278,15 +279,11 @@ class _Rewrite:
             r[0] for r in self.con.execute(f"DESCRIBE SELECT * FROM {old}").fetchall()
         }
         others = [f.name for f in self.schema if f.name not in keys]
-        changed = differs("o", "s", others, DUCKDB, known=self.known_columns)
-        gone = f" AND {self._live('o')}" if self.plan.soft_delete else ""
-        inserted, updated = self.con.execute(
-            f"SELECT count(*) FILTER (WHERE o.{quote_ident(keys[0])} IS NULL), count(*) FILTER (WHERE o.{quote_ident(keys[0])} IS NOT NULL AND {changed}) "
-            f"FROM {live} AS s LEFT JOIN {old} AS o ON {match}"
-        ).fetchone()
-        deleted = self.con.execute(
-            f"SELECT count(*) FROM {old} AS o WHERE EXISTS (SELECT 1 FROM {dead} AS s WHERE {match}){gone}"
-        ).fetchone()[0]
+        inserted, updated = counts.upserts(
+            self.con, live, old, keys, others, self.known_columns, update=True
+        )
+        condition = counts.alive(self.known_columns, self.plan.soft_delete)
+        deleted = counts.flagged_deletes(self.con, src, old, keys, condition)
         if not (inserted or updated or deleted):
             return WriteResult(committed=False)
         rows = f"SELECT * FROM {old} AS o WHERE NOT EXISTS (SELECT 1 FROM {src} AS s WHERE {match}) UNION ALL BY NAME {new_live}"
@@ -295,18 +292,13 @@ class _Rewrite:
                 f"EXISTS (SELECT 1 FROM {dead} AS s WHERE {match}) "
                 f"AND NOT EXISTS (SELECT 1 FROM {live} AS s WHERE {match})"
             )
-            marked = self._marked(old, f"{flagged} AND {self._live('o')}")
+            unmarked = counts.alive(self.known_columns, True)
+            marked = self._marked(old, f"{flagged} AND {unmarked}")
             # rows marked already keep their first stamp
-            before = f"SELECT * FROM {old} AS o WHERE {flagged} AND NOT {self._live('o')}"
+            before = f"SELECT * FROM {old} AS o WHERE {flagged} AND NOT {unmarked}"
             rows = f"{rows} UNION ALL BY NAME {marked} UNION ALL BY NAME {before}"
         self._write(rows, keep_empty=[WHOLE])
         return WriteResult(rows_inserted=inserted, rows_updated=updated, rows_deleted=deleted)
-
-    def _live(self, alias: str) -> str:
-        """The row is not soft-deleted (rows of files written before soft deletes are live)."""
-        if SOFT_DELETE_COLUMN not in self.known_columns:
-            return "TRUE"
-        return f"{alias}.{quote_ident(SOFT_DELETE_COLUMN)} IS NOT TRUE"
 
     def _marked(self, old: str, where: str) -> str:
         """Old rows matching `where` (alias o), marked soft-deleted now, their values kept."""
@@ -336,25 +328,18 @@ class _Rewrite:
         )
         return {by_path[r[0]] for r in self.con.execute(sql).fetchall()}
 
-    def _merge_counts(self, src, old, match, keys, missing) -> dict:
-        total = self.con.execute(f"SELECT count(*) FROM {src}").fetchone()[0]
+    def _merge_counts(self, src, old, keys, in_window: str) -> dict:
         if not old:
-            return {"inserted": total, "updated": 0, "deleted": 0}
+            return {"inserted": counts.count_rows(self.con, src), "updated": 0, "deleted": 0}
         others = [f.name for f in self.schema if f.name not in keys]
-        changed = differs("o", "s", others, DUCKDB, known=self.known_columns)
-        matched, updated = self.con.execute(
-            f"SELECT count(*), count(*) FILTER (WHERE {changed}) FROM {src} AS s JOIN {old} AS o ON {match}"
-        ).fetchone()
+        inserted, updated = counts.upserts(
+            self.con, src, old, keys, others, self.known_columns, update=self.plan.update
+        )
         deleted = 0
         if self.plan.delete_missing:
-            deleted = self.con.execute(
-                f"SELECT count(*) FROM {old} AS o WHERE {missing}"
-            ).fetchone()[0]
-        return {
-            "inserted": total - matched,
-            "updated": updated if self.plan.update else 0,
-            "deleted": deleted,
-        }
+            condition = f"{in_window} AND {counts.alive(self.known_columns, self.plan.soft_delete)}"
+            deleted = counts.missing(self.con, src, old, keys, condition)
+        return {"inserted": inserted, "updated": updated, "deleted": deleted}
 
     def _copy(self, select: str, dest: str, partitioned: bool = False) -> None:
         c = self.target.conn
