@@ -1,9 +1,9 @@
 """Asset checks of a sync object: row-count parity and a checksum over chosen columns,
 comparing the source (as it is when the check runs) with the target, for the run's partition.
 
-Both sides are reduced by DuckDB over Arrow streams with one canonical text encoding per
-value (numbers without trailing zeros, instants as UTC microseconds, bytes as hex, NULL as a
-marker), so the same rows give the same checksum whatever engines hold them: the sum of
+Both sides are reduced by DuckDB over Arrow streams with the canonical row text of
+`row_hash.py` (the one `sync_type: hash` hashes), so the same rows give the same checksum
+whatever engines hold them: the sum of
 md5_number_lower(row text) over the rows, with the row count. Rows soft-deleted in the target
 are not counted. Watermark syncs compare the source up to the watermark the run stored (rows
 that arrived after it are the next run's).
@@ -19,6 +19,7 @@ import pyarrow as pa
 from sync_assets import duck
 from sync_assets.columns import SOFT_DELETE_COLUMN
 from sync_assets.config.models import SyncObject
+from sync_assets.row_hash import row_text
 from sync_assets.sources.base import Source
 from sync_assets.sql.literals import from_json_value, quote_ident
 from sync_assets.sql.select import Bounds
@@ -27,8 +28,6 @@ from sync_assets.strategies.planner import Planner, Window
 from sync_assets.targets.base import Target, TargetWindow
 
 SEVERITY = {"warn": dg.AssetCheckSeverity.WARN, "error": dg.AssetCheckSeverity.ERROR}
-SEPARATOR = "\x1f"
-NULL = "\\N"
 
 
 def check_specs(obj: SyncObject, key: dg.AssetKey, partitions_def) -> list[dg.AssetCheckSpec]:
@@ -51,30 +50,6 @@ def check_specs(obj: SyncObject, key: dg.AssetKey, partitions_def) -> list[dg.As
     ]
 
 
-def canonical(column: str, arrow_type: pa.DataType) -> str:
-    """DuckDB text of one value, the same for the same value whatever type holds it."""
-    col = quote_ident(column)
-    if pa.types.is_decimal(arrow_type):
-        text = f"CAST({col} AS VARCHAR)"
-        return (
-            f"CASE WHEN contains({text}, '.') THEN rtrim(rtrim({text}, '0'), '.') ELSE {text} END"
-        )
-    if pa.types.is_timestamp(arrow_type):
-        return f"strftime(CAST({col} AS TIMESTAMP), '%Y-%m-%dT%H:%M:%S.%f')"
-    if pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type):
-        return f"hex({col})"
-    if pa.types.is_nested(arrow_type):
-        raise ValueError(
-            f"checksum column '{column}' is {arrow_type}: checksums take scalar columns"
-        )
-    return f"CAST({col} AS VARCHAR)"
-
-
-def row_text(columns: list[str], schema: pa.Schema) -> str:
-    parts = [f"coalesce({canonical(c, schema.field(c).type)}, '{NULL}')" for c in columns]
-    return f"concat_ws('{SEPARATOR}', {', '.join(parts)})" if parts else "''"
-
-
 def reduce(
     reader: pa.RecordBatchReader, columns: list[str], live_only: bool = False
 ) -> tuple[int, str | None]:
@@ -89,7 +64,7 @@ def reduce(
         if live_only and SOFT_DELETE_COLUMN in reader.schema.names:
             where = f" WHERE {quote_ident(SOFT_DELETE_COLUMN)} IS NOT TRUE"
         checksum = (
-            f"CAST(sum(md5_number_lower({row_text(columns, reader.schema)})) AS VARCHAR)"
+            f"CAST(sum(md5_number_lower({row_text(columns, reader.schema, nested=False)})) AS VARCHAR)"
             if columns
             else "NULL"
         )

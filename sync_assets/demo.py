@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-VERSION = 1
+VERSION = 2
 CUSTOMERS = 5_000
 ORDERS = 120_000  # 1,000 a day over 2025-01-01 .. 2025-04-30
 EVENTS = 60_000
@@ -28,7 +28,8 @@ SELECT
     ['nl','de','fr','us','gb','se','es','it'][(i * 3) % 8 + 1] AS country,
     ['retail','smb','enterprise'][i % 3 + 1] AS segment,
     TIMESTAMP '2024-06-01' + to_minutes((i * 37) % 200000) AS created_at,
-    TIMESTAMP '2025-01-01' + to_minutes(i % 1000) AS updated_at
+    TIMESTAMP '2025-01-01' + to_minutes(i % 1000) AS updated_at,
+    TIMESTAMP '2025-02-01' + to_minutes((i * 53) % 40000) AS last_login_at
 FROM range(1, {CUSTOMERS} + 1) r(i);
 
 CREATE TABLE orders AS
@@ -106,6 +107,10 @@ def apply_changes(path: str | Path) -> dict:
         con.execute(
             f"UPDATE customers SET segment = 'enterprise', updated_at = {stamp} WHERE customer_id % 101 = {n % 101}"
         )
+        # logins only touch an audit column, which the hash object leaves out of its hash
+        logins = con.execute(
+            f"UPDATE customers SET last_login_at = {stamp} WHERE customer_id % 7 = {n % 7}"
+        ).fetchall()
         deleted = con.execute(
             f"DELETE FROM customers WHERE customer_id = {CUSTOMERS - n}"
         ).fetchall()
@@ -118,6 +123,7 @@ def apply_changes(path: str | Path) -> dict:
             "orders_inserted": 500,
             "orders_updated": updated[0][0] if updated else 0,
             "customers_deleted": deleted[0][0] if deleted else 0,
+            "customer_logins": logins[0][0] if logins else 0,
             "events_inserted": 1000,
         }
     finally:

@@ -16,6 +16,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 EXPECTED_KEYS = {
     "lakehouse/dbo/customers",
     "warehouse/dim/customers",
+    "warehouse/crm/customers",
     "warehouse/sales/orders",
     "lakehouse/sales/orders",
     "bronze/events/order_events",
@@ -144,6 +145,12 @@ def test_readme_demo_command_is_idempotent(tmp_path):
         onward,
         lake,
     )
+    # the hash object writes the segment changes and the delete, not the logins it excludes
+    hashed = next(
+        line for line in third.stdout.splitlines() if line.startswith("warehouse/crm/customers")
+    )
+    inserted, updated, deleted = (int(v) for v in hashed.split()[3:6])
+    assert inserted == 0 and 0 < updated < 100 and deleted == 1, hashed
 
 
 def test_downstream_asset_reads_a_synced_table_lazily(tmp_path):

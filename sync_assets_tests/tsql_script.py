@@ -9,8 +9,9 @@ import pyarrow as pa
 
 from sync_assets.sql import statements as sql
 from sync_assets.sql.flavors import Flavor
-from sync_assets.sql.select import Bounds, probe_sql, select_sql
+from sync_assets.sql.select import Bounds, keys_in, probe_sql, select_sql
 from sync_assets.strategies import change_tracking as ct
+from sync_assets.strategies import hash_diff
 from sync_assets.targets.base import TargetWindow
 from sync_assets.tsql.types import sql_type as tsql_sql_type
 from sync_assets.types import duckdb_type
@@ -201,7 +202,7 @@ def script(flavor: Flavor) -> list[tuple[str, str]]:
                 ),
             ),
             ("source: read", read),
-        ]
+        ] + hash_reads("tsql")
     if flavor.name == "sqlserver":
         ct_table = sql.table_name("sales", "orders", flavor)
         out += [
@@ -213,6 +214,25 @@ def script(flavor: Flavor) -> list[tuple[str, str]]:
             ("change tracking: full load", "SELECT * FROM " + ct.full_relation(ct_table)),
         ]
     return out
+
+
+def hash_reads(dialect: str) -> list[tuple[str, str]]:
+    """The source queries of a hash sync hashed in the sync process (every source but
+    DuckDB): keys + hashed columns, then the changed rows by a compound-key list."""
+    select = select_sql('"sales"."orders"', None, None, [], dialect)
+    columns = ["note", "amount", "paid"]
+    changed = pa.table({"id": [7, 8], "line": [1, 2]})
+    listed = keys_in(KEYS, [SCHEMA.field(k).type for k in KEYS], changed, dialect)
+    return [
+        (
+            "hash: source keys and hashed columns",
+            hash_diff.source_hashes_sql(select, SCHEMA, KEYS, columns, False),
+        ),
+        (
+            "hash: changed rows by key",
+            hash_diff.changed_rows_sql(select, SCHEMA, columns, "_sync_hash", listed, False),
+        ),
+    ]
 
 
 def render(flavor: Flavor) -> str:

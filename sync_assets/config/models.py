@@ -350,7 +350,7 @@ class BackfillSpec(_Strict):
     max_partitions_per_run: int | None = Field(default=None, ge=1)
 
 
-SyncType = Literal["full", "incremental", "merge", "append_only", "change_tracking", "cdf"]
+SyncType = Literal["full", "incremental", "merge", "append_only", "hash", "change_tracking", "cdf"]
 # sync types that read a change stream (SQL Server Change Tracking, Delta change data feed)
 CHANGE_SYNC_TYPES = ("change_tracking", "cdf")
 # change streams: full = reload every run; incremental = changes only (a first run without
@@ -390,6 +390,12 @@ class SyncObject(_Strict):
     # committed late with an older sync_column value is not lost ("2h", "30m", "1d", ISO 8601)
     lookback: dt.timedelta | None = None
     checks: ChecksSpec | None = None
+    # sync_type hash: the columns whose values make the row hash (default: every column but
+    # the merge keys), or the columns left out of it (audit columns whose changes alone must
+    # not rewrite a row), and the target column that stores the hash
+    hash_columns: list[str] | None = None
+    exclude_columns: list[str] = Field(default_factory=list)
+    hash_key: str = Field(default="_sync_hash", pattern=IDENT)
 
     @field_validator("lookback", mode="before")
     @classmethod
@@ -426,11 +432,12 @@ class SyncObject(_Strict):
                 raise ValueError(
                     f"source.query: {self.sync_type} reads the changes of a table (schema + object)"
                 )
-        elif self.soft_delete and not (self.sync_type == "merge" and self.deletes_missing):
+        elif self.soft_delete and not self.deletes_missing:
             raise ValueError(
                 "soft_delete: only syncs that see deletes can mark them: change_tracking, cdf, "
-                "and merge without sync_column (which deletes rows missing from the source)"
+                "hash, and merge without sync_column (which deletes rows missing from the source)"
             )
+        self._hash_fields()
         if self.lookback is not None:
             if not self.sync_column or self.sync_type == "full":
                 raise ValueError(
@@ -443,11 +450,42 @@ class SyncObject(_Strict):
                 )
             if self.lookback <= dt.timedelta(0):
                 raise ValueError("lookback: give a positive duration, e.g. 2h")
-        if self.delete_missing and (self.sync_column or self.sync_type != "merge"):
+        if self.delete_missing and (self.sync_column or self.sync_type not in ("merge", "hash")):
             raise ValueError(
-                "delete_missing: only a whole-source merge (no sync_column) can detect deletes"
+                "delete_missing: only a whole-source merge or hash sync (no sync_column) can "
+                "detect deletes"
             )
         return self
+
+    def _hash_fields(self) -> None:
+        """hash needs keys and compares every row; the hash fields belong to it alone."""
+        if self.sync_type != "hash":
+            for name in ("hash_columns", "exclude_columns"):
+                if getattr(self, name):
+                    raise ValueError(f"{name}: only sync_type hash hashes rows")
+            return
+        if not self.merge_keys:
+            raise ValueError("merge_keys: sync_type hash compares rows by key: give merge_keys")
+        if self.sync_column:
+            raise ValueError(
+                "sync_column: sync_type hash compares every row (in the partition window) by its "
+                "hash; drop sync_column, or use sync_type merge for a watermark"
+            )
+        if self.hash_columns is not None and self.exclude_columns:
+            raise ValueError(
+                "exclude_columns: give hash_columns (what is hashed) or exclude_columns (what "
+                "is not), not both"
+            )
+        if self.hash_columns == []:
+            raise ValueError("hash_columns: name at least one column (or leave it out: all)")
+        if self.column_mappings and self.hash_key in self.column_mappings.values():
+            raise ValueError(
+                f"hash_key: '{self.hash_key}' is the column that stores the row hash; no mapping "
+                "may write it (rename the mapping or set hash_key)"
+            )
+        overlap = set(self.merge_keys) & set(self.exclude_columns)
+        if overlap:
+            raise ValueError(f"exclude_columns: {sorted(overlap)} are merge keys")
 
     @property
     def target_columns_by_source(self) -> dict[str, str] | None:
@@ -468,7 +506,7 @@ class SyncObject(_Strict):
         """Whether target rows absent from the source are deleted by this object's merges."""
         if self.delete_missing is not None:
             return self.delete_missing
-        return self.sync_type == "merge" and not self.sync_column
+        return self.sync_type in ("merge", "hash") and not self.sync_column
 
 
 class ProjectConfig(_Strict):

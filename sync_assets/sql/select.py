@@ -111,3 +111,26 @@ def probe_sql(select: str, sync_column: str | None, dialect: str, *, fingerprint
         # run can say what it did with them
         cols.append("SUM(CASE WHEN q.__sync_wm IS NULL THEN 1 ELSE 0 END) AS n_null")
     return f"SELECT {', '.join(cols)} FROM ({inner}) q"
+
+
+def keys_in(keys, types, rows: pa.Table, dialect: str) -> str | None:
+    """Predicate "the row's key is one of `rows`" over output columns named `keys` (of Arrow
+    `types`): `k IN (…)` for one key, an OR of per-column equalities for compound keys (never
+    a concatenation). None when a key type has no literal form (the caller filters itself)."""
+    if rows.num_rows == 0:
+        return "1 = 0"
+    try:
+        values = [
+            [literal(v, t, dialect) for v in rows.column(k).to_pylist()]
+            for k, t in zip(keys, types, strict=True)
+        ]
+    except TypeError:
+        return None
+    cols = [quote_ident(k) for k in keys]
+    if len(keys) == 1:
+        return f"{cols[0]} IN ({', '.join(values[0])})"
+    tuples = (
+        "(" + " AND ".join(f"{c} = {v}" for c, v in zip(cols, row, strict=True)) + ")"
+        for row in zip(*values, strict=True)
+    )
+    return "(" + " OR ".join(tuples) + ")"

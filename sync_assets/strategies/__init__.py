@@ -4,6 +4,7 @@
 |------------------------------------|-------------------|
 | full, merge without sync_column    | `snapshot`        |
 | incremental, append_only, merge    | `watermark`       |
+| hash                               | `hash_diff`       |
 | change_tracking                    | `change_tracking` |
 | cdf                                | `cdf`             |
 
@@ -22,7 +23,7 @@ from sync_assets import memory
 from sync_assets.config.models import SyncObject
 from sync_assets.sources.base import Source
 from sync_assets.state import SyncState
-from sync_assets.strategies import cdf, change_tracking, snapshot, watermark
+from sync_assets.strategies import cdf, change_tracking, hash_diff, snapshot, watermark
 from sync_assets.strategies.planner import Planner, Strategy, SyncBatch, Window
 from sync_assets.streams import Prefetch
 
@@ -35,6 +36,8 @@ def strategy_for(obj: SyncObject) -> Strategy:
         return change_tracking.plan
     if obj.sync_type == "cdf":
         return cdf.plan
+    if obj.sync_type == "hash":
+        return hash_diff.plan
     if obj.sync_column and obj.sync_type != "full" and not obj.deletes_missing:
         return watermark.plan
     return snapshot.plan

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -117,8 +118,10 @@ class Target(ABC):
         """Apply `reader`'s rows as `plan` says and commit `state` in the same atomic step."""
 
     @abstractmethod
-    def read(self, window: TargetWindow | None = None) -> pa.RecordBatchReader:
-        """Stream the table (or one window of it) as Arrow batches."""
+    def read(
+        self, window: TargetWindow | None = None, columns: Sequence[str] | None = None
+    ) -> pa.RecordBatchReader:
+        """Stream the table (or one window of it) as Arrow batches; only `columns` if given."""
 
     @abstractmethod
     def count_rows(self, window: TargetWindow | None = None) -> int | None:

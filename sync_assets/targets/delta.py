@@ -380,16 +380,17 @@ class DeltaTarget(Target):
         finally:
             con.close()
 
-    def read(self, window: TargetWindow | None = None) -> pa.RecordBatchReader:
+    def read(self, window: TargetWindow | None = None, columns=None) -> pa.RecordBatchReader:
         dataset = DeltaTable(
             self.location, storage_options=self.storage_options
         ).to_pyarrow_dataset()
         if window is None:
-            return dataset.scanner().to_reader()
+            return dataset.scanner(columns=list(columns) if columns else None).to_reader()
         con = duck.connect()
         con.register("t", dataset)
         pred = window_predicate(window, dataset.schema, "duckdb", self.location)
-        reader = con.sql(f"SELECT * FROM t WHERE {pred}").to_arrow_reader(100_000)
+        listed = ", ".join(quote_ident(c) for c in columns) if columns else "*"
+        reader = con.sql(f"SELECT {listed} FROM t WHERE {pred}").to_arrow_reader(100_000)
 
         return closing(reader, con.close)
 

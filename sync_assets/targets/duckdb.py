@@ -94,8 +94,8 @@ class DuckDBTarget(SqlTarget):
         finally:
             con.close()  # an uncommitted transaction is rolled back
 
-    def read(self, window: TargetWindow | None = None) -> pa.RecordBatchReader:
+    def read(self, window: TargetWindow | None = None, columns=None) -> pa.RecordBatchReader:
         con = duck.connect(self.path, read_only=True)
         schema = DuckDBSqlSession(con).table_schema(self.schema, self.table)
-        reader = con.sql(self.select_sql(schema, window)).to_arrow_reader(100_000)
+        reader = con.sql(self.select_sql(schema, window, columns)).to_arrow_reader(100_000)
         return closing(reader, con.close)

@@ -171,7 +171,7 @@ class OdbcTarget(SqlTarget):
             finally:
                 con.close()
 
-    def read(self, window: TargetWindow | None = None) -> pa.RecordBatchReader:
+    def read(self, window: TargetWindow | None = None, columns=None) -> pa.RecordBatchReader:
         con = self.connect(autocommit=False)
         session = OdbcSession(con, self)
         schema = session.table_schema(self.schema, self.table)
@@ -179,6 +179,8 @@ class OdbcTarget(SqlTarget):
             con.close()
             raise FileNotFoundError(f"{self.uri}: table does not exist")
         cur = con.cursor()
-        cur.execute(self.select_sql(schema, window))
+        cur.execute(self.select_sql(schema, window, columns))
+        if columns:
+            schema = pa.schema([schema.field(c) for c in columns])
         reader = pa.RecordBatchReader.from_batches(schema, self.stream_rows(cur, schema))
         return closing(reader, cur.close, con.close)

@@ -130,18 +130,21 @@ class ParquetTarget(Target):
 
     # ------------------------------------------------------------------ reading
 
-    def read(self, window: TargetWindow | None = None) -> pa.RecordBatchReader:
+    def read(self, window: TargetWindow | None = None, columns=None) -> pa.RecordBatchReader:
         files = [
             str(self.table.location / f["path"])
             for f in self.table.files(keys=window.keys if window else None)
         ]
         schema = self.table.schema()
+        if columns:
+            schema = pa.schema([schema.field(c) for c in columns])
         if not files:
             return pa.RecordBatchReader.from_batches(schema, [])
         con = duck.connect()
         listed = ", ".join(quote_string(f) for f in files)
+        wanted = ", ".join(quote_ident(c) for c in columns) if columns else "*"
         reader = con.sql(
-            f"SELECT * FROM read_parquet([{listed}], union_by_name = true)"
+            f"SELECT {wanted} FROM read_parquet([{listed}], union_by_name = true)"
         ).to_arrow_reader(100_000)
 
         return closing(reader, con.close)

@@ -177,9 +177,10 @@ class PostgresTarget(SqlTarget):
             con.rollback()
             con.close()
 
-    def read(self, window: TargetWindow | None = None) -> pa.RecordBatchReader:
+    def read(self, window: TargetWindow | None = None, columns=None) -> pa.RecordBatchReader:
         con = self._connect()
         session = PostgresSqlSession(con)
-        session.cur.execute(self.select_sql(session.table_schema(self.schema, self.table), window))
+        schema = session.table_schema(self.schema, self.table)
+        session.cur.execute(self.select_sql(schema, window, columns))
         reader = plain_reader(session.cur.fetch_record_batch())
         return closing(reader, session.cur.close, con.close)

@@ -121,12 +121,13 @@ class SqlTarget(Target):
         return reader
 
     @abstractmethod
-    def read(self, window: TargetWindow | None = None) -> pa.RecordBatchReader:
-        """Stream the table (or one window of it)."""
+    def read(self, window: TargetWindow | None = None, columns=None) -> pa.RecordBatchReader:
+        """Stream the table (or one window of it; only `columns` if given)."""
 
-    def select_sql(self, schema: pa.Schema, window: TargetWindow | None) -> str:
+    def select_sql(self, schema: pa.Schema, window: TargetWindow | None, columns=None) -> str:
         pred = window_predicate(window, schema, self.dialect, self.table_sql)
-        return f"SELECT * FROM {self.table_sql}" + (f" WHERE {pred}" if pred else "")
+        listed = ", ".join(sql.quote(c, self.flavor) for c in columns) if columns else "*"
+        return f"SELECT {listed} FROM {self.table_sql}" + (f" WHERE {pred}" if pred else "")
 
     # ------------------------------------------------------------------ state
 

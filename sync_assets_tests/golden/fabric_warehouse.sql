@@ -76,3 +76,9 @@ SELECT COUNT_BIG(*) AS n_rows, CAST(SUM(CAST(BINARY_CHECKSUM(*) AS BIGINT)) AS V
 -- source: read
 SELECT id AS "id", UPPER(note) AS "note", updated_at AS "updated_at" FROM "sales"."orders" WHERE (status <> N'test') AND "day" >= CAST('2025-03-01' AS DATE) AND "day" < CAST('2025-03-02' AS DATE) AND "updated_at" > CAST('2025-03-01 12:00:00' AS DATETIME2) AND "updated_at" <= CAST('2025-03-01 18:00:00' AS DATETIME2);
 
+-- hash: source keys and hashed columns
+SELECT "id", "line", "note", "amount", "paid" FROM (SELECT * FROM "sales"."orders") q;
+
+-- hash: changed rows by key
+SELECT q.* FROM (SELECT * FROM "sales"."orders") q WHERE (("id" = 7 AND "line" = 1) OR ("id" = 8 AND "line" = 2));
+

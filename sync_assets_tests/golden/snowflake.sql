@@ -70,3 +70,9 @@ SELECT COLUMN_NAME, DATA_TYPE, NUMERIC_PRECISION, NUMERIC_SCALE FROM INFORMATION
 -- source: probe
 SELECT count(*) AS n_rows, TO_VARCHAR(HASH_AGG(*)) AS fingerprint, max(q.__sync_wm) AS hi, SUM(CASE WHEN q.__sync_wm IS NULL THEN 1 ELSE 0 END) AS n_null FROM (SELECT "updated_at" AS __sync_wm, * FROM "sales"."orders" WHERE (status <> 'test')) q;
 
+-- hash: source keys and hashed columns
+SELECT "id", "line", "note", "amount", "paid" FROM (SELECT * FROM "sales"."orders") q;
+
+-- hash: changed rows by key
+SELECT q.* FROM (SELECT * FROM "sales"."orders") q WHERE (("id" = 7 AND "line" = 1) OR ("id" = 8 AND "line" = 2));
+

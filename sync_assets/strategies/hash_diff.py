@@ -1,0 +1,227 @@
+"""Hash strategy (`sync_type: hash`): compare a hash of each row's chosen columns, by key,
+with the hash stored beside the row in the target, and write exactly the rows that differ.
+
+One run, in one source session:
+1. keys + hashes of the source (in the partition window): computed inside the source engine
+   when it is DuckDB (the canonical encoding of `row_hash.py` is DuckDB SQL); otherwise the
+   keys and hashed columns are streamed and hashed by DuckDB in the sync process;
+2. keys + stored hashes of the target (same window; soft-deleted rows count as absent);
+3. a full outer join by key, in a local DuckDB (memory capped, spilling to disk), gives the
+   new keys, the keys whose hash differs and (unless `delete_missing: false`) the keys gone
+   from the source; no change at all is a skip;
+4. the rows of the new and changed keys are read again from the source (a key list pushed
+   into the source query when it is short, a semi-join in the sync process otherwise), with
+   their hash, and the gone keys are appended flagged as deleted.
+The target applies that change stream as a merge with deletes (or soft deletes), the same
+statements Change Tracking and CDF use, so unchanged rows never reach the target and the
+write side costs what the change costs. Compound keys are compared column by column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pyarrow as pa
+
+from sync_assets import duck
+from sync_assets.columns import DELETED_FLAG, SOFT_DELETE_COLUMN
+from sync_assets.row_hash import ENCODING, hashed_columns, row_hash
+from sync_assets.sql.literals import quote_ident
+from sync_assets.sql.select import keys_in
+from sync_assets.strategies.planner import Planner, SyncBatch
+from sync_assets.streams import closing
+from sync_assets.targets.base import WritePlan
+
+# a change set up to this many keys is read back with the keys in the source query
+KEY_LIST_LIMIT = 2_000
+HASH = "__sync_h"
+SEEN = "__sync_seen"
+
+
+def plan(p: Planner) -> SyncBatch:
+    obj = p.obj
+    select = p.select([])
+    schema = p.session.schema(select)
+    keys = list(obj.merge_keys)
+    missing = [k for k in keys if k not in schema.names]
+    if missing:
+        raise ValueError(f"field 'merge_keys': {missing} are not columns of the synced rows")
+    columns = hashed_columns(schema, keys, obj.hash_columns, obj.exclude_columns, [obj.hash_key])
+    in_source = p.dialect == "duckdb"
+    con = duck.connect()
+    try:
+        _load_source_hashes(p, con, select, schema, keys, columns, in_source)
+        _load_target_hashes(p, con, schema, keys)
+        inserts, updates, deletes, rows = _diff(con, keys, obj.deletes_missing)
+        notes = {
+            "sync/hash_columns": ", ".join(columns),
+            "sync/hash_computed_in": "source" if in_source else "sync process",
+            "sync/hash_encoding": f"md5 of the canonical row text {ENCODING}",
+            "sync/rows_unchanged": rows - inserts - updates,
+        }
+        if not (inserts or updates or deletes):
+            con.close()
+            batch = p.skip("no row changed since the last sync (every hash matches)")
+            batch.notes.update(notes)
+            return batch
+        reader, sql = _changes(p, con, select, schema, keys, columns, in_source, inserts + updates)
+    except BaseException:
+        con.close()
+        raise
+    write = WritePlan(
+        "merge", tuple(keys), deletes=True, soft_delete=obj.soft_delete, window=p.target_window()
+    )
+    batch = SyncBatch(obj.object_id, write, p.state, reader, source_sql=sql)
+    batch.full_resync = rows == inserts
+    batch.notes.update(notes)
+    return batch
+
+
+def _one(con, sql: str) -> tuple | None:
+    """The first row of a small query, its result fetched to the end (DuckDB wants that)."""
+    rows = con.execute(sql).fetchall()
+    return rows[0] if rows else None
+
+
+def _names(columns) -> str:
+    return ", ".join(quote_ident(c) for c in columns)
+
+
+def source_hashes_sql(select: str, schema: pa.Schema, keys, columns, in_source: bool) -> str:
+    """Step 1's source query: keys and row hash (hashed in the source), or keys and the
+    hashed columns (hashed in the sync process)."""
+    if in_source:
+        return f"SELECT {_names(keys)}, {row_hash(columns, schema)} AS {HASH} FROM ({select}) q"
+    return f"SELECT {_names(dict.fromkeys(list(keys) + list(columns)))} FROM ({select}) q"
+
+
+def changed_rows_sql(
+    select: str, schema: pa.Schema, columns, hash_key: str, listed: str | None, in_source: bool
+) -> str:
+    """Step 4's source query: the synced rows (with their hash when hashed in the source),
+    only those whose key is `listed` when a key-list predicate is given."""
+    extra = f", {row_hash(columns, schema)} AS {quote_ident(hash_key)}" if in_source else ""
+    where = f" WHERE {listed}" if listed else ""
+    return f"SELECT q.*{extra} FROM ({select}) q{where}"
+
+
+def _load_source_hashes(p: Planner, con, select, schema, keys, columns, in_source) -> None:
+    """Table `src` (keys, HASH) of the source rows in the run's window."""
+    sql = source_hashes_sql(select, schema, keys, columns, in_source)
+    reader = p.session.stream(sql, p.obj.batch_size)
+    con.register("src_in", reader)
+    if in_source:
+        con.execute("CREATE TEMP TABLE src AS SELECT * FROM src_in")
+    else:
+        hashed = row_hash(columns, reader.schema)
+        con.execute(
+            f"CREATE TEMP TABLE src AS SELECT {_names(keys)}, {hashed} AS {HASH} FROM src_in"
+        )
+    con.unregister("src_in")
+    nulls = " OR ".join(f"{quote_ident(k)} IS NULL" for k in keys)
+    n_null = _one(con, f"SELECT count(*) FROM src WHERE {nulls}")[0]
+    if n_null:
+        raise ValueError(
+            f"merge_keys {keys}: {n_null} source rows of this run have a NULL key; a hash sync "
+            "matches rows by key, so every key column must have a value"
+        )
+    dupes = _one(
+        con, f"SELECT {_names(keys)}, count(*) FROM src GROUP BY ALL HAVING count(*) > 1 LIMIT 1"
+    )
+    if dupes:
+        raise ValueError(
+            f"merge_keys {keys} are not unique in the source rows of this run "
+            f"(e.g. {tuple(dupes[:-1])} appears {dupes[-1]} times)"
+        )
+
+
+def _load_target_hashes(p: Planner, con, schema: pa.Schema, keys) -> None:
+    """Table `tgt` (keys, HASH) of the live target rows in the run's window; a table that
+    does not exist yet, or lacks the hash column, has no hashes to match."""
+    hash_key = p.obj.hash_key
+    existing = p.target.describe()["schema"] if p.target is not None else None
+    if existing is None:
+        fields = [schema.field(k) for k in keys] + [pa.field(HASH, pa.string())]
+        con.register("tgt_in", pa.table({f.name: pa.array([], f.type) for f in fields}))
+        con.execute("CREATE TEMP TABLE tgt AS SELECT * FROM tgt_in")
+        con.unregister("tgt_in")
+        return
+    wanted = keys + [c for c in (hash_key, SOFT_DELETE_COLUMN) if c in existing.names]
+    con.register("tgt_in", p.target.read(p.target_window(), wanted))
+    stored = quote_ident(hash_key) if hash_key in existing.names else "CAST(NULL AS VARCHAR)"
+    live = f" WHERE {quote_ident(SOFT_DELETE_COLUMN)} IS NOT TRUE"
+    where = live if SOFT_DELETE_COLUMN in existing.names else ""
+    con.execute(
+        f"CREATE TEMP TABLE tgt AS SELECT {_names(keys)}, {stored} AS {HASH} FROM tgt_in{where}"
+    )
+    con.unregister("tgt_in")
+
+
+def _diff(con, keys, deletes_missing: bool) -> tuple[int, int, int, int]:
+    """Table `diff` (keys, kind: I new, U changed, D gone); (inserts, updates, deletes, rows)."""
+    match = " AND ".join(f"s.{quote_ident(k)} = t.{quote_ident(k)}" for k in keys)
+    picked = ", ".join(
+        f"CASE WHEN s.{SEEN} THEN s.{quote_ident(k)} ELSE t.{quote_ident(k)} END AS {quote_ident(k)}"
+        for k in keys
+    )
+    con.execute(
+        f"""CREATE TEMP TABLE diff AS SELECT {picked},
+            CASE WHEN t.{SEEN} IS NULL THEN 'I' WHEN s.{SEEN} IS NULL THEN 'D' ELSE 'U' END AS kind
+        FROM (SELECT *, TRUE AS {SEEN} FROM src) s
+        FULL OUTER JOIN (SELECT *, TRUE AS {SEEN} FROM tgt) t ON {match}
+        WHERE s.{SEEN} IS NULL OR t.{SEEN} IS NULL OR s.{HASH} IS DISTINCT FROM t.{HASH}"""
+    )
+    if not deletes_missing:
+        con.execute("DELETE FROM diff WHERE kind = 'D'")
+    counts = _one(
+        con,
+        "SELECT count(*) FILTER (kind = 'I'), count(*) FILTER (kind = 'U'), "
+        "count(*) FILTER (kind = 'D'), (SELECT count(*) FROM src) FROM diff",
+    )
+    return tuple(int(c) for c in counts)
+
+
+def _changes(p: Planner, con, select, schema, keys, columns, in_source, upserts: int):
+    """The change stream: rows of new and changed keys with their hash, then gone keys."""
+    hash_key = quote_ident(p.obj.hash_key)
+    listed = None
+    if upserts <= KEY_LIST_LIMIT:
+        wanted = con.sql(f"SELECT {_names(keys)} FROM diff WHERE kind <> 'D'").to_arrow_table()
+        listed = keys_in(keys, [schema.field(k).type for k in keys], wanted, p.dialect)
+    sql = changed_rows_sql(select, schema, columns, p.obj.hash_key, listed, in_source)
+    reader = p.session.stream(sql, p.obj.batch_size)
+    con.register("rows_in", reader)
+    hashed = "" if in_source else f", {row_hash(columns, reader.schema)} AS {hash_key}"
+    semi = ""
+    if listed is None:
+        match = " AND ".join(f"s.{quote_ident(k)} = c.{quote_ident(k)}" for k in keys)
+        semi = f" SEMI JOIN (SELECT * FROM diff WHERE kind <> 'D') c ON {match}"
+    rows = con.sql(
+        f"SELECT s.*{hashed}, FALSE AS {quote_ident(DELETED_FLAG)} FROM rows_in s{semi}"
+    ).to_arrow_reader(p.obj.batch_size)
+    # the source's own Arrow types (DuckDB's round trip may pick others), the hash, the flag
+    carried = [f for f in reader.schema if f.name != p.obj.hash_key]
+    out = pa.schema(
+        carried + [pa.field(p.obj.hash_key, pa.string()), pa.field(DELETED_FLAG, pa.bool_())]
+    )
+    stream = pa.RecordBatchReader.from_batches(out, _then_deletes(con, rows, out, keys))
+    return closing(stream, con.close), sql
+
+
+def _then_deletes(con, rows, schema: pa.Schema, keys) -> Iterator[pa.RecordBatch]:
+    """The upserted rows, then one flagged row per gone key (values NULL, like a change
+    stream's deletes)."""
+    for batch in rows:
+        yield batch.cast(schema)
+    gone = con.sql(f"SELECT {_names(keys)} FROM diff WHERE kind = 'D'").to_arrow_reader(100_000)
+    for batch in gone:
+        n = batch.num_rows
+        arrays = []
+        for f in schema:
+            if f.name in keys:
+                arrays.append(batch.column(batch.schema.get_field_index(f.name)).cast(f.type))
+            elif f.name == DELETED_FLAG:
+                arrays.append(pa.array([True] * n, pa.bool_()))
+            else:
+                arrays.append(pa.nulls(n, f.type))
+        yield pa.RecordBatch.from_arrays(arrays, schema=schema)
