@@ -5,7 +5,7 @@ Both sides are reduced by DuckDB over Arrow streams with the canonical row text 
 `row_hash.py` (the one `sync_type: hash` hashes), so the same rows give the same checksum
 whatever engines hold them: the sum of
 md5_number_lower(row text) over the rows, with the row count. Rows soft-deleted in the target
-are not counted. Watermark syncs compare the source up to the watermark the run stored (rows
+are not counted, and of an SCD2 table only the current versions. Watermark syncs compare the source up to the watermark the run stored (rows
 that arrived after it are the next run's).
 """
 
@@ -51,9 +51,13 @@ def check_specs(obj: SyncObject, key: dg.AssetKey, partitions_def) -> list[dg.As
 
 
 def reduce(
-    reader: pa.RecordBatchReader, columns: list[str], live_only: bool = False
+    reader: pa.RecordBatchReader,
+    columns: list[str],
+    live_only: bool = False,
+    current: str | None = None,
 ) -> tuple[int, str | None]:
-    """(rows, checksum of `columns`) of a stream, in DuckDB; soft-deleted rows left out."""
+    """(rows, checksum of `columns`) of a stream, in DuckDB; soft-deleted rows left out, and
+    with `current` (an SCD2 table's is_current column) only the current versions counted."""
     missing = [c for c in columns if c not in reader.schema.names]
     if missing:
         raise ValueError(f"checksum columns {missing} are not in the table")
@@ -63,6 +67,8 @@ def reduce(
         where = ""
         if live_only and SOFT_DELETE_COLUMN in reader.schema.names:
             where = f" WHERE {quote_ident(SOFT_DELETE_COLUMN)} IS NOT TRUE"
+        if current and current in reader.schema.names:
+            where = f" WHERE {quote_ident(current)} IS TRUE"
         checksum = (
             f"CAST(sum(md5_number_lower({row_text(columns, reader.schema, nested=False)})) AS VARCHAR)"
             if columns
@@ -101,8 +107,11 @@ def run_checks(
         sql = source_rows_sql(obj, planner, watermark)
         src_rows, src_sum = reduce(session.stream(sql, obj.batch_size), columns)
     live_only = obj.soft_delete
-    if columns or live_only:
-        tgt_rows, tgt_sum = reduce(target.read(target_window), columns, live_only=live_only)
+    current = obj.scd.is_current if obj.scd_type == 2 else None
+    if columns or live_only or current:
+        tgt_rows, tgt_sum = reduce(
+            target.read(target_window), columns, live_only=live_only, current=current
+        )
     else:
         tgt_rows, tgt_sum = target.count_rows(target_window) or 0, None
     severity = SEVERITY[spec.severity]

@@ -163,6 +163,16 @@ def materialize(args) -> int:
     return 1 if failed else 0
 
 
+def _history_note(meta: dict) -> str:
+    """An SCD2 run's keys, beside the rows it wrote (ins = new versions, upd = closed ones)."""
+    if "sync/scd2_new_keys" not in meta:
+        return ""
+    return (
+        f"history: {meta['sync/scd2_new_keys']} new, {meta['sync/scd2_changed_keys']} changed, "
+        f"{meta['sync/scd2_closed_keys']} closed keys"
+    )
+
+
 def _checks_note(instance, defs, key) -> str:
     """The latest result of each declared check of an asset, e.g. "checks: row_count passed"."""
     keys = [k for k in defs.resolve_asset_graph().asset_check_keys if k.asset_key == key]
@@ -198,7 +208,9 @@ def print_summary(defs) -> None:
             m.get("dagster/partition_row_count", m.get("sync/range_row_count", "")),
         )
         note = m.get("sync/skipped") or ("initial load" if m.get("sync/initial_load") else "")
-        note = "; ".join(p for p in (note, _checks_note(instance, defs, spec.key)) if p)
+        note = "; ".join(
+            p for p in (note, _history_note(m), _checks_note(instance, defs, spec.key)) if p
+        )
         print(
             f"{spec.key.to_user_string():{w}} {m.get('sync/sync_type', ''):15} {m.get('sync/rows_read', 0):>8} "
             f"{m.get('sync/rows_inserted', 0):>8} {m.get('sync/rows_updated', 0):>7} {m.get('sync/rows_deleted', 0):>7} {rows:>9}  {note}"

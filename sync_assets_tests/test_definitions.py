@@ -17,6 +17,7 @@ EXPECTED_KEYS = {
     "lakehouse/dbo/customers",
     "warehouse/dim/customers",
     "warehouse/crm/customers",
+    "warehouse/dim/customers_history",
     "warehouse/sales/orders",
     "lakehouse/sales/orders",
     "bronze/events/order_events",
@@ -151,6 +152,13 @@ def test_readme_demo_command_is_idempotent(tmp_path):
     )
     inserted, updated, deleted = (int(v) for v in hashed.split()[3:6])
     assert inserted == 0 and 0 < updated < 100 and deleted == 1, hashed
+    # the SCD2 dimension adds a version per changed customer and closes the deleted one
+    history = next(
+        line
+        for line in third.stdout.splitlines()
+        if line.startswith("warehouse/dim/customers_history")
+    )
+    assert f"history: 0 new, {updated} changed, 1 closed keys" in history, history
 
 
 def test_downstream_asset_reads_a_synced_table_lazily(tmp_path):

@@ -344,6 +344,24 @@ class ChecksSpec(_Strict):
     blocking: bool = False
 
 
+class ScdSpec(_Strict):
+    """The history columns of `scd_type: 2` and where a version's validity comes from."""
+
+    valid_from: str = Field(default="valid_from", pattern=IDENT)
+    valid_to: str = Field(default="valid_to", pattern=IDENT)
+    is_current: str = Field(default="is_current", pattern=IDENT)
+    # a source column (e.g. updated_at) that says when a version became valid; default: the
+    # sync's own time
+    validity_column: str | None = None
+
+    @model_validator(mode="after")
+    def _distinct(self) -> ScdSpec:
+        names = [self.valid_from, self.valid_to, self.is_current]
+        if len(set(names)) != 3:
+            raise ValueError(f"valid_from, valid_to and is_current need three names, got {names}")
+        return self
+
+
 class BackfillSpec(_Strict):
     """How partition backfills are split into runs; none = one run for any range."""
 
@@ -396,6 +414,9 @@ class SyncObject(_Strict):
     hash_columns: list[str] | None = None
     exclude_columns: list[str] = Field(default_factory=list)
     hash_key: str = Field(default="_sync_hash", pattern=IDENT)
+    # 1: a target row per key, overwritten; 2: a history row per version of each key
+    scd_type: Literal[1, 2] = 1
+    scd: ScdSpec = ScdSpec()
 
     @field_validator("lookback", mode="before")
     @classmethod
@@ -438,6 +459,7 @@ class SyncObject(_Strict):
                 "hash, and merge without sync_column (which deletes rows missing from the source)"
             )
         self._hash_fields()
+        self._scd_fields()
         if self.lookback is not None:
             if not self.sync_column or self.sync_type == "full":
                 raise ValueError(
@@ -456,6 +478,27 @@ class SyncObject(_Strict):
                 "detect deletes"
             )
         return self
+
+    def _scd_fields(self) -> None:
+        """History needs keys and a sync that sees changes; closing a version is its delete."""
+        if self.scd_type == 1:
+            return
+        if self.sync_type not in ("merge", "incremental", "hash", "change_tracking", "cdf"):
+            raise ValueError(
+                f"scd_type: sync_type {self.sync_type} keeps no history; scd_type 2 works with "
+                "merge, incremental, hash, change_tracking and cdf"
+            )
+        if not self.merge_keys:
+            raise ValueError("merge_keys: scd_type 2 keeps versions per key: give merge_keys")
+        if self.soft_delete:
+            raise ValueError(
+                "soft_delete: scd_type 2 closes a deleted key's current version (valid_to, "
+                "is_current false) and keeps it; drop soft_delete"
+            )
+        scd_names = {self.scd.valid_from, self.scd.valid_to, self.scd.is_current}
+        clash = scd_names & (set(self.merge_keys) | set((self.column_mappings or {}).values()))
+        if clash:
+            raise ValueError(f"scd: {sorted(clash)} are names of synced columns; rename them")
 
     def _hash_fields(self) -> None:
         """hash needs keys and compares every row; the hash fields belong to it alone."""

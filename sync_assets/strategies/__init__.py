@@ -8,6 +8,7 @@
 | change_tracking                    | `change_tracking` |
 | cdf                                | `cdf`             |
 
+With `scd_type: 2`, `scd2.historize` turns the strategy's batch into versions and closings.
 The change-stream ones share `change_feed` (the full / changes / skip decision and the two
 batches). A strategy is a function `Planner -> SyncBatch`; `plan_sync` opens the source
 session, runs the object's strategy and arranges the read-ahead. Adding a sync type is one
@@ -23,7 +24,7 @@ from sync_assets import memory
 from sync_assets.config.models import SyncObject
 from sync_assets.sources.base import Source
 from sync_assets.state import SyncState
-from sync_assets.strategies import cdf, change_tracking, hash_diff, snapshot, watermark
+from sync_assets.strategies import cdf, change_tracking, hash_diff, scd2, snapshot, watermark
 from sync_assets.strategies.planner import Planner, Strategy, SyncBatch, Window
 from sync_assets.streams import Prefetch
 
@@ -56,7 +57,10 @@ def plan_sync(
     stack = ExitStack()
     try:
         session = stack.enter_context(source.session(obj.source))
-        batch = strategy_for(obj)(Planner(obj, source, session, state, window, target))
+        planner = Planner(obj, source, session, state, window, target)
+        batch = strategy_for(obj)(planner)
+        if obj.scd_type == 2:  # any strategy's rows, kept as history
+            batch = scd2.historize(planner, batch)
     except BaseException:
         stack.close()
         raise

@@ -146,11 +146,15 @@ def _load_target_hashes(p: Planner, con, schema: pa.Schema, keys) -> None:
         con.execute("CREATE TEMP TABLE tgt AS SELECT * FROM tgt_in")
         con.unregister("tgt_in")
         return
-    wanted = keys + [c for c in (hash_key, SOFT_DELETE_COLUMN) if c in existing.names]
+    flags = (hash_key, SOFT_DELETE_COLUMN, p.obj.scd.is_current)
+    wanted = keys + [c for c in flags if c in existing.names]
     con.register("tgt_in", p.target.read(p.target_window(), wanted))
     stored = quote_ident(hash_key) if hash_key in existing.names else "CAST(NULL AS VARCHAR)"
-    live = f" WHERE {quote_ident(SOFT_DELETE_COLUMN)} IS NOT TRUE"
-    where = live if SOFT_DELETE_COLUMN in existing.names else ""
+    where = ""
+    if SOFT_DELETE_COLUMN in existing.names:
+        where = f" WHERE {quote_ident(SOFT_DELETE_COLUMN)} IS NOT TRUE"
+    elif p.obj.scd_type == 2 and p.obj.scd.is_current in existing.names:
+        where = f" WHERE {quote_ident(p.obj.scd.is_current)} IS TRUE"  # current versions
     con.execute(
         f"CREATE TEMP TABLE tgt AS SELECT {_names(keys)}, {stored} AS {HASH} FROM tgt_in{where}"
     )
