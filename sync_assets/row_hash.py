@@ -1,9 +1,10 @@
 """One canonical text per value and per row, and the row hash built on it: what `sync_type: hash`
 stores with each target row and what the checksum asset check sums.
 
-The encoding is DuckDB SQL over typed columns, so it runs the same inside a DuckDB source and
-in the sync process over any Arrow stream (DuckDB reads Arrow types as its own): numbers
-without trailing zeros, instants as UTC wall time to the microsecond (independent of the
+The encoding is SQL over typed columns, in DuckDB's dialect (which runs the same inside a
+DuckDB source and in the sync process over any Arrow stream) and in PostgreSQL's for the
+types whose text it can spell identically (tests compare both): numbers without trailing
+zeros, instants as UTC wall time to the microsecond (independent of the
 session's time zone), bytes as hex, nested values as JSON, NULL as a marker. Each value is
 prefixed with its length, so the row text is unambiguous: no two different rows concatenate
 to the same text, whatever separators their strings contain.
@@ -17,49 +18,84 @@ import pyarrow as pa
 
 from sync_assets.sql.literals import quote_ident
 
-SEPARATOR = "\x1f"
+SEPARATOR = 31  # chr(31), the ASCII unit separator, between values
 NULL = "\\N"
 # bumped when the encoding changes: a stored hash of another version is compared again
 ENCODING = "v1"
+# engines that compute the encoding in SQL; elsewhere DuckDB computes it over the stream
+DIALECTS = ("duckdb", "postgres")
 
 
-def canonical(column: str, arrow_type: pa.DataType, *, nested: bool = True) -> str:
-    """DuckDB text of one value, the same for the same value whatever type holds it."""
+def _ts_format(dialect: str) -> str:
+    return "'YYYY-MM-DD\"T\"HH24:MI:SS.US'" if dialect == "postgres" else "'%Y-%m-%dT%H:%M:%S.%f'"
+
+
+def canonical(
+    column: str, arrow_type: pa.DataType, dialect: str = "duckdb", *, nested: bool = True
+) -> str | None:
+    """The text of one value in `dialect`'s SQL, the same for the same value whatever engine
+    or type holds it; None when `dialect` has no rendering for the type (DuckDB has one for
+    every type: the caller then hashes in the sync process)."""
     col = quote_ident(column)
+    pg = dialect == "postgres"
+    text = f"CAST({col} AS {'text' if pg else 'VARCHAR'})"
     if pa.types.is_decimal(arrow_type):
-        text = f"CAST({col} AS VARCHAR)"
-        return (
-            f"CASE WHEN contains({text}, '.') THEN rtrim(rtrim({text}, '0'), '.') ELSE {text} END"
-        )
+        has_point = f"position('.' in {text}) > 0" if pg else f"contains({text}, '.')"
+        return f"CASE WHEN {has_point} THEN rtrim(rtrim({text}, '0'), '.') ELSE {text} END"
     if pa.types.is_timestamp(arrow_type):
+        if pg:
+            wall = f"({col} AT TIME ZONE 'UTC')" if arrow_type.tz else col
+            return f"to_char({wall}, {_ts_format(dialect)})"
         wall = f"timezone('UTC', {col})" if arrow_type.tz else col
-        return f"strftime({wall}, '%Y-%m-%dT%H:%M:%S.%f')"
+        return f"strftime({wall}, {_ts_format(dialect)})"
+    if pa.types.is_date(arrow_type):
+        return f"to_char({col}, 'YYYY-MM-DD')" if pg else text
     if pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type):
-        return f"hex({col})"
+        # PostgreSQL's bytea is binary in Arrow, but so is e.g. a uuid: hash those here
+        return None if pg else f"hex({col})"
     if pa.types.is_fixed_size_binary(arrow_type):
-        return f"hex({col})"
+        return None if pg else f"hex({col})"
     if pa.types.is_nested(arrow_type):
         if not nested:
             raise ValueError(f"column '{column}' is {arrow_type}: this takes scalar columns")
-        return f"CAST(to_json({col}) AS VARCHAR)"
-    return f"CAST({col} AS VARCHAR)"
+        return None if pg else f"CAST(to_json({col}) AS VARCHAR)"
+    if pg and not (
+        pa.types.is_integer(arrow_type)
+        or pa.types.is_boolean(arrow_type)
+        or pa.types.is_string(arrow_type)
+        or pa.types.is_large_string(arrow_type)
+    ):
+        return None  # floats, times, intervals…: PostgreSQL's text forms differ from DuckDB's
+    return text
 
 
-def row_text(columns: Sequence[str], schema: pa.Schema, *, nested: bool = True) -> str:
+def renders(columns: Sequence[str], schema: pa.Schema, dialect: str) -> bool:
+    """Whether `dialect` computes the hash of these columns in SQL."""
+    return dialect in DIALECTS and all(
+        canonical(c, schema.field(c).type, dialect) is not None for c in columns
+    )
+
+
+def row_text(
+    columns: Sequence[str], schema: pa.Schema, dialect: str = "duckdb", *, nested: bool = True
+) -> str:
     """The canonical text of a row's `columns` (length-prefixed values, NULL marked)."""
     parts = []
+    as_text = "text" if dialect == "postgres" else "VARCHAR"
     for c in columns:
-        text = canonical(c, schema.field(c).type, nested=nested)
+        text = canonical(c, schema.field(c).type, dialect, nested=nested)
+        if text is None:
+            raise ValueError(f"column '{c}' ({schema.field(c).type}) has no {dialect} encoding")
         parts.append(
             f"CASE WHEN {quote_ident(c)} IS NULL THEN '{NULL}' "
-            f"ELSE CAST(length({text}) AS VARCHAR) || ':' || {text} END"
+            f"ELSE CAST(length({text}) AS {as_text}) || ':' || {text} END"
         )
-    return f"concat_ws('{SEPARATOR}', {', '.join(parts)})" if parts else "''"
+    return f"concat_ws(chr({SEPARATOR}), {', '.join(parts)})" if parts else "''"
 
 
-def row_hash(columns: Sequence[str], schema: pa.Schema) -> str:
+def row_hash(columns: Sequence[str], schema: pa.Schema, dialect: str = "duckdb") -> str:
     """The row hash: md5 (32 lower-case hex digits) of the row's canonical text."""
-    return f"md5({row_text(columns, schema)})"
+    return f"md5({row_text(columns, schema, dialect)})"
 
 
 def hashed_columns(

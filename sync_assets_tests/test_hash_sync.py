@@ -136,41 +136,95 @@ def test_a_partition_run_compares_and_deletes_only_inside_its_window(
     assert 3 not in ids and 4 in ids
 
 
-@pytest.mark.parametrize("target_kind", ["duckdb", "postgres", "delta"])
-def test_a_postgres_source_hashes_in_the_sync_process(
-    tmp_path, target_conn, target_kind, pg_uri, monkeypatch
-):
-    """Non-DuckDB sources stream keys + hashed columns and hash them here; with more changed
-    keys than the key-list limit, the rows are filtered by a semi-join in the sync process."""
-    _pg(
-        pg_uri,
-        "CREATE TABLE public.accounts (id int PRIMARY KEY, owner text, balance numeric(12,2), "
-        "seen timestamptz); INSERT INTO public.accounts SELECT i, 'owner ' || i, i * 1.5, "
-        "now() FROM generate_series(1, 50) i",
-    )
+ACCOUNTS = (
+    "CREATE TABLE public.accounts (id int, region text, owner text, balance numeric(12,2), "
+    "active boolean, opened date, seen timestamptz, score double precision, "
+    "PRIMARY KEY (id, region)); INSERT INTO public.accounts SELECT i, 'r' || (i % 3), "
+    "'owner ' || i, i * 1.5, i % 2 = 0, DATE '2025-01-01' + i, "
+    "TIMESTAMPTZ '2025-01-01 00:00:00.123456+00' + i * interval '1 hour', i / 7.0 "
+    "FROM generate_series(1, 50) i"
+)
+
+
+def _accounts_project(tmp_path, target_conn, pg_uri, **obj):
+    _pg(pg_uri, ACCOUNTS)
     spec = {
         "object_id": "accounts_sync",
         "source": {"connection": "src", "schema": "public", "object": "accounts"},
         "target": {"connection": "tgt", "schema": "sales", "object": "accounts"},
         "sync_type": "hash",
-        "merge_keys": ["id"],
-        "hash_columns": ["owner", "balance"],
+        "merge_keys": ["id", "region"],
+        **obj,
     }
     src = {"type": "postgres", "dsn": pg_uri}
-    project = Project(tmp_path, {"src": src, "tgt": target_conn}, [spec])
-    meta = project.materialize("accounts_sync")
-    assert _counts(meta) == (50, 0, 0) and meta["sync/hash_computed_in"] == "sync process"
-    monkeypatch.setattr(hash_diff, "KEY_LIST_LIMIT", 3)
-    _pg(
-        pg_uri,
-        "UPDATE public.accounts SET balance = balance + 1 WHERE id <= 10; "
-        "UPDATE public.accounts SET seen = now() + interval '1 day' WHERE id > 40; "
-        "DELETE FROM public.accounts WHERE id = 50",
+    return Project(tmp_path, {"src": src, "tgt": target_conn}, [spec])
+
+
+CHANGES = (
+    "UPDATE public.accounts SET balance = balance + 1 WHERE id <= 10; "
+    "UPDATE public.accounts SET seen = seen + interval '1 day' WHERE id > 40; "
+    "DELETE FROM public.accounts WHERE id = 50"
+)
+
+
+@pytest.mark.parametrize("target_kind", ["duckdb", "postgres", "delta"])
+def test_a_postgres_source_hashes_in_postgres(tmp_path, target_conn, target_kind, pg_uri):
+    """Common PostgreSQL types are hashed inside PostgreSQL; the changed rows come back by a
+    row-value key list (compound key)."""
+    project = _accounts_project(
+        tmp_path, target_conn, pg_uri, hash_columns=["owner", "balance", "active", "opened"]
     )
     meta = project.materialize("accounts_sync")
-    assert _counts(meta) == (0, 10, 1) and " IN (" not in meta["sync/source_sql"]
+    assert _counts(meta) == (50, 0, 0) and meta["sync/hash_computed_in"] == "source"
+    _pg(pg_uri, CHANGES)
+    meta = project.materialize("accounts_sync")
+    assert _counts(meta) == (0, 10, 1) and '("id", "region") IN (VALUES' in meta["sync/source_sql"]
     balances = {r["id"]: r["balance"] for r in project.target_table("accounts_sync").to_pylist()}
     assert len(balances) == 49 and float(balances[1]) == 2.5 and float(balances[11]) == 16.5
+
+
+@pytest.mark.parametrize("target_kind", ["duckdb", "delta"])
+def test_types_postgres_cannot_spell_are_hashed_in_the_sync_process(
+    tmp_path, target_conn, target_kind, pg_uri, monkeypatch
+):
+    """A double precision column (PostgreSQL's float text differs from DuckDB's) makes the
+    sync process hash the row; past the key-list limit the changed rows are picked by a
+    semi-join here."""
+    project = _accounts_project(tmp_path, target_conn, pg_uri, exclude_columns=["seen"])
+    meta = project.materialize("accounts_sync")
+    assert meta["sync/hash_computed_in"] == "sync process"
+    monkeypatch.setattr(hash_diff, "LONG_KEY_LIST_LIMIT", 3)
+    _pg(pg_uri, CHANGES)
+    meta = project.materialize("accounts_sync")
+    assert _counts(meta) == (0, 10, 1) and " IN (" not in meta["sync/source_sql"]
+    assert project.materialize("accounts_sync")["sync/skipped"]
+
+
+def test_postgres_and_duckdb_spell_the_same_hash(pg_uri):
+    """The hash PostgreSQL computes equals the one DuckDB computes over the same rows read as
+    Arrow, for every type PostgreSQL renders (one canonical encoding)."""
+    from sync_assets.config.models import PostgresConnection, SourceSpec
+    from sync_assets.row_hash import renders
+    from sync_assets.sources.postgres import PostgresSource
+
+    _pg(pg_uri, ACCOUNTS)
+    _pg(pg_uri, "INSERT INTO public.accounts (id, region, owner) VALUES (99, 'x', 'a' || chr(31))")
+    source = PostgresSource(PostgresConnection(type="postgres", dsn=pg_uri))
+    spec = SourceSpec(connection="src", schema="public", object="accounts")
+    cols = ["owner", "balance", "active", "opened", "seen"]
+    with source.session(spec) as session:
+        select = 'SELECT * FROM "public"."accounts"'
+        schema = session.schema(select)
+        assert renders(cols, schema, "postgres") and not renders(["score"], schema, "postgres")
+        in_pg = session.fetch_small(
+            f"SELECT id, {row_hash(cols, schema, 'postgres')} AS h FROM ({select}) q"
+        ).to_pylist()
+        table = session.stream(select, 1000).read_all()
+    local = sync_duck.connect()
+    local.register("t", table)
+    over_arrow = local.sql(f"SELECT id, {row_hash(cols, table.schema)} AS h FROM t").fetchall()
+    assert sorted((r["id"], r["h"]) for r in in_pg) == sorted(over_arrow)
+    assert len(over_arrow) == 51
 
 
 def test_the_hash_is_the_same_in_a_duckdb_source_and_over_arrow(tmp_path):

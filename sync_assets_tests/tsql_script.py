@@ -226,11 +226,13 @@ def hash_reads(dialect: str) -> list[tuple[str, str]]:
     return [
         (
             "hash: source keys and hashed columns",
-            hash_diff.source_hashes_sql(select, SCHEMA, KEYS, columns, False),
+            hash_diff.source_hashes_sql(select, SCHEMA, KEYS, columns, False, dialect),
         ),
         (
             "hash: changed rows by key",
-            hash_diff.changed_rows_sql(select, SCHEMA, columns, "_sync_hash", listed, False),
+            hash_diff.changed_rows_sql(
+                select, SCHEMA, columns, "_sync_hash", listed, False, dialect
+            ),
         ),
     ]
 

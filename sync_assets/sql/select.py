@@ -115,8 +115,9 @@ def probe_sql(select: str, sync_column: str | None, dialect: str, *, fingerprint
 
 def keys_in(keys, types, rows: pa.Table, dialect: str) -> str | None:
     """Predicate "the row's key is one of `rows`" over output columns named `keys` (of Arrow
-    `types`): `k IN (…)` for one key, an OR of per-column equalities for compound keys (never
-    a concatenation). None when a key type has no literal form (the caller filters itself)."""
+    `types`): `k IN (…)` for one key; for compound keys a row-value IN over VALUES (PostgreSQL,
+    DuckDB: one hashed semi-join) or an OR of per-column equalities, never a concatenation.
+    None when a key type has no literal form (the caller filters itself)."""
     if rows.num_rows == 0:
         return "1 = 0"
     try:
@@ -129,6 +130,9 @@ def keys_in(keys, types, rows: pa.Table, dialect: str) -> str | None:
     cols = [quote_ident(k) for k in keys]
     if len(keys) == 1:
         return f"{cols[0]} IN ({', '.join(values[0])})"
+    if dialect in ("postgres", "duckdb"):  # row values: one hashed semi-join, not an OR chain
+        rows_sql = ", ".join("(" + ", ".join(row) + ")" for row in zip(*values, strict=True))
+        return f"({', '.join(cols)}) IN (VALUES {rows_sql})"
     tuples = (
         "(" + " AND ".join(f"{c} = {v}" for c, v in zip(cols, row, strict=True)) + ")"
         for row in zip(*values, strict=True)

@@ -3,14 +3,15 @@ with the hash stored beside the row in the target, and write exactly the rows th
 
 One run, in one source session:
 1. keys + hashes of the source (in the partition window): computed inside the source engine
-   when it is DuckDB (the canonical encoding of `row_hash.py` is DuckDB SQL); otherwise the
-   keys and hashed columns are streamed and hashed by DuckDB in the sync process;
+   when `row_hash.py` spells the encoding in its SQL for every hashed column (DuckDB, and
+   PostgreSQL for its common types); otherwise the keys and hashed columns are streamed and
+   hashed by DuckDB in the sync process;
 2. keys + stored hashes of the target (same window; soft-deleted rows count as absent);
 3. a full outer join by key, in a local DuckDB (memory capped, spilling to disk), gives the
    new keys, the keys whose hash differs and (unless `delete_missing: false`) the keys gone
    from the source; no change at all is a skip;
 4. the rows of the new and changed keys are read again from the source (a key list pushed
-   into the source query when it is short, a semi-join in the sync process otherwise), with
+   into the source query up to a limit per engine, a semi-join in the sync process beyond), with
    their hash, and the gone keys are appended flagged as deleted.
 The target applies that change stream as a merge with deletes (or soft deletes), the same
 statements Change Tracking and CDF use, so unchanged rows never reach the target and the
@@ -25,15 +26,18 @@ import pyarrow as pa
 
 from sync_assets import duck
 from sync_assets.columns import DELETED_FLAG, SOFT_DELETE_COLUMN
-from sync_assets.row_hash import ENCODING, hashed_columns, row_hash
+from sync_assets.row_hash import ENCODING, hashed_columns, renders, row_hash
 from sync_assets.sql.literals import quote_ident
 from sync_assets.sql.select import keys_in
 from sync_assets.strategies.planner import Planner, SyncBatch
 from sync_assets.streams import closing
 from sync_assets.targets.base import WritePlan
 
-# a change set up to this many keys is read back with the keys in the source query
+# a change set up to this many keys is read back with the keys in the source query: engines
+# that hash long IN lists (PostgreSQL 14+, DuckDB) take far more than the others
 KEY_LIST_LIMIT = 2_000
+LONG_KEY_LIST_LIMIT = 250_000
+LONG_KEY_LISTS = ("postgres", "duckdb")
 HASH = "__sync_h"
 SEEN = "__sync_seen"
 
@@ -47,7 +51,7 @@ def plan(p: Planner) -> SyncBatch:
     if missing:
         raise ValueError(f"field 'merge_keys': {missing} are not columns of the synced rows")
     columns = hashed_columns(schema, keys, obj.hash_columns, obj.exclude_columns, [obj.hash_key])
-    in_source = p.dialect == "duckdb"
+    in_source = renders(columns, schema, p.dialect)
     con = duck.connect()
     try:
         _load_source_hashes(p, con, select, schema, keys, columns, in_source)
@@ -87,27 +91,37 @@ def _names(columns) -> str:
     return ", ".join(quote_ident(c) for c in columns)
 
 
-def source_hashes_sql(select: str, schema: pa.Schema, keys, columns, in_source: bool) -> str:
+def source_hashes_sql(
+    select: str, schema: pa.Schema, keys, columns, in_source: bool, dialect: str
+) -> str:
     """Step 1's source query: keys and row hash (hashed in the source), or keys and the
     hashed columns (hashed in the sync process)."""
     if in_source:
-        return f"SELECT {_names(keys)}, {row_hash(columns, schema)} AS {HASH} FROM ({select}) q"
+        hashed = row_hash(columns, schema, dialect)
+        return f"SELECT {_names(keys)}, {hashed} AS {HASH} FROM ({select}) q"
     return f"SELECT {_names(dict.fromkeys(list(keys) + list(columns)))} FROM ({select}) q"
 
 
 def changed_rows_sql(
-    select: str, schema: pa.Schema, columns, hash_key: str, listed: str | None, in_source: bool
+    select: str,
+    schema: pa.Schema,
+    columns,
+    hash_key: str,
+    listed: str | None,
+    in_source: bool,
+    dialect: str,
 ) -> str:
     """Step 4's source query: the synced rows (with their hash when hashed in the source),
     only those whose key is `listed` when a key-list predicate is given."""
-    extra = f", {row_hash(columns, schema)} AS {quote_ident(hash_key)}" if in_source else ""
+    hashed = row_hash(columns, schema, dialect) if in_source else None
+    extra = f", {hashed} AS {quote_ident(hash_key)}" if hashed else ""
     where = f" WHERE {listed}" if listed else ""
     return f"SELECT q.*{extra} FROM ({select}) q{where}"
 
 
 def _load_source_hashes(p: Planner, con, select, schema, keys, columns, in_source) -> None:
     """Table `src` (keys, HASH) of the source rows in the run's window."""
-    sql = source_hashes_sql(select, schema, keys, columns, in_source)
+    sql = source_hashes_sql(select, schema, keys, columns, in_source, p.dialect)
     reader = p.session.stream(sql, p.obj.batch_size)
     con.register("src_in", reader)
     if in_source:
@@ -189,10 +203,11 @@ def _changes(p: Planner, con, select, schema, keys, columns, in_source, upserts:
     """The change stream: rows of new and changed keys with their hash, then gone keys."""
     hash_key = quote_ident(p.obj.hash_key)
     listed = None
-    if upserts <= KEY_LIST_LIMIT:
+    limit = LONG_KEY_LIST_LIMIT if p.dialect in LONG_KEY_LISTS else KEY_LIST_LIMIT
+    if upserts <= limit:
         wanted = con.sql(f"SELECT {_names(keys)} FROM diff WHERE kind <> 'D'").to_arrow_table()
         listed = keys_in(keys, [schema.field(k).type for k in keys], wanted, p.dialect)
-    sql = changed_rows_sql(select, schema, columns, p.obj.hash_key, listed, in_source)
+    sql = changed_rows_sql(select, schema, columns, p.obj.hash_key, listed, in_source, p.dialect)
     reader = p.session.stream(sql, p.obj.batch_size)
     con.register("rows_in", reader)
     hashed = "" if in_source else f", {row_hash(columns, reader.schema)} AS {hash_key}"
