@@ -1,6 +1,6 @@
 """Side-by-side benchmark: sync_assets against dlt, Sling and a hand-written baseline.
 
-    bash benchmarks/run.sh [--rows 1000000 5000000] [--rounds 3] [--cases full,incremental,backfill]
+    bash benchmarks/run.sh [--rows 1000000 5000000] [--rounds 3] [--cases full,incremental,hash,backfill]
 
 Starts a throwaway PostgreSQL server, builds a deterministic `orders` table per N, and runs
 each case for each tool, interleaved round by round. Every run is a whole process under
@@ -214,6 +214,8 @@ class Bench:
         ]
         if case == "incremental":
             cmd.append("--incremental")
+        if case == "hash":  # dlt's nearest: the whole source merged with strategy upsert
+            cmd.append("--upsert")
         wall, rss, _ = timed(cmd, self.env)
         return Run(wall, rss)
 
@@ -368,6 +370,8 @@ def run(args) -> Results:
                     full_case(bench, results, args.rounds, args.tools)
                 if "incremental" in args.cases:
                     incremental_case(bench, results, args.rounds, args.tools)
+                if "hash" in args.cases:
+                    hash_case(bench, results, args.rounds, args.tools)
                 if "backfill" in args.cases:
                     backfill_case(bench, results, args.rounds)
         for rows in args.memory_rows:
@@ -378,17 +382,21 @@ def run(args) -> Results:
     return results
 
 
+CASE_OBJECTS = {
+    "full": {"skip_unchanged": False},
+    "incremental": {"sync_type": "incremental", "sync_column": "updated_at", "merge_keys": ["id"]},
+    "hash": {"sync_type": "hash", "merge_keys": ["id"]},
+    "hash_native": {"sync_type": "hash", "merge_keys": ["id"], "hash_algo": "native"},
+}
+
+
 def _tools(bench: Bench, case: str, wanted: list[str]):
     tools = {
         "sync_assets": lambda t, fresh: bench.sync_assets(
             case,
             t,
             fresh,
-            **(
-                {"skip_unchanged": False}
-                if case == "full"
-                else {"sync_type": "incremental", "sync_column": "updated_at", "merge_keys": ["id"]}
-            ),
+            **CASE_OBJECTS[case],
         ),
         "dlt-connectorx": lambda t, fresh: bench.dlt("connectorx", case, t, fresh),
         "dlt-pyarrow": lambda t, fresh: bench.dlt("pyarrow", case, t, fresh),
@@ -401,8 +409,10 @@ def _tools(bench: Bench, case: str, wanted: list[str]):
 def supported(tool: str, target: str, case: str) -> bool:
     if tool == "sling" and target == "delta":
         return False  # Sling reads Delta but does not write it
-    if case == "incremental" and (target == "parquet" or tool == "baseline"):
+    if case.startswith(("incremental", "hash")) and (target == "parquet" or tool == "baseline"):
         return False  # merge needs a table format; the baseline is a plain copy
+    if case.startswith("hash") and tool == "sling":
+        return False  # Sling has no whole-source compare: its incremental needs an update key
     return True
 
 
@@ -447,6 +457,29 @@ def incremental_case(bench: Bench, results: Results, rounds: int, wanted) -> Non
         )
 
 
+def hash_case(bench: Bench, results: Results, rounds: int, wanted) -> None:
+    """After an initial load (not timed), each round updates 1% of the rows (no update key is
+    used: the whole source is compared): sync_assets with md5 (`hash`) and native
+    (`hash_native`) row hashes, against dlt merging the whole source (upsert)."""
+    cases = {
+        "hash": _tools(bench, "hash", [w for w in wanted if w in ("sync_assets",) + PEER_TOOLS]),
+        "hash_native": _tools(bench, "hash_native", [w for w in wanted if w == "sync_assets"]),
+    }
+    targets = ["duckdb", "postgres"]
+    for case, tools in cases.items():
+        for target in targets:
+            for name, fn in tools.items():
+                if supported(name, target, case):
+                    fn(target, True)
+    for r in range(rounds):
+        with psycopg.connect(bench.src, autocommit=True) as con:
+            con.execute(f"UPDATE orders SET amount = amount + 1 WHERE id % 100 = {50 + r}")
+        summary = bench.source_summary()
+        for case, tools in cases.items():
+            run_tools(bench, results, case, targets, tools, summary, fresh=False)
+        print(f"  {bench.rows:,} rows, round {r + 1}, hash: done", file=sys.stderr, flush=True)
+
+
 def backfill_case(bench: Bench, results: Results, rounds: int) -> None:
     """365 daily partitions of created_at, materialized as one range run, to Parquet and Delta."""
     # rows inserted by the incremental case carry created_at = now(), outside the 2024 range
@@ -486,7 +519,11 @@ def print_table(results: Results) -> None:
     )
     print(header + "\n" + "-" * len(header))
     for (case, target, tool, rows), res in results.items():
-        moved = rows // 100 + rows // 200 if case == "incremental" else rows
+        moved = {
+            "incremental": rows // 100 + rows // 200,
+            "hash": rows // 100,
+            "hash_native": rows // 100,
+        }.get(case, rows)
         median, step = res.median(), res.median("step")
         overhead = (
             statistics.median([r.wall - r.step for r in res.runs if r.step is not None])
@@ -548,6 +585,26 @@ def print_targets(results: Results) -> None:
                     f"incremental {target:8} {rows:>9,}: {inc / full:.0%} of the full copy (step alone {step_ratio:.0%}; target <= 10%)"
                     + (
                         f"; fastest peer {name} {fastest:.2f} s vs ours {inc:.2f} s"
+                        if fastest
+                        else ""
+                    )
+                )
+        for case, target in [
+            (c, t) for c in ("hash", "hash_native") for t in ("duckdb", "postgres")
+        ]:
+            hashed, full = (
+                med(case, target, "sync_assets", rows),
+                med("full", target, "sync_assets", rows),
+            )
+            if hashed and full:
+                step_ratio = (med(case, target, "sync_assets", rows, "step") or 0) / (
+                    med("full", target, "sync_assets", rows, "step") or 1
+                )
+                fastest, name = peer("hash", target, rows)
+                lines.append(
+                    f"{case} {target:8} {rows:>9,}: {hashed / full:.0%} of the full copy (step alone {step_ratio:.0%}; target <= 25%)"
+                    + (
+                        f"; dlt merge (upsert) {name} {fastest:.2f} s vs ours {hashed:.2f} s"
                         if fastest
                         else ""
                     )
@@ -624,7 +681,7 @@ def main() -> None:
     )
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--cases", default="full,incremental,backfill")
+    parser.add_argument("--cases", default="full,incremental,hash,backfill")
     parser.add_argument("--tools", default="sync_assets,dlt-connectorx,dlt-pyarrow,sling,baseline")
     parser.add_argument(
         "--memory-rows",

@@ -167,15 +167,21 @@ CHANGES = (
 )
 
 
+@pytest.mark.parametrize("algo", ["md5", "native"])
 @pytest.mark.parametrize("target_kind", ["duckdb", "postgres", "delta"])
-def test_a_postgres_source_hashes_in_postgres(tmp_path, target_conn, target_kind, pg_uri):
-    """Common PostgreSQL types are hashed inside PostgreSQL; the changed rows come back by a
-    row-value key list (compound key)."""
+def test_a_postgres_source_hashes_in_postgres(tmp_path, target_conn, target_kind, pg_uri, algo):
+    """Common PostgreSQL types are hashed inside PostgreSQL (md5 of the canonical text, or
+    PostgreSQL's own row hash); the changed rows come back by a row-value key list."""
     project = _accounts_project(
-        tmp_path, target_conn, pg_uri, hash_columns=["owner", "balance", "active", "opened"]
+        tmp_path,
+        target_conn,
+        pg_uri,
+        hash_columns=["owner", "balance", "active", "opened"],
+        hash_algo=algo,
     )
     meta = project.materialize("accounts_sync")
     assert _counts(meta) == (50, 0, 0) and meta["sync/hash_computed_in"] == "source"
+    assert meta["sync/hash_encoding"].startswith(algo)
     _pg(pg_uri, CHANGES)
     meta = project.materialize("accounts_sync")
     assert _counts(meta) == (0, 10, 1) and '("id", "region") IN (VALUES' in meta["sync/source_sql"]
@@ -225,6 +231,20 @@ def test_postgres_and_duckdb_spell_the_same_hash(pg_uri):
     over_arrow = local.sql(f"SELECT id, {row_hash(cols, table.schema)} AS h FROM t").fetchall()
     assert sorted((r["id"], r["h"]) for r in in_pg) == sorted(over_arrow)
     assert len(over_arrow) == 51
+
+
+@pytest.mark.parametrize("target_kind", ["duckdb", "parquet"])
+def test_native_hash_of_a_duckdb_source(tmp_path, target_conn, target_kind):
+    project, src = items_project(
+        tmp_path, target_conn, sync_type="hash", merge_keys=["id"], hash_algo="native"
+    )
+    meta = project.materialize("items_sync")
+    assert meta["sync/hash_encoding"].startswith("native") and _counts(meta) == (300, 0, 0)
+    update_items(src, "id <= 3")
+    delete_items(src, "id = 4")
+    assert _counts(project.materialize("items_sync")) == (0, 3, 1)
+    assert project.materialize("items_sync")["sync/skipped"]
+    assert_same_rows(source_rows(src).select(CARRIED), project.target_table("items_sync"), "id")
 
 
 def test_the_hash_is_the_same_in_a_duckdb_source_and_over_arrow(tmp_path):

@@ -226,13 +226,11 @@ def hash_reads(dialect: str) -> list[tuple[str, str]]:
     return [
         (
             "hash: source keys and hashed columns",
-            hash_diff.source_hashes_sql(select, SCHEMA, KEYS, columns, False, dialect),
+            hash_diff.source_hashes_sql(select, KEYS, columns, None),
         ),
         (
             "hash: changed rows by key",
-            hash_diff.changed_rows_sql(
-                select, SCHEMA, columns, "_sync_hash", listed, False, dialect
-            ),
+            hash_diff.changed_rows_sql(select, "_sync_hash", listed, None),
         ),
     ]
 

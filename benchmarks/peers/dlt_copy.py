@@ -1,6 +1,8 @@
 """dlt's sql_table -> one destination. Runs in .venv-bench.
 
-python dlt_copy.py SOURCE_URI BACKEND DEST OUT [TARGET_URI] [--incremental]
+python dlt_copy.py SOURCE_URI BACKEND DEST OUT [TARGET_URI] [--incremental | --upsert]
+--upsert: the whole table merged on id with dlt's upsert strategy (MERGE where the
+destination has it), the nearest dlt has to a whole-source compare
 BACKEND: pyarrow | connectorx;  DEST: parquet | delta | duckdb | postgres
 """
 
@@ -16,6 +18,10 @@ def main() -> None:
     uri, backend, dest, out = sys.argv[1:5]
     target_uri = sys.argv[5] if len(sys.argv) > 5 and not sys.argv[5].startswith("--") else None
     incremental = "--incremental" in sys.argv
+    upsert = "--upsert" in sys.argv
+    disposition = "merge" if incremental else "replace"
+    if upsert:
+        disposition = {"disposition": "merge", "strategy": "upsert"}
     resource = sql_table(
         credentials=uri,
         table="orders",
@@ -24,7 +30,7 @@ def main() -> None:
         chunk_size=100_000,
         reflection_level="full_with_precision",
         incremental=dlt.sources.incremental("updated_at") if incremental else None,
-        write_disposition="merge" if incremental else "replace",
+        write_disposition=disposition,
         primary_key="id",
     )
     fmt = None

@@ -414,6 +414,10 @@ class SyncObject(_Strict):
     hash_columns: list[str] | None = None
     exclude_columns: list[str] = Field(default_factory=list)
     hash_key: str = Field(default="_sync_hash", pattern=IDENT)
+    # md5: of the canonical row text, the same in every engine; native: the source engine's own
+    # 64-bit hash of the typed values (PostgreSQL, DuckDB), fastest, not comparable across
+    # engines or their versions (a change rewrites every row once)
+    hash_algo: Literal["md5", "native"] = "md5"
     # 1: a target row per key, overwritten; 2: a history row per version of each key
     scd_type: Literal[1, 2] = 1
     scd: ScdSpec = ScdSpec()

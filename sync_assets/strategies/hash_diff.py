@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from sync_assets import duck
 from sync_assets.columns import DELETED_FLAG, SOFT_DELETE_COLUMN
-from sync_assets.row_hash import ENCODING, hashed_columns, renders, row_hash
+from sync_assets.row_hash import ENCODING, hashed_columns, native_hash, renders, row_hash
 from sync_assets.sql.literals import quote_ident
 from sync_assets.sql.select import keys_in
 from sync_assets.strategies.planner import Planner, SyncBatch
@@ -51,16 +51,16 @@ def plan(p: Planner) -> SyncBatch:
     if missing:
         raise ValueError(f"field 'merge_keys': {missing} are not columns of the synced rows")
     columns = hashed_columns(schema, keys, obj.hash_columns, obj.exclude_columns, [obj.hash_key])
-    in_source = renders(columns, schema, p.dialect)
+    in_source_hash, encoding = source_hash(obj.hash_algo, columns, schema, p.dialect)
     con = duck.connect()
     try:
-        _load_source_hashes(p, con, select, schema, keys, columns, in_source)
+        _load_source_hashes(p, con, select, schema, keys, columns, in_source_hash)
         _load_target_hashes(p, con, schema, keys)
         inserts, updates, deletes, rows = _diff(con, keys, obj.deletes_missing)
         notes = {
             "sync/hash_columns": ", ".join(columns),
-            "sync/hash_computed_in": "source" if in_source else "sync process",
-            "sync/hash_encoding": f"md5 of the canonical row text {ENCODING}",
+            "sync/hash_computed_in": "source" if in_source_hash else "sync process",
+            "sync/hash_encoding": encoding,
             "sync/rows_unchanged": rows - inserts - updates,
         }
         if not (inserts or updates or deletes):
@@ -68,7 +68,9 @@ def plan(p: Planner) -> SyncBatch:
             batch = p.skip("no row changed since the last sync (every hash matches)")
             batch.notes.update(notes)
             return batch
-        reader, sql = _changes(p, con, select, schema, keys, columns, in_source, inserts + updates)
+        reader, sql = _changes(
+            p, con, select, schema, keys, columns, in_source_hash, inserts + updates
+        )
     except BaseException:
         con.close()
         raise
@@ -91,40 +93,43 @@ def _names(columns) -> str:
     return ", ".join(quote_ident(c) for c in columns)
 
 
-def source_hashes_sql(
-    select: str, schema: pa.Schema, keys, columns, in_source: bool, dialect: str
-) -> str:
-    """Step 1's source query: keys and row hash (hashed in the source), or keys and the
-    hashed columns (hashed in the sync process)."""
-    if in_source:
-        hashed = row_hash(columns, schema, dialect)
+def source_hash(algo: str, columns, schema: pa.Schema, dialect: str) -> tuple[str | None, str]:
+    """(the hash as an expression of the source's SQL, or None: hashed in the sync process;
+    what the hash is, for metadata)."""
+    if algo == "native":
+        native = native_hash(columns, dialect)
+        if native:
+            return native, f"native ({dialect}'s own 64-bit row hash)"
+    canonical = f"md5 of the canonical row text {ENCODING}"
+    if algo == "native":
+        canonical += f" ({dialect} has no native row hash here)"
+    return (row_hash(columns, schema, dialect) if renders(columns, schema, dialect) else None), (
+        canonical
+    )
+
+
+def source_hashes_sql(select: str, keys, columns, hashed: str | None) -> str:
+    """Step 1's source query: keys and the row hash `hashed` (computed in the source), or
+    keys and the hashed columns (hashed in the sync process)."""
+    if hashed:
         return f"SELECT {_names(keys)}, {hashed} AS {HASH} FROM ({select}) q"
     return f"SELECT {_names(dict.fromkeys(list(keys) + list(columns)))} FROM ({select}) q"
 
 
-def changed_rows_sql(
-    select: str,
-    schema: pa.Schema,
-    columns,
-    hash_key: str,
-    listed: str | None,
-    in_source: bool,
-    dialect: str,
-) -> str:
-    """Step 4's source query: the synced rows (with their hash when hashed in the source),
+def changed_rows_sql(select: str, hash_key: str, listed: str | None, hashed: str | None) -> str:
+    """Step 4's source query: the synced rows (with their hash when computed in the source),
     only those whose key is `listed` when a key-list predicate is given."""
-    hashed = row_hash(columns, schema, dialect) if in_source else None
     extra = f", {hashed} AS {quote_ident(hash_key)}" if hashed else ""
     where = f" WHERE {listed}" if listed else ""
     return f"SELECT q.*{extra} FROM ({select}) q{where}"
 
 
-def _load_source_hashes(p: Planner, con, select, schema, keys, columns, in_source) -> None:
+def _load_source_hashes(p: Planner, con, select, schema, keys, columns, in_source_hash) -> None:
     """Table `src` (keys, HASH) of the source rows in the run's window."""
-    sql = source_hashes_sql(select, schema, keys, columns, in_source, p.dialect)
+    sql = source_hashes_sql(select, keys, columns, in_source_hash)
     reader = p.session.stream(sql, p.obj.batch_size)
     con.register("src_in", reader)
-    if in_source:
+    if in_source_hash:
         con.execute("CREATE TEMP TABLE src AS SELECT * FROM src_in")
     else:
         hashed = row_hash(columns, reader.schema)
@@ -199,7 +204,7 @@ def _diff(con, keys, deletes_missing: bool) -> tuple[int, int, int, int]:
     return tuple(int(c) for c in counts)
 
 
-def _changes(p: Planner, con, select, schema, keys, columns, in_source, upserts: int):
+def _changes(p: Planner, con, select, schema, keys, columns, in_source_hash, upserts: int):
     """The change stream: rows of new and changed keys with their hash, then gone keys."""
     hash_key = quote_ident(p.obj.hash_key)
     listed = None
@@ -207,10 +212,10 @@ def _changes(p: Planner, con, select, schema, keys, columns, in_source, upserts:
     if upserts <= limit:
         wanted = con.sql(f"SELECT {_names(keys)} FROM diff WHERE kind <> 'D'").to_arrow_table()
         listed = keys_in(keys, [schema.field(k).type for k in keys], wanted, p.dialect)
-    sql = changed_rows_sql(select, schema, columns, p.obj.hash_key, listed, in_source, p.dialect)
+    sql = changed_rows_sql(select, p.obj.hash_key, listed, in_source_hash)
     reader = p.session.stream(sql, p.obj.batch_size)
     con.register("rows_in", reader)
-    hashed = "" if in_source else f", {row_hash(columns, reader.schema)} AS {hash_key}"
+    hashed = "" if in_source_hash else f", {row_hash(columns, reader.schema)} AS {hash_key}"
     semi = ""
     if listed is None:
         match = " AND ".join(f"s.{quote_ident(k)} = c.{quote_ident(k)}" for k in keys)
