@@ -80,8 +80,11 @@ def test_incremental_append_survives_kill(tmp_path, target_conn, target_kind, po
     "target_kind, point",
     [c for c in CASES if c[1] in ("mid_stream", "before_commit", "files_written")],
 )
-def test_merge_survives_kill(tmp_path, target_conn, target_kind, point):
-    project, src = project_for(tmp_path, target_conn, sync_type="merge", merge_keys=["id"])
+@pytest.mark.parametrize("sync_type", ["merge", "hash"])
+def test_merge_survives_kill(tmp_path, target_conn, target_kind, point, sync_type):
+    """A whole-source merge or a hash sync: before or after, then exact (and a hash rerun
+    finds every hash matching)."""
+    project, src = project_for(tmp_path, target_conn, sync_type=sync_type, merge_keys=["id"])
     project.materialize("items_sync")
     before = project.target_table("items_sync")
     insert_items(src, 10_000, 1500)
@@ -91,6 +94,8 @@ def test_merge_survives_kill(tmp_path, target_conn, target_kind, point):
     assert_before_or_after(project, before, source_rows(src))
     project.materialize("items_sync")
     assert_same_rows(source_rows(src), project.target_table("items_sync"), "id")
+    if sync_type == "hash":
+        assert project.materialize("items_sync")["sync/skipped"]
 
 
 @pytest.mark.parametrize("target_kind", list(POINTS))
@@ -141,25 +146,6 @@ def test_soft_delete_merge_survives_kill(tmp_path, target_conn, target_kind, poi
     assert _marks(project) in (before, after)
     project.materialize("items_sync")
     assert _marks(project) == after
-
-
-@pytest.mark.parametrize(
-    "target_kind, point",
-    [c for c in CASES if c[1] in ("mid_stream", "before_commit", "files_written")],
-)
-def test_hash_sync_survives_kill(tmp_path, target_conn, target_kind, point):
-    """The target is before or after; the rerun compares hashes again and ends exact."""
-    project, src = project_for(tmp_path, target_conn, sync_type="hash", merge_keys=["id"])
-    project.materialize("items_sync")
-    before = project.target_table("items_sync")
-    insert_items(src, 10_000, 1500)
-    update_items(src, "id % 7 = 0")
-    delete_items(src, "id % 11 = 0")
-    killed_sync(project, "items_sync", point)
-    assert_before_or_after(project, before, source_rows(src))
-    project.materialize("items_sync")
-    assert_same_rows(source_rows(src), project.target_table("items_sync"), "id")
-    assert project.materialize("items_sync")["sync/skipped"]
 
 
 @pytest.mark.parametrize(

@@ -295,3 +295,35 @@ def test_change_tracking_stream_history(tmp_path, target_conn):
     ]
     assert not by_key[3][0]["is_current"]
     assert _instant(by_key[3][0]["valid_to"]) == dt.datetime(2025, 1, 2, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize("target_kind", ["duckdb", "delta", "postgres"])
+def test_late_commits_and_null_sync_columns_add_no_spurious_versions(
+    tmp_path, target_conn, target_kind
+):
+    """With a lookback, re-read rows that did not change add no version; a row committed late
+    with an old updated_at is versioned; rows whose sync column is NULL (re-read every run
+    with merge_keys) get one version and no more."""
+    project, src = items_project(
+        tmp_path,
+        target_conn,
+        sync_type="incremental",
+        sync_column="updated_at",
+        merge_keys=["id"],
+        lookback="1d",
+        scd_type=2,
+    )
+    duck(src, "UPDATE items SET updated_at = NULL WHERE id IN (7, 8)")
+    assert _scd(project.materialize("items_sync")) == (300, 0, 0)
+    assert _scd(project.materialize("items_sync")) == (0, 0, 0)  # lookback + NULLs re-read
+    # committed late: a change stamped before the watermark, inside the lookback
+    duck(
+        src,
+        "UPDATE items SET name = 'late', updated_at = TIMESTAMP '2025-03-01 00:04:00' WHERE id = 250",
+    )
+    duck(src, "UPDATE items SET name = 'null changed' WHERE id = 7")
+    assert _scd(project.materialize("items_sync")) == (0, 2, 0)
+    versions = history(project)
+    assert versions[(250,)][-1]["name"] == "late" and len(versions[(250,)]) == 2
+    assert versions[(7,)][-1]["name"] == "null changed" and len(versions[(8,)]) == 1
+    assert _scd(project.materialize("items_sync")) == (0, 0, 0)

@@ -21,6 +21,7 @@ write side costs what the change costs. Compound keys are compared column by col
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
 
@@ -54,8 +55,16 @@ def plan(p: Planner) -> SyncBatch:
     in_source_hash, encoding = source_hash(obj.hash_algo, columns, schema, p.dialect)
     con = duck.connect()
     try:
-        _load_source_hashes(p, con, select, schema, keys, columns, in_source_hash)
-        _load_target_hashes(p, con, schema, keys)
+        # the target's hashes are read on a second connection while the source computes its
+        # own: two servers (or the source and this process) work at once
+        cursor = con.cursor()
+        try:
+            with ThreadPoolExecutor(1) as pool:
+                target_side = pool.submit(_load_target_hashes, p, cursor, schema, keys)
+                _load_source_hashes(p, con, select, schema, keys, columns, in_source_hash)
+                target_side.result()
+        finally:
+            cursor.close()
         inserts, updates, deletes, rows = _diff(con, keys, obj.deletes_missing)
         notes = {
             "sync/hash_columns": ", ".join(columns),
@@ -130,12 +139,10 @@ def _load_source_hashes(p: Planner, con, select, schema, keys, columns, in_sourc
     reader = p.session.stream(sql, p.obj.batch_size)
     con.register("src_in", reader)
     if in_source_hash:
-        con.execute("CREATE TEMP TABLE src AS SELECT * FROM src_in")
+        con.execute("CREATE TABLE src AS SELECT * FROM src_in")
     else:
         hashed = row_hash(columns, reader.schema)
-        con.execute(
-            f"CREATE TEMP TABLE src AS SELECT {_names(keys)}, {hashed} AS {HASH} FROM src_in"
-        )
+        con.execute(f"CREATE TABLE src AS SELECT {_names(keys)}, {hashed} AS {HASH} FROM src_in")
     con.unregister("src_in")
     nulls = " OR ".join(f"{quote_ident(k)} IS NULL" for k in keys)
     n_null = _one(con, f"SELECT count(*) FROM src WHERE {nulls}")[0]
@@ -162,7 +169,7 @@ def _load_target_hashes(p: Planner, con, schema: pa.Schema, keys) -> None:
     if existing is None:
         fields = [schema.field(k) for k in keys] + [pa.field(HASH, pa.string())]
         con.register("tgt_in", pa.table({f.name: pa.array([], f.type) for f in fields}))
-        con.execute("CREATE TEMP TABLE tgt AS SELECT * FROM tgt_in")
+        con.execute("CREATE TABLE tgt AS SELECT * FROM tgt_in")
         con.unregister("tgt_in")
         return
     flags = (hash_key, SOFT_DELETE_COLUMN, p.obj.scd.is_current)
@@ -174,9 +181,7 @@ def _load_target_hashes(p: Planner, con, schema: pa.Schema, keys) -> None:
         where = f" WHERE {quote_ident(SOFT_DELETE_COLUMN)} IS NOT TRUE"
     elif p.obj.scd_type == 2 and p.obj.scd.is_current in existing.names:
         where = f" WHERE {quote_ident(p.obj.scd.is_current)} IS TRUE"  # current versions
-    con.execute(
-        f"CREATE TEMP TABLE tgt AS SELECT {_names(keys)}, {stored} AS {HASH} FROM tgt_in{where}"
-    )
+    con.execute(f"CREATE TABLE tgt AS SELECT {_names(keys)}, {stored} AS {HASH} FROM tgt_in{where}")
     con.unregister("tgt_in")
 
 
@@ -188,7 +193,7 @@ def _diff(con, keys, deletes_missing: bool) -> tuple[int, int, int, int]:
         for k in keys
     )
     con.execute(
-        f"""CREATE TEMP TABLE diff AS SELECT {picked},
+        f"""CREATE TABLE diff AS SELECT {picked},
             CASE WHEN t.{SEEN} IS NULL THEN 'I' WHEN s.{SEEN} IS NULL THEN 'D' ELSE 'U' END AS kind
         FROM (SELECT *, TRUE AS {SEEN} FROM src) s
         FULL OUTER JOIN (SELECT *, TRUE AS {SEEN} FROM tgt) t ON {match}
