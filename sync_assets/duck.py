@@ -35,3 +35,10 @@ def connect(
     # row order carries no meaning in a sync; without it DuckDB streams instead of buffering
     con.execute("SET preserve_insertion_order = false")
     return con
+
+
+def first_row(con: duckdb.DuckDBPyConnection, sql: str) -> tuple | None:
+    """The first row of a small query, its result fetched to the end: DuckDB refuses other
+    work on a connection beside an unfinished result."""
+    rows = con.execute(sql).fetchall()
+    return rows[0] if rows else None

@@ -96,12 +96,6 @@ def plan(p: Planner) -> SyncBatch:
     return batch
 
 
-def _one(con, sql: str) -> tuple | None:
-    """The first row of a small query, its result fetched to the end (DuckDB wants that)."""
-    rows = con.execute(sql).fetchall()
-    return rows[0] if rows else None
-
-
 def _names(columns) -> str:
     return ", ".join(quote_ident(c) for c in columns)
 
@@ -146,7 +140,7 @@ def _load_source_hashes(p: Planner, con, select, schema, keys, columns, in_sourc
     con.unregister("src_in")
     nulls = " OR ".join(f"{quote_ident(k)} IS NULL" for k in keys)
     distinct = quote_ident(keys[0]) if len(keys) == 1 else f"({_names(keys)})"
-    n_null, n_dupes = _one(
+    n_null, n_dupes = duck.first_row(
         con,
         f"SELECT count(*) FILTER (WHERE {nulls}), count(*) - count(DISTINCT {distinct}) FROM src",
     )
@@ -155,7 +149,7 @@ def _load_source_hashes(p: Planner, con, select, schema, keys, columns, in_sourc
             f"merge_keys {keys}: {n_null} source rows of this run have a NULL key; a hash sync "
             "matches rows by key, so every key column must have a value"
         )
-    dupes = n_dupes and _one(
+    dupes = n_dupes and duck.first_row(
         con, f"SELECT {_names(keys)}, count(*) FROM src GROUP BY ALL HAVING count(*) > 1 LIMIT 1"
     )
     if dupes:
@@ -176,7 +170,7 @@ def _load_target_hashes(p: Planner, con, schema: pa.Schema, keys) -> None:
     """Table `tgt` (keys, HASH) of the live target rows in the run's window; a table that
     does not exist yet, or lacks the hash column, has no hashes to match."""
     hash_key = p.obj.hash_key
-    existing = p.target.describe()["schema"] if p.target is not None else None
+    existing = p.target.arrow_schema() if p.target is not None else None
     if existing is None:
         fields = [schema.field(k) for k in keys] + [pa.field(HASH, pa.uint64())]
         con.register("tgt_in", pa.table({f.name: pa.array([], f.type) for f in fields}))
@@ -212,7 +206,7 @@ def _diff(con, keys, deletes_missing: bool) -> tuple[int, int, int, int]:
     )
     if not deletes_missing:
         con.execute("DELETE FROM diff WHERE kind = 'D'")
-    counts = _one(
+    counts = duck.first_row(
         con,
         "SELECT count(*) FILTER (kind = 'I'), count(*) FILTER (kind = 'U'), "
         "count(*) FILTER (kind = 'D'), (SELECT count(*) FROM src) FROM diff",

@@ -112,14 +112,10 @@ class _History:
         rows = self.con.execute("DESCRIBE inc").fetchall()
         return next(r[1] for r in rows if r[0] == self.scd.validity_column)
 
-    def _one(self, sql: str):
-        rows = self.con.execute(sql).fetchall()  # drained: DuckDB refuses work beside a result
-        return rows[0] if rows else None
-
     def load_current(self, p: Planner, whole: bool) -> None:
         """Table `cur`: the target's current versions in the window (of the incoming keys,
         unless the whole source is compared)."""
-        existing = p.target.describe()["schema"] if p.target is not None else None
+        existing = p.target.arrow_schema() if p.target is not None else None
         if existing is None:
             self.con.execute(
                 f"CREATE TEMP TABLE cur AS SELECT *, CAST(NULL AS {self.vf_type}) AS {self.vf}, "
@@ -176,17 +172,18 @@ class _History:
             f"FALSE AS {self.cur}) FROM cur AS c LEFT JOIN ver AS v ON {by_version} "
             f"WHERE (v.{OLD} IS NOT NULL AND v.{self.vf} > v.{OLD}){went}"
         )
-        new, changed = self._one(
-            f"SELECT count(*) FILTER ({OLD} IS NULL), count(*) FILTER ({OLD} IS NOT NULL) FROM ver"
+        new, changed = duck.first_row(
+            self.con,
+            f"SELECT count(*) FILTER ({OLD} IS NULL), count(*) FILTER ({OLD} IS NOT NULL) FROM ver",
         )
-        closed = self._one("SELECT count(*) FROM closed")[0]
-        replaced = self._one(f"SELECT count(*) FROM ver WHERE {OLD} < {self.vf}")[0]
+        closed = duck.first_row(self.con, "SELECT count(*) FROM closed")[0]
+        replaced = duck.first_row(self.con, f"SELECT count(*) FROM ver WHERE {OLD} < {self.vf}")[0]
         return int(new), int(changed), int(closed) - int(replaced)
 
     def _check_order(self) -> None:
         keys = ", ".join(quote_ident(k) for k in self.keys)
-        back = self._one(
-            f"SELECT {keys}, {OLD}, {self.vf} FROM ver WHERE {self.vf} < {OLD} LIMIT 1"
+        back = duck.first_row(
+            self.con, f"SELECT {keys}, {OLD}, {self.vf} FROM ver WHERE {self.vf} < {OLD} LIMIT 1"
         )
         if back:
             raise ValueError(

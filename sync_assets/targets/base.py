@@ -127,6 +127,11 @@ class Target(ABC):
     def count_rows(self, window: TargetWindow | None = None) -> int | None:
         """Rows in the table (or in one window of it); None if the table does not exist."""
 
+    def arrow_schema(self) -> pa.Schema | None:
+        """The table's Arrow schema (None if it does not exist); targets whose describe()
+        counts rows answer this from their catalog alone."""
+        return self.describe()["schema"]
+
     @abstractmethod
     def describe(self) -> dict:
         """Row count and Arrow schema of the table as it is now (None, None if missing)."""

@@ -5,6 +5,7 @@ updates, and a dry run has no commit to report anything)."""
 
 from __future__ import annotations
 
+from sync_assets import duck
 from sync_assets.columns import DELETED_FLAG, SOFT_DELETE_COLUMN
 from sync_assets.sql.flavors import DUCKDB
 from sync_assets.sql.literals import quote_ident
@@ -12,9 +13,7 @@ from sync_assets.sql.statements import differs, key_match
 
 
 def _count(con, sql: str) -> int:
-    return int(
-        con.execute(sql).fetchall()[0][0]
-    )  # drained: DuckDB refuses work beside an open result
+    return int(duck.first_row(con, sql)[0])
 
 
 def count_rows(con, relation: str) -> int:

@@ -300,6 +300,10 @@ class SqlTarget(Target):
             pred = window_predicate(window, schema, self.dialect, self.table_sql)
             return int(s.scalar(sql.count_sql(self.table_sql, pred, self.flavor)))
 
+    def arrow_schema(self) -> pa.Schema | None:
+        with self.session(autocommit=True) as s:
+            return s.table_schema(self.schema, self.table)
+
     def describe(self) -> dict:
         with self.session(autocommit=True) as s:
             schema = s.table_schema(self.schema, self.table)
