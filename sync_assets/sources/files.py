@@ -1,7 +1,9 @@
 """Parquet and Delta tables as sources, queried through an in-memory DuckDB.
 
-DuckDB scans the files (Parquet) or the Arrow dataset (Delta, via deltalake) lazily, with
-projection and filters pushed down, so the same SQL builders serve every file source.
+DuckDB scans the files (Parquet) or the Delta table lazily, so the same SQL builders serve
+every file source. Delta tables are read through `delta_read.scannable`: deltalake's Arrow
+dataset (projection and filters pushed down), or its kernel scan for tables with deletion
+vectors or column mapping.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from contextlib import contextmanager
 
 from sync_assets import duck
 from sync_assets.config.models import DeltaConnection, ParquetConnection, SourceSpec
+from sync_assets.delta_read import scannable
 from sync_assets.lakehouse import delta_location
 from sync_assets.parquet_table import ParquetTable
 from sync_assets.paths import join, resolve
@@ -80,7 +83,7 @@ class DeltaSource(Source):
         con = duck.connect()
         try:
             # one table version for the whole session: probe and read agree
-            con.register(VIEW, table.to_pyarrow_dataset())
+            con.register(VIEW, scannable(table, location))
             yield DeltaSession(con, table)
         finally:
             con.close()

@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
-from sync_assets import duck
+from sync_assets import delta_read, duck
 from sync_assets.columns import DELETED_AT_COLUMN
 from sync_assets.config.models import DeltaConnection, FabricLakehouseConnection
 from sync_assets.lakehouse import delta_location
@@ -228,7 +228,7 @@ class DeltaTarget(Target):
         try:
             con.register("incoming", reader)
             con.execute("CREATE TEMP TABLE s AS SELECT * FROM incoming").fetchall()
-            con.register("t", table.to_pyarrow_dataset())
+            con.register("t", delta_read.scannable(table, self.location))
             window = window_predicate(plan.window, reader.schema, "duckdb", self.location)
             alive = counts.alive(known, True)
             marked = counts.missing(
@@ -269,7 +269,7 @@ class DeltaTarget(Target):
                     committed=False,
                     ddl=ddl,
                 )
-            con.register("t", table.to_pyarrow_dataset())
+            con.register("t", delta_read.scannable(table, self.location))
             keys, known = list(plan.merge_keys), set(pa.schema(table.schema()).names)
             others = [
                 f.name for f in reader.schema if f.name not in keys and f.name != DELETED_FLAG
@@ -326,7 +326,7 @@ class DeltaTarget(Target):
                 if plan.soft_delete and SOFT_DELETE_COLUMN in known
                 else ""
             )
-            con.register("t", table.to_pyarrow_dataset())
+            con.register("t", delta_read.scannable(table, self.location))
             deleted = counts.flagged_deletes(
                 con, "s", "t", keys, counts.alive(known, plan.soft_delete)
             )
@@ -370,25 +370,22 @@ class DeltaTarget(Target):
         if table is None:
             return 0
         if window is None:
-            return int(table.count())
-        dataset = table.to_pyarrow_dataset()
-        pred = window_predicate(window, dataset.schema, "duckdb", self.location)
+            return delta_read.count_rows(table, self.location)
+        pred = window_predicate(window, pa.schema(table.schema()), "duckdb", self.location)
         con = duck.connect()
         try:
-            con.register("t", dataset)
+            con.register("t", delta_read.scannable(table, self.location))
             return con.execute(f"SELECT count(*) FROM t WHERE {pred}").fetchone()[0]
         finally:
             con.close()
 
     def read(self, window: TargetWindow | None = None, columns=None) -> pa.RecordBatchReader:
-        dataset = DeltaTable(
-            self.location, storage_options=self.storage_options
-        ).to_pyarrow_dataset()
+        table = DeltaTable(self.location, storage_options=self.storage_options)
         if window is None:
-            return dataset.scanner(columns=list(columns) if columns else None).to_reader()
+            return delta_read.reader(table, self.location, list(columns) if columns else None)
         con = duck.connect()
-        con.register("t", dataset)
-        pred = window_predicate(window, dataset.schema, "duckdb", self.location)
+        con.register("t", delta_read.scannable(table, self.location))
+        pred = window_predicate(window, pa.schema(table.schema()), "duckdb", self.location)
         listed = ", ".join(quote_ident(c) for c in columns) if columns else "*"
         reader = con.sql(f"SELECT {listed} FROM t WHERE {pred}").to_arrow_reader(100_000)
 
@@ -399,7 +396,7 @@ class DeltaTarget(Target):
         if table is None:
             return {"row_count": None, "schema": None}
         return {
-            "row_count": int(table.count()),
+            "row_count": delta_read.count_rows(table, self.location),
             "schema": pa.schema(table.schema()),
             "sql_types": delta_types(table),
         }
