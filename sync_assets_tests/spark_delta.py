@@ -52,16 +52,6 @@ def z85_encode(data: bytes) -> str:
     return "".join(out)
 
 
-def z85_decode(text: str) -> bytes:
-    out = b""
-    for i in range(0, len(text), 5):
-        n = 0
-        for c in text[i : i + 5]:
-            n = n * 85 + Z85.index(c)
-        out += n.to_bytes(4, "big")
-    return out
-
-
 def roaring32(values: list[int]) -> bytes:
     """A 32-bit RoaringBitmap in the standard portable serialization (no run containers)."""
     groups: dict[int, list[int]] = {}
@@ -290,10 +280,8 @@ class SparkDeltaTable:
             "stats": self._stats(rows),
         }
         self.files[name] = {"add": add, "rows": rows, "deleted": set()}
-        actions = [{"add": add}]
-        if self.cdf:  # inserts of a blind append are read from the add itself
-            pass
-        return self._commit("WRITE", actions)
+        # no cdc action: change data readers take a blind append's inserts from its add
+        return self._commit("WRITE", [{"add": add}])
 
     def delete(
         self,
@@ -302,9 +290,12 @@ class SparkDeltaTable:
         operation: str = "DELETE",
         extra_actions: list[dict] | None = None,
         cdc_rows: pa.Table | None = None,
+        write_cdc: bool | None = None,
     ) -> int:
         """Delete the rows for which `where(row_dict)` holds, as deletion vectors on the files
-        holding them (one more DV per file, unioned with the one it had)."""
+        holding them (one more DV per file, unioned with the one it had). `write_cdc=False`
+        leaves out the `_change_data` file, as engines that skip it do: readers then derive
+        the deletes from the remove/add pair."""
         actions, deleted_rows = [], []
         dv_file = None
         for name, entry in self.files.items():
@@ -348,7 +339,7 @@ class SparkDeltaTable:
             actions += [{"remove": remove}, {"add": add}]
         if dv_file is not None:
             dv_file.close()
-        if self.cdf:
+        if self.cdf if write_cdc is None else write_cdc:
             changes = (
                 cdc_rows
                 if cdc_rows is not None

@@ -14,13 +14,13 @@ import pyroaring
 import pytest
 from deltalake import DeltaTable
 
+from sync_assets.delta_dv import dv_path, z85_decode
 from sync_assets.delta_read import KernelScan
 from sync_assets_tests.harness import Project, assert_same_rows
 from sync_assets_tests.spark_delta import (
     SparkDeltaTable,
     deletion_vector,
     roaring32,
-    z85_decode,
     z85_encode,
 )
 
@@ -75,6 +75,8 @@ def test_encodings_match_the_protocol_examples():
     dv_uuid = uuid.UUID("d2c639aa-8816-431a-aaf6-d3fe2512ff61")
     assert "ab" + z85_encode(dv_uuid.bytes) == "ab^-aqEH.-t@S}K{vb[*k^"
     assert uuid.UUID(bytes=z85_decode("^-aqEH.-t@S}K{vb[*k^")) == dv_uuid
+    described = {"storageType": "u", "pathOrInlineDv": "ab^-aqEH.-t@S}K{vb[*k^"}
+    assert dv_path(described) == f"ab/deletion_vector_{dv_uuid}.bin"
     # the bitmap of the protocol's inline example (rows 3, 4, 7, 11, 18, 29)
     example = z85_decode("wi5b=000010000siXQKl0rr91000f55c8Xg0@@D72lkbi5=-{L")
     assert roaring32([3, 4, 7, 11, 18, 29]) == example[12:40]
@@ -187,3 +189,34 @@ def test_partition_windows_read_the_logical_rows(tmp_path, mapping):
     assert_same_rows(
         pa.Table.from_pylist(day, schema=SCHEMA), project.target_table("orders_sync"), "id"
     )
+
+
+# ---------------------------------------------------------------------- the change data feed
+
+
+@pytest.mark.parametrize("target_kind", ["duckdb", "delta"])
+@pytest.mark.parametrize("mapping", [None, "name", "id"])
+def test_cdf_reads_changes_of_feature_tables(tmp_path, target_conn, mapping):
+    table = spark_table(tmp_path / "lake" / "dbo" / "orders", mapping, cdf=True)
+    project = lake_project(tmp_path, target_conn, sync_type="cdf", merge_keys=["id"])
+    meta = project.materialize("orders_sync")
+    assert meta["sync/cdf_decision"].startswith("first sync")
+    assert_same_rows(table.live_rows(), project.target_table("orders_sync"), "id")
+    later_changes(table)
+    meta = project.materialize("orders_sync")
+    assert meta["sync/cdf_decision"].startswith("changes of versions"), meta
+    # deletes: the 12 live multiples of 13; updates: the live multiples of 17 (not of 13)
+    live_before = set(range(1, 201)) - {i for i in range(1, 201) if i % 7 == 0 or i % 11 == 0}
+    updated = {i for i in live_before if i % 17 == 0 and i % 13}
+    assert (meta["sync/rows_inserted"], meta["sync/rows_updated"], meta["sync/rows_deleted"]) == (
+        20,
+        len(updated),
+        12,
+    )
+    assert_same_rows(table.live_rows(), project.target_table("orders_sync"), "id")
+    # a delete committed without a _change_data file: derived from the remove/add pair
+    table.delete(lambda r: r["id"] in (1, 2, 1000), storage="i", write_cdc=False)
+    meta = project.materialize("orders_sync")
+    assert meta["sync/cdf_decision"].startswith("changes of versions"), meta
+    assert meta["sync/rows_deleted"] == 3
+    assert_same_rows(table.live_rows(), project.target_table("orders_sync"), "id")

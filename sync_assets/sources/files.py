@@ -57,11 +57,12 @@ class ParquetSource(Source):
 
 
 class DeltaSession(DuckDBSession):
-    """A DuckDB session over one version of a Delta table, which it keeps (for the CDF)."""
+    """A DuckDB session over one version of a Delta table, which it keeps (for the CDF) with
+    the storage options it was opened with."""
 
-    def __init__(self, con, table):
+    def __init__(self, con, table, storage_options=None):
         super().__init__(con)
-        self.table = table
+        self.table, self.storage_options = table, storage_options
 
 
 class DeltaSource(Source):
@@ -84,6 +85,6 @@ class DeltaSource(Source):
         try:
             # one table version for the whole session: probe and read agree
             con.register(VIEW, scannable(table, location))
-            yield DeltaSession(con, table)
+            yield DeltaSession(con, table, options)
         finally:
             con.close()

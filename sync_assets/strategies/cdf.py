@@ -16,6 +16,8 @@ from __future__ import annotations
 import pyarrow as pa
 
 from sync_assets.columns import DELETED_FLAG
+from sync_assets.delta_cdf import ChangesGone, read_changes
+from sync_assets.delta_read import reader_features
 from sync_assets.sql.literals import quote_ident
 from sync_assets.strategies.change_feed import (
     ChangeFeedError,
@@ -72,7 +74,7 @@ def plan(p: Planner) -> SyncBatch:
     decision = decide(obj.change_mode, last, feed, ChangeDataFeedError)
     changes = None
     if decision.action == "changes":
-        changes, decision = _read_changes(table, last, version, decision)
+        changes, decision = _read_changes(p.session, last, version, decision)
     if decision.action == "skip":
         batch = p.skip(decision.reason)
     elif decision.action == "full":
@@ -86,15 +88,21 @@ def plan(p: Planner) -> SyncBatch:
     return batch
 
 
-def _read_changes(table, last: int, version: int, decision: Decision):
-    """The CDF stream of versions last+1..version, or a full-load decision when they are gone."""
+def _read_changes(session, last: int, version: int, decision: Decision):
+    """The CDF stream of versions last+1..version, or a full-load decision when they are gone.
+    Column-mapped tables are read from the log by `delta_cdf` (deltalake's load_cdf refuses
+    them); others by deltalake, deletion vectors included."""
     from deltalake.exceptions import DeltaError  # lazy: deltalake loads only for Delta work
 
+    table = session.table
     try:
-        reader = pa.RecordBatchReader.from_stream(
-            table.load_cdf(starting_version=last + 1, ending_version=version)
-        )
-    except DeltaError as exc:
+        if "columnMapping" in reader_features(table):
+            reader = read_changes(table, session.storage_options, last + 1, version)
+        else:
+            reader = pa.RecordBatchReader.from_stream(
+                table.load_cdf(starting_version=last + 1, ending_version=version)
+            )
+    except (DeltaError, ChangesGone) as exc:
         return None, Decision(
             "full", f"versions after {last} are no longer readable ({exc}): full reload"
         )
