@@ -29,6 +29,28 @@ class DeltaFeatureError(RuntimeError):
     """The table uses a Delta feature that no reader (or writer) here supports."""
 
 
+def open_table(location: str, storage_options=None):
+    """The DeltaTable at `location`; a table whose protocol the kernel refuses to load (an
+    unknown reader feature) is a DeltaFeatureError naming the table and the feature."""
+    import re
+
+    from deltalake import DeltaTable
+    from deltalake.exceptions import DeltaError, TableNotFoundError
+
+    try:
+        return DeltaTable(location, storage_options=storage_options)
+    except TableNotFoundError:
+        raise
+    except DeltaError as exc:
+        unsupported = re.search(r"Feature '([^']+)' is not supported", str(exc))
+        if not unsupported:
+            raise
+        raise DeltaFeatureError(
+            f"Delta table {location} requires table feature '{unsupported.group(1)}', which "
+            f"no reader here supports (readable: {sorted(KERNEL_READS)}); nothing was read"
+        ) from None
+
+
 def reader_features(table) -> set[str]:
     """The table's reader features, with the one that reader version 2 implies."""
     protocol = table.protocol()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -220,3 +221,218 @@ def test_cdf_reads_changes_of_feature_tables(tmp_path, target_conn, mapping):
     assert meta["sync/cdf_decision"].startswith("changes of versions"), meta
     assert meta["sync/rows_deleted"] == 3
     assert_same_rows(table.live_rows(), project.target_table("orders_sync"), "id")
+
+
+# ---------------------------------------------------------------------- the Delta target
+
+
+def into_spark_table(tmp_path, mapping=None, **kw) -> tuple[Project, SparkDeltaTable, Path]:
+    """A plain Delta source of ids 1..200 (some changed) synced into a Spark-written target
+    table that deletion vectors already removed rows from."""
+    from deltalake import write_deltalake
+
+    source = rows(1, 200)
+    amounts = [f"{i}.25" if i % 3 else "0.50" for i in range(1, 201)]
+    source = source.set_column(2, "amount", pa.array(amounts).cast(pa.decimal128(12, 2)))
+    write_deltalake(str(tmp_path / "lake" / "dbo" / "orders"), source)
+    target_path = tmp_path / "gold" / "dbo" / "orders"
+    target = spark_table(target_path, mapping, **kw)
+    return source, target, target_path
+
+
+def gold_project(tmp_path, **obj) -> Project:
+    spec = {
+        "object_id": "orders_sync",
+        "source": {"connection": "lake", "schema": "dbo", "object": "orders"},
+        "target": {"connection": "gold", "schema": "dbo", "object": "orders"},
+        **obj,
+    }
+    connections = {
+        "lake": {"type": "delta", "root": str(tmp_path / "lake")},
+        "gold": {"type": "delta", "root": str(tmp_path / "gold")},
+    }
+    return Project(tmp_path, connections, [spec])
+
+
+def protocol(path) -> tuple:
+    p = DeltaTable(str(path)).protocol()
+    return p.min_reader_version, p.min_writer_version, p.reader_features, p.writer_features
+
+
+@pytest.mark.parametrize("mapping", [None, "name", "id"])
+@pytest.mark.parametrize(
+    "sync",
+    [
+        {"sync_type": "merge", "merge_keys": ["id"]},
+        {"sync_type": "hash", "merge_keys": ["id"]},
+        {"sync_type": "full"},
+        {
+            "sync_type": "full",
+            "partition": {"column": "updated_at", "granularity": "daily", "start": "2025-01-01"},
+        },
+    ],
+    ids=["merge", "hash", "full", "partition"],
+)
+def test_target_writes_into_spark_tables_keeping_their_features(tmp_path, mapping, sync):
+    source, target, path = into_spark_table(tmp_path, mapping)
+    features = protocol(path)
+    project = gold_project(tmp_path, **sync)
+    day = "2025-01-03" if "partition" in sync else None
+    if mapping and sync["sync_type"] == "hash":  # the hash column would be a new column
+        with pytest.raises(Exception, match=r"cannot add columns.*\['_sync_hash'\].*nothing"):
+            project.materialize("orders_sync")
+        assert protocol(path) == features and kernel_rows(path).num_rows == 156
+        return
+    meta = project.materialize("orders_sync", partition=day)
+    got = kernel_rows(path)
+    if "partition" in sync:  # the window replaced exactly; the rest is the table as it was
+        in_day = lambda r: r["updated_at"].date() == dt.date(2025, 1, 3)  # noqa: E731
+        want = [r for r in target.live_rows().to_pylist() if not in_day(r)]
+        want += [r for r in source.to_pylist() if in_day(r)]
+        expected = pa.Table.from_pylist(want, schema=SCHEMA)
+    else:
+        expected = source
+    assert_same_rows(expected, got, "id")
+    assert protocol(path) == features  # no protocol change: features kept
+    # counted without the rows DVs removed (the table's or the window's rows)
+    if day:
+        assert meta["dagster/partition_row_count"] == 24
+    else:
+        assert meta["dagster/row_count"] == expected.num_rows
+    if sync["sync_type"] != "full":  # the keys DVs had removed come back as inserts
+        assert meta["sync/rows_inserted"] == 200 - target.live_rows().num_rows
+    newest = max(path.rglob("part-*.parquet"), key=lambda f: f.stat().st_mtime)
+    names = pq.read_schema(newest).names
+    assert all(n.startswith("col-") for n in names) if mapping else "id" in names
+
+
+def test_target_refuses_writer_features_it_does_not_maintain(tmp_path):
+    import json
+
+    source, target, path = into_spark_table(tmp_path)
+    log = path / "_delta_log" / "00000000000000000000.json"
+    actions = [json.loads(line) for line in log.read_text().splitlines()]
+    for action in actions:
+        if "protocol" in action:
+            action["protocol"]["writerFeatures"].append("rowTracking")
+    log.write_text("\n".join(json.dumps(a) for a in actions) + "\n")
+    version = DeltaTable(str(path)).version()
+    project = gold_project(tmp_path, sync_type="merge", merge_keys=["id"])
+    with pytest.raises(Exception, match=r"writer feature\(s\) \['rowTracking'\].*nothing was"):
+        project.materialize("orders_sync")
+    assert DeltaTable(str(path)).version() == version
+
+
+@pytest.mark.parametrize(
+    "feature, said",
+    [
+        ("typeWidening", r"reader feature\(s\) \['typeWidening'\]"),  # deltalake loads it
+        ("geospatial", "table feature 'geospatial'"),  # the kernel refuses to load it
+    ],
+)
+def test_source_refuses_reader_features_it_cannot_read(tmp_path, feature, said):
+    import json
+
+    table = spark_table(tmp_path / "lake" / "dbo" / "orders")
+    log = table.path / "_delta_log" / "00000000000000000000.json"
+    actions = [json.loads(line) for line in log.read_text().splitlines()]
+    for action in actions:
+        if "protocol" in action:
+            action["protocol"]["readerFeatures"].append(feature)
+            action["protocol"]["writerFeatures"].append(feature)
+    log.write_text("\n".join(json.dumps(a) for a in actions) + "\n")
+    conn = {"type": "duckdb", "path": str(tmp_path / "wh.duckdb")}
+    project = lake_project(tmp_path, conn, sync_type="full")
+    with pytest.raises(Exception, match=f"dbo/orders requires {said}.*nothing was read"):
+        project.materialize("orders_sync")
+
+
+def test_check_constraint_violations_fail_clearly_and_write_nothing(tmp_path):
+    source, target, path = into_spark_table(tmp_path, constraints={"amount_over_one": "amount > 1"})
+    version = DeltaTable(str(path)).version()
+    project = gold_project(tmp_path, sync_type="merge", merge_keys=["id"])
+    with pytest.raises(
+        Exception,
+        match=r"rows failed validation.*CHECK amount_over_one: amount > 1.*nothing was written",
+    ):
+        project.materialize("orders_sync")
+    assert DeltaTable(str(path)).version() == version
+
+
+def test_generated_columns_are_computed_for_rows_without_them(tmp_path):
+    from deltalake import write_deltalake
+
+    schema = pa.schema([("id", pa.int64()), ("updated_at", pa.timestamp("us", "UTC"))])
+    stamps = [dt.datetime(2025, 1, 1, tzinfo=UTC) + dt.timedelta(hours=7 * i) for i in range(50)]
+    source = pa.table({"id": pa.array(range(50), pa.int64()), "updated_at": stamps}, schema=schema)
+    write_deltalake(str(tmp_path / "lake" / "dbo" / "orders"), source)
+    with_day = schema.append(pa.field("order_date", pa.date32()))
+    target = SparkDeltaTable(
+        tmp_path / "gold" / "dbo" / "orders",
+        with_day,
+        generated={"order_date": "CAST(updated_at AS DATE)"},
+    )
+    first = source.slice(0, 5)
+    target.append(first.append_column("order_date", pc_dates(first)))
+    project = gold_project(tmp_path, sync_type="merge", merge_keys=["id"])
+    project.materialize("orders_sync")
+    got = kernel_rows(target.path)
+    assert_same_rows(source.append_column("order_date", pc_dates(source)), got, "id")
+
+
+def pc_dates(table: pa.Table) -> pa.Array:
+    return pa.array([t.date() for t in table.column("updated_at").to_pylist()], pa.date32())
+
+
+NO_NTZ = SCHEMA.remove(SCHEMA.get_field_index("local_time"))
+
+
+@pytest.mark.parametrize(
+    "properties, schema, refused",
+    [
+        ({"delta.enableDeletionVectors": "true"}, NO_NTZ, r"reader feature\(s\) \['variantType'\]"),
+        (
+            {"delta.enableDeletionVectors": "true", "delta.columnMapping.mode": "name"},
+            NO_NTZ,
+            r"reader feature\(s\) \['variantType'\]",
+        ),
+        # delta-rs leaves columnMapping out of a reader-3 protocol (a timestamp_ntz column)
+        ({"delta.columnMapping.mode": "name"}, SCHEMA, "column mapping set but missing"),
+        ({"delta.columnMapping.mode": "name"}, NO_NTZ, None),
+        ({"delta.enableChangeDataFeed": "true"}, SCHEMA, None),
+    ],
+)
+def test_created_tables_are_readable_by_spark(tmp_path, properties, schema, refused):
+    from deltalake import write_deltalake
+
+    source = rows(1, 50).select(schema.names)
+    write_deltalake(str(tmp_path / "lake" / "dbo" / "orders"), source)
+    project = gold_project(tmp_path, sync_type="full")
+    gold = dict(project.connections["gold"], table_properties=properties)
+    project.write(dict(project.connections, gold=gold), project.objects)
+    path = tmp_path / "gold" / "dbo" / "orders"
+    if refused:
+        with pytest.raises(Exception, match=refused + ".*nothing was written"):
+            project.materialize("orders_sync")
+        assert not (path / "_delta_log").exists()
+        return
+    project.materialize("orders_sync")
+    features = DeltaTable(str(path)).protocol().reader_features or []
+    assert set(features) <= {"columnMapping", "deletionVectors", "timestampNtz"}
+    assert_same_rows(source, kernel_rows(path), "id")
+    # and our own source reads what the target wrote
+    conn = {"type": "duckdb", "path": str(tmp_path / "wh.duckdb")}
+    onward = Project(
+        tmp_path / "onward",
+        {"lake": {"type": "delta", "root": str(tmp_path / "gold")}, "tgt": conn},
+        [
+            {
+                "object_id": "o",
+                "source": {"connection": "lake", "schema": "dbo", "object": "orders"},
+                "target": {"connection": "tgt", "object": "orders"},
+                "sync_type": "full",
+            }
+        ],
+    )
+    onward.materialize("o")
+    assert_same_rows(source, onward.target_table("o"), "id")

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 from sync_assets import duck
 from sync_assets.config.models import DeltaConnection, ParquetConnection, SourceSpec
-from sync_assets.delta_read import scannable
+from sync_assets.delta_read import open_table, scannable
 from sync_assets.lakehouse import delta_location
 from sync_assets.parquet_table import ParquetTable
 from sync_assets.paths import join, resolve
@@ -77,10 +77,8 @@ class DeltaSource(Source):
 
     @contextmanager
     def session(self, spec: SourceSpec):
-        from deltalake import DeltaTable
-
         location, options = delta_location(self.conn, self.base_dir, spec.schema_, spec.object)
-        table = DeltaTable(location, storage_options=options)
+        table = open_table(location, options)
         con = duck.connect()
         try:
             # one table version for the whole session: probe and read agree

@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
-from sync_assets import delta_read, duck
+from sync_assets import delta_read, delta_write, duck
 from sync_assets.columns import DELETED_AT_COLUMN
 from sync_assets.config.models import DeltaConnection, FabricLakehouseConnection
 from sync_assets.lakehouse import delta_location
@@ -72,7 +72,7 @@ class DeltaTarget(Target):
 
     def _table(self) -> DeltaTable | None:
         try:
-            return DeltaTable(self.location, storage_options=self.storage_options)
+            return delta_read.open_table(self.location, self.storage_options)
         except TableNotFoundError:
             return None
 
@@ -100,24 +100,30 @@ class DeltaTarget(Target):
         )
         added = []
         if table is not None:
+            delta_write.check_writable(table, self.location)
             existing = pa.schema(table.schema())
             incoming, added = evolve(existing, incoming, f"Delta table {self.location}")
+            if added and _column_mapped(table):
+                raise delta_read.DeltaFeatureError(
+                    f"Delta table {self.location} uses column mapping, and delta-rs cannot add "
+                    f"columns to such tables; add {[f.name for f in added]} in Fabric or Spark "
+                    f"(ALTER TABLE … ADD COLUMNS) and rerun; nothing was written"
+                )
+        else:
+            delta_write.check_creatable(incoming, dict(self.conn.table_properties), self.location)
         if plan.dry_run:
             stream = cast_reader(reader, incoming.append(flag) if flag else incoming)
             return self._dry_run(table, stream, plan, added)
         commit = CommitProperties(
             custom_metadata={STATE_KEY + self.object_id: json.dumps(state, default=str)}
         )
-        if plan.mode == "merge" and plan.deletes:
-            result = self._apply_changes(
-                table, cast_reader(reader, incoming.append(flag)), plan, commit, bool(added)
-            )
-        elif table is None or plan.mode != "merge":
-            result = self._write(
-                table, cast_reader(_without(reader, DELETED_FLAG), incoming), plan, commit
-            )
-        else:
-            result = self._merge(table, cast_reader(reader, incoming), plan, commit, bool(added))
+        try:
+            result = self._commit(table, reader, incoming, flag, plan, commit, bool(added))
+        except Exception as exc:
+            clear = table is not None and delta_write.constraint_error(exc, table, self.location)
+            if clear:
+                raise clear from None
+            raise
         result.row_count = self._count(plan.window)
         written = self._table()
         result.schema, result.sql_types = pa.schema(written.schema()), delta_types(written)
@@ -126,6 +132,18 @@ class DeltaTarget(Target):
         ):
             result.extra.update(self.maintain())
         return result
+
+    def _commit(self, table, reader, incoming, flag, plan: WritePlan, commit, added: bool):
+        """The one Delta commit of a write: changes, overwrite/append, or merge."""
+        if plan.mode == "merge" and plan.deletes:
+            return self._apply_changes(
+                table, cast_reader(reader, incoming.append(flag)), plan, commit, added
+            )
+        if table is None or plan.mode != "merge":
+            return self._write(
+                table, cast_reader(_without(reader, DELETED_FLAG), incoming), plan, commit
+            )
+        return self._merge(table, cast_reader(reader, incoming), plan, commit, added)
 
     def maintain(self) -> dict:
         """Optional compaction / z-order and vacuum after a write (metadata keys sync/delta_*).
@@ -176,7 +194,8 @@ class DeltaTarget(Target):
             counter.reader(),
             mode=mode,
             predicate=predicate,
-            schema_mode="merge" if table is not None else None,
+            # delta-rs refuses schema_mode on column-mapped tables even with nothing to add
+            schema_mode="merge" if table is not None and not _column_mapped(table) else None,
             configuration=dict(self.conn.table_properties) or None if table is None else None,
             storage_options=self.storage_options,
             commit_properties=commit,
@@ -417,6 +436,10 @@ def _spark_type(t) -> str:
     return {"long": "BIGINT", "integer": "INT", "short": "SMALLINT", "byte": "TINYINT"}.get(
         t.type, t.type.upper()
     )
+
+
+def _column_mapped(table: DeltaTable) -> bool:
+    return "columnMapping" in delta_read.reader_features(table)
 
 
 def _without(reader: pa.RecordBatchReader, column: str) -> pa.RecordBatchReader:
