@@ -90,7 +90,15 @@ class KernelScan:
         return self.table.scan(columns=self.columns).__arrow_c_stream__(requested_schema)
 
     def reader(self) -> pa.RecordBatchReader:
-        return pa.RecordBatchReader.from_stream(self.table.scan(columns=self.columns))
+        """The rows as Arrow batches of the table's own schema: the kernel returns strings and
+        binaries as views, cast here so a column's type never depends on the reader."""
+        raw = pa.RecordBatchReader.from_stream(self.table.scan(columns=self.columns))
+        schema = pa.schema(self.table.schema().to_arrow())
+        if self.columns:
+            schema = pa.schema([schema.field(c) for c in self.columns])
+        if raw.schema.equals(schema):
+            return raw
+        return pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in raw))
 
 
 def scannable(table, where: str):

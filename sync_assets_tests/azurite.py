@@ -86,6 +86,21 @@ class Azurite:
         )
         client.create_container(name)
 
+    def upload(self, account: str, container: str, prefix: str, folder: Path) -> None:
+        """Copy a local folder (e.g. a Delta table built by hand) under `prefix` in a
+        container, overwriting blobs of the same name."""
+        from azure.storage.blob import ContainerClient
+
+        client = ContainerClient(
+            f"http://127.0.0.1:{self.port}/{account}",
+            container,
+            credential={"account_name": account, "account_key": DEV_KEY},
+        )
+        for path in sorted(Path(folder).rglob("*")):
+            if path.is_file():
+                name = f"{prefix}/{path.relative_to(folder).as_posix()}"
+                client.upload_blob(name, path.read_bytes(), overwrite=True)
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()

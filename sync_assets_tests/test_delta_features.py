@@ -97,7 +97,9 @@ def test_fixture_tables_read_the_same_in_two_readers(tmp_path, mapping):
     table = spark_table(tmp_path / "t", mapping)
     expected = table.live_rows()
     assert expected.num_rows == 200 - 28 - 18 + 2  # multiples of 7 and of 11 (77, 154 both)
-    assert_same_rows(expected, kernel_rows(tmp_path / "t"), "id")
+    got = kernel_rows(tmp_path / "t")
+    assert_same_rows(expected, got, "id")
+    assert got.schema == SCHEMA  # the table's own types, never the kernel's string views
     features = DeltaTable(str(tmp_path / "t")).protocol().reader_features
     assert {"deletionVectors", "timestampNtz"} <= set(features)
     if mapping:  # data files hold physical names and field ids; polars refuses the mapping
@@ -436,3 +438,93 @@ def test_created_tables_are_readable_by_spark(tmp_path, properties, schema, refu
     )
     onward.materialize("o")
     assert_same_rows(source, onward.target_table("o"), "id")
+
+
+# ---------------------------------------------------------------------- on OneLake (Azurite)
+
+
+@pytest.mark.parametrize("mapping", [None, "name"])
+@pytest.mark.parametrize(
+    "sync",
+    [
+        {"sync_type": "merge", "merge_keys": ["id"]},
+        {"sync_type": "cdf", "merge_keys": ["id"]},
+    ],
+    ids=["merge", "cdf"],
+)
+def test_onelake_spark_tables_read_by_merge_and_cdf(tmp_path, azurite, mapping, sync):
+    """The same tables in a Fabric lakehouse: built locally, uploaded to Azurite's `onelake`
+    account under <lakehouse>.Lakehouse/Tables/dbo/orders, read through abfss:// URLs."""
+    from sync_assets_tests.conftest import onelake_connection
+
+    local = tmp_path / "built" / "orders"
+    table = spark_table(local, mapping, cdf=True)
+    lake = onelake_connection(azurite)
+    prefix = f"{lake['lakehouse']}.Lakehouse/Tables/dbo/orders"
+    azurite.upload("onelake", lake["workspace"], prefix, local)
+    spec = {
+        "object_id": "orders_sync",
+        "source": {"connection": "lake", "schema": "dbo", "object": "orders"},
+        "target": {"connection": "tgt", "object": "orders"},
+        **sync,
+    }
+    conn = {"type": "duckdb", "path": str(tmp_path / "wh.duckdb")}
+    project = Project(tmp_path, {"lake": lake, "tgt": conn}, [spec])
+    project.materialize("orders_sync")
+    assert_same_rows(table.live_rows(), project.target_table("orders_sync"), "id")
+    later_changes(table)
+    azurite.upload("onelake", lake["workspace"], prefix, local)
+    meta = project.materialize("orders_sync")
+    if sync["sync_type"] == "cdf":
+        assert meta["sync/cdf_decision"].startswith("changes of versions"), meta
+    assert meta["sync/rows_deleted"] == 12
+    assert_same_rows(table.live_rows(), project.target_table("orders_sync"), "id")
+
+
+# ---------------------------------------------------------------------- kill -9
+
+
+def _before_or_after(before: pa.Table, after: pa.Table, current: pa.Table) -> None:
+    try:
+        assert_same_rows(before, current, "id")
+    except AssertionError:
+        assert_same_rows(after, current, "id")
+
+
+@pytest.mark.parametrize(
+    "target_kind, point",
+    [
+        ("delta", "mid_stream"),
+        ("delta", "committed"),
+        ("postgres", "before_commit"),
+        ("duckdb", "staged"),
+    ],
+)
+def test_cdf_from_a_column_mapped_table_survives_kill(tmp_path, target_conn, point):
+    from sync_assets_tests.test_crash import killed_sync
+
+    table = spark_table(tmp_path / "lake" / "dbo" / "orders", "name", cdf=True)
+    project = lake_project(tmp_path, target_conn, sync_type="cdf", merge_keys=["id"], batch_size=16)
+    project.materialize("orders_sync")
+    before = project.target_table("orders_sync")
+    later_changes(table)
+    killed_sync(project, "orders_sync", point)
+    _before_or_after(before, table.live_rows(), project.target_table("orders_sync"))
+    project.materialize("orders_sync")
+    assert_same_rows(table.live_rows(), project.target_table("orders_sync"), "id")
+
+
+@pytest.mark.parametrize("mapping", [None, "name"])
+@pytest.mark.parametrize("point", ["mid_stream", "committed"])
+def test_merge_into_a_spark_table_survives_kill(tmp_path, mapping, point):
+    from sync_assets_tests.test_crash import killed_sync
+
+    source, target, path = into_spark_table(tmp_path, mapping)
+    project = gold_project(tmp_path, sync_type="merge", merge_keys=["id"], batch_size=16)
+    before = kernel_rows(path)
+    features = protocol(path)
+    killed_sync(project, "orders_sync", point)
+    _before_or_after(before, source, kernel_rows(path))
+    project.materialize("orders_sync")
+    assert_same_rows(source, kernel_rows(path), "id")
+    assert protocol(path) == features
