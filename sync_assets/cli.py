@@ -19,7 +19,12 @@ import dagster as dg
 from sync_assets.code_location import load_definitions
 from sync_assets.config.loader import ConfigError, default_configs_dir, load_project
 from sync_assets.connection_checks import check_connections
-from sync_assets.demo import apply_changes, ensure_demo_source
+from sync_assets.demo import (
+    apply_changes,
+    change_notebook_table,
+    ensure_demo_source,
+    ensure_notebook_table,
+)
 from sync_assets.paths import resolve
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -95,8 +100,13 @@ def run_demo(args) -> int:
     path = resolve(default_configs_dir().parent, project.connections["demo_source"].path)
     if ensure_demo_source(path):
         print(f"built demo source {path}")
+    notebook = resolve(default_configs_dir().parent, project.connections["notebook_lake"].root)
+    if ensure_notebook_table(notebook):
+        print(f"built the notebook-written lakehouse table under {notebook}")
     if args.changes:
-        print(f"applied source changes: {apply_changes(path)}")
+        changes = apply_changes(path)
+        changes.update(change_notebook_table(notebook, changes["round"]))
+        print(f"applied source changes: {changes}")
     return materialize(args)
 
 

@@ -128,3 +128,78 @@ def apply_changes(path: str | Path) -> dict:
         }
     finally:
         con.close()
+
+
+# ---------------------------------------------------------------------- a notebook-written table
+
+FEEDBACK = 2_000
+FEEDBACK_TABLE = ("dbo", "customer_feedback")
+
+
+def _feedback_schema():
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("feedback_id", pa.int64()),
+            ("customer id", pa.int64()),
+            ("rating", pa.int32()),
+            ("comment text", pa.string()),
+            ("submitted at", pa.timestamp("us", "UTC")),
+        ]
+    )
+
+
+def _feedback_rows(first: int, count: int):
+    import datetime as dt
+
+    import pyarrow as pa
+
+    ids = range(first, first + count)
+    start = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    return pa.table(
+        {
+            "feedback_id": pa.array(ids, pa.int64()),
+            "customer id": pa.array([1 + (i * 7919) % CUSTOMERS for i in ids], pa.int64()),
+            "rating": pa.array([1 + (i * 13) % 5 for i in ids], pa.int32()),
+            "comment text": [f"feedback {i}: {['slow', 'fine', 'great'][i % 3]}" for i in ids],
+            "submitted at": [start + dt.timedelta(minutes=37 * i) for i in ids],
+        },
+        schema=_feedback_schema(),
+    )
+
+
+def ensure_notebook_table(root: str | Path) -> bool:
+    """The demo's lakehouse table as a Fabric notebook (Spark) leaves it: column mapping
+    (names with spaces), deletion vectors from a DELETE and an UPDATE, the change data feed
+    on. Built in a scratch folder and renamed into place; True if built now."""
+    import shutil
+
+    from sync_assets.spark_delta import SparkDeltaTable
+
+    path = Path(root).joinpath(*FEEDBACK_TABLE)
+    if (path / "_delta_log").exists():
+        return False
+    scratch = path.with_name(path.name + ".building")
+    shutil.rmtree(scratch, ignore_errors=True)
+    table = SparkDeltaTable(scratch, _feedback_schema(), column_mapping="name", cdf=True)
+    table.append(_feedback_rows(1, FEEDBACK // 2))
+    table.append(_feedback_rows(1 + FEEDBACK // 2, FEEDBACK // 2))
+    table.delete(lambda r: r["rating"] == 1 and r["feedback_id"] % 4 == 0, storage="i")
+    table.update(lambda r: r["feedback_id"] % 50 == 0, lambda r: {**r, "comment text": "edited"})
+    scratch.replace(path)
+    return True
+
+
+def change_notebook_table(root: str | Path, n: int) -> dict:
+    """One round of notebook changes: a DELETE and an UPDATE (deletion vectors), an append."""
+    from sync_assets.spark_delta import SparkDeltaTable
+
+    table = SparkDeltaTable.open(Path(root).joinpath(*FEEDBACK_TABLE))
+    before = table.live_rows().num_rows
+    table.delete(lambda r: r["feedback_id"] % 97 == n % 97)
+    deleted = before - table.live_rows().num_rows
+    table.update(lambda r: r["feedback_id"] % 89 == n % 89, lambda r: {**r, "rating": 5})
+    first = max(e["rows"].column("feedback_id").to_pylist()[-1] for e in table.files.values())
+    table.append(_feedback_rows(first + 1, 50))
+    return {"feedback_deleted": deleted, "feedback_inserted": 50}

@@ -25,12 +25,14 @@ EXPECTED_KEYS = {
     "lakehouse/sales/orders_by_day",
     "warehouse/marts/customer_revenue",
     "warehouse/sales/orders_from_lakehouse",
+    "warehouse/sales/customer_feedback",
 }
 # the demo source's tables, external assets upstream of the objects that read them
 SOURCE_KEYS = {
     "demo_source/main/orders",
     "demo_source/main/customers",
     "demo_source/main/order_events",
+    "notebook_lake/dbo/customer_feedback",
 }
 
 

@@ -17,13 +17,13 @@ from deltalake import DeltaTable
 
 from sync_assets.delta_dv import dv_path, z85_decode
 from sync_assets.delta_read import KernelScan
-from sync_assets_tests.harness import Project, assert_same_rows
-from sync_assets_tests.spark_delta import (
+from sync_assets.spark_delta import (
     SparkDeltaTable,
     deletion_vector,
     roaring32,
     z85_encode,
 )
+from sync_assets_tests.harness import Project, assert_same_rows
 
 UTC = dt.UTC
 SCHEMA = pa.schema(

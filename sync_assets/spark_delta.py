@@ -1,5 +1,6 @@
 """Delta tables as Spark engines (Fabric, Databricks, Synapse) write them, built by hand to the
-Delta protocol (PROTOCOL.md of delta-io/delta), for the tests of the Delta source and target.
+Delta protocol (PROTOCOL.md of delta-io/delta): the demo's notebook-written lakehouse table and
+the tests of the Delta source and target (no Spark cluster needed).
 
 delta-rs cannot write deletion vectors, so the log is written here action by action:
 - deletion vectors (section "Deletion Vectors" and "Deletion Vector Format"): the deleted row
@@ -34,8 +35,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-Z85 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#"
-DV_MAGIC = 1681511377
+from sync_assets.delta_dv import MAGIC as DV_MAGIC
+from sync_assets.delta_dv import Z85
+
 ENGINE = "Apache-Spark/3.5.1 Delta-Lake/3.2.0"
 
 
@@ -144,6 +146,51 @@ class SparkDeltaTable:
                 self._metadata(deletion_vectors, constraints or {}, generated or {}),
             ],
         )
+
+    @classmethod
+    def open(cls, path: Path) -> SparkDeltaTable:
+        """A table this class wrote earlier, its live files and deletion vectors replayed
+        from the log, so more commits can follow."""
+        import pyarrow.fs as pa_fs
+        from deltalake import DeltaTable
+
+        from sync_assets.delta_dv import deleted_rows
+
+        table = cls.__new__(cls)
+        delta = DeltaTable(str(path))
+        table.path, table.version = Path(path), delta.version()
+        table.schema = pa.schema(delta.schema().to_arrow())
+        config = delta.metadata().configuration
+        table.mapping = config.get("delta.columnMapping.mode")
+        table.cdf = config.get("delta.enableChangeDataFeed") == "true"
+        fields = delta.schema().fields
+        table.physical = {
+            f.name: f.metadata.get("delta.columnMapping.physicalName", f.name) for f in fields
+        }
+        table.ids = {
+            f.name: f.metadata.get("delta.columnMapping.id", i + 1) for i, f in enumerate(fields)
+        }
+        live: dict[str, dict] = {}
+        for version in range(table.version + 1):
+            log = table.path / "_delta_log" / f"{version:020d}.json"
+            for action in map(json.loads, log.read_text().splitlines()):
+                if "remove" in action:
+                    live.pop(action["remove"]["path"], None)
+                if "add" in action:
+                    live[action["add"]["path"]] = action["add"]
+        local = pa_fs.SubTreeFileSystem(str(table.path), pa_fs.LocalFileSystem())
+        logical = {v: k for k, v in table.physical.items()}
+        table.files = {}
+        for name, add in live.items():
+            data = pq.read_table(table.path / name)
+            data = data.rename_columns([logical.get(n, n) for n in data.column_names])
+            dv = add.get("deletionVector")
+            table.files[name] = {
+                "add": add,
+                "rows": data.cast(table.schema),
+                "deleted": deleted_rows(local, dv) if dv else set(),
+            }
+        return table
 
     # ------------------------------------------------------------------ table actions
 
