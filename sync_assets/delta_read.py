@@ -6,12 +6,16 @@ deltalake's kernel scan (`DeltaTable.scan`), which drops the rows deletion vecto
 maps physical column names back to logical ones. Tables without those features keep the
 pyarrow dataset, which DuckDB scans with projection and filter pushdown.
 
-Measured on this machine (3M rows, 6 files, 1% of rows deleted by DVs; DuckDB querying):
-full read 0.62 s (dataset, table without DVs) / 0.31 s (kernel scan) / 0.32 s (polars
-scan_delta); max(column) probe 0.07 / 0.29 / 0.05 s; a filtered read 0.37 / 0.32 / 0.30 s.
-polars reads DVs (with the kernel's selection vectors) but refuses column mapping and turns
-Delta maps into lists, so the kernel scan is the one reader for feature tables; the dataset
-stays for plain tables, where its pushdown keeps incremental probes cheap.
+Measured with `benchmarks/delta_readers.py` (3M rows in 6 files, 1% deleted by DVs, DuckDB
+querying; medians of 3, seconds; full read / count+max probe / filtered read of the newest
+1.5%): pyarrow dataset (on the same files without DVs) 0.42 / 0.07 / 0.06; kernel scan of all
+columns 0.39 / 0.31 / 0.35; kernel scan of the query's columns (what the source registers,
+see `query_columns`) 0.40 / 0.11 / 0.33; polars `scan_delta` 0.26 / 0.06 / 0.18. polars is
+faster on filtered reads of DV tables but refuses column mapping (the common Fabric case) and
+reads cloud files through its own object store, so the kernel scan is the one reader for
+feature tables; the dataset stays for plain tables, where its filter pushdown keeps
+incremental probes and reads cheap. Predicates are not pushed into the kernel (see
+`DeltaSession`), which is what the filtered-read gap is.
 """
 
 from __future__ import annotations
@@ -99,6 +103,26 @@ class KernelScan:
         if raw.schema.equals(schema):
             return raw
         return pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in raw))
+
+
+def query_columns(sql: str, columns: list[str], view: str = "__source") -> list[str] | None:
+    """The columns of `view` a DuckDB query reads, found by sqlglot's optimizer (stars
+    expanded against the table's columns, then projections pushed down, so a `*` that an
+    outer query does not use costs nothing); None (all columns) when the query cannot be
+    analysed. A query that reads no column (count(*)) gets the first one."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.optimizer.pushdown_projections import pushdown_projections
+    from sqlglot.optimizer.qualify import qualify
+
+    schema = {view: {c: "VARCHAR" for c in columns}}
+    try:
+        tree = qualify(sqlglot.parse_one(sql, read="duckdb"), schema=schema, dialect="duckdb")
+        tree = pushdown_projections(tree)
+    except Exception:  # noqa: BLE001 - any syntax sqlglot does not follow: read everything
+        return None
+    named = {c.name.lower() for c in tree.find_all(exp.Column)}
+    return [c for c in columns if c.lower() in named] or columns[:1]
 
 
 def scannable(table, where: str):

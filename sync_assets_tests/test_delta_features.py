@@ -528,3 +528,35 @@ def test_merge_into_a_spark_table_survives_kill(tmp_path, mapping, point):
     project.materialize("orders_sync")
     assert_same_rows(source, kernel_rows(path), "id")
     assert protocol(path) == features
+
+
+# ---------------------------------------------------------------------- projection for the kernel
+
+
+@pytest.mark.parametrize(
+    "sql, wanted",
+    [
+        ('SELECT "updated_at" FROM __source', ["updated_at"]),
+        # the probe's shape: a star the outer query does not use reads nothing
+        (
+            'SELECT count(*), max(q.w) FROM (SELECT "updated_at" AS w, * FROM __source) q',
+            ["updated_at"],
+        ),
+        ("SELECT count(*) FROM __source", ["id"]),
+        ('SELECT "ID", md5("customer name") FROM __source', ["id", "customer name"]),
+        ("SELECT * FROM __source WHERE updated_at > now()", None),
+        (
+            "SELECT * EXCLUDE (amount) FROM __source",
+            ["id", "customer name", "updated_at", "local_time"],
+        ),
+        ("SELECT FROM WHERE", None),  # not parsable: every column
+    ],
+)
+def test_kernel_scans_read_only_the_columns_a_query_names(sql, wanted):
+    from sync_assets.delta_read import query_columns
+
+    got = query_columns(sql, SCHEMA.names)
+    if wanted is None:  # every column: listed, or None for "all"
+        assert got in (None, SCHEMA.names)
+    else:
+        assert got == wanted

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 from sync_assets import duck
 from sync_assets.config.models import DeltaConnection, ParquetConnection, SourceSpec
-from sync_assets.delta_read import open_table, scannable
+from sync_assets.delta_read import KernelScan, needs_kernel, open_table, query_columns, scannable
 from sync_assets.lakehouse import delta_location
 from sync_assets.parquet_table import ParquetTable
 from sync_assets.paths import join, resolve
@@ -58,11 +58,33 @@ class ParquetSource(Source):
 
 class DeltaSession(DuckDBSession):
     """A DuckDB session over one version of a Delta table, which it keeps (for the CDF) with
-    the storage options it was opened with."""
+    the storage options it was opened with.
 
-    def __init__(self, con, table, storage_options=None):
+    A table read through the kernel scan gets no pushdown from DuckDB, so before each query
+    the view is re-registered over a scan of only the columns the query names (3M rows:
+    a count/max probe 0.25 -> 0.08 s). Predicates are not pushed: the kernel's SQL is
+    DataFusion's, and a literal it reads differently could silently drop rows."""
+
+    def __init__(self, con, table, storage_options=None, kernel: bool = False):
         super().__init__(con)
-        self.table, self.storage_options = table, storage_options
+        self.table, self.storage_options, self.kernel = table, storage_options, kernel
+        self.columns = [f.name for f in table.schema().fields]
+
+    def _narrow(self, sql: str) -> None:
+        if self.kernel:
+            self.con.register(VIEW, KernelScan(self.table, query_columns(sql, self.columns)))
+
+    def schema(self, sql: str):
+        self._narrow(sql)
+        return super().schema(sql)
+
+    def fetch_small(self, sql: str):
+        self._narrow(sql)
+        return super().fetch_small(sql)
+
+    def stream(self, sql: str, batch_size: int):
+        self._narrow(sql)
+        return super().stream(sql, batch_size)
 
 
 class DeltaSource(Source):
@@ -83,6 +105,6 @@ class DeltaSource(Source):
         try:
             # one table version for the whole session: probe and read agree
             con.register(VIEW, scannable(table, location))
-            yield DeltaSession(con, table, options)
+            yield DeltaSession(con, table, options, kernel=needs_kernel(table))
         finally:
             con.close()
