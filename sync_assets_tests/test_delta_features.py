@@ -560,3 +560,76 @@ def test_kernel_scans_read_only_the_columns_a_query_names(sql, wanted):
         assert got in (None, SCHEMA.names)
     else:
         assert got == wanted
+
+
+# ---------------------------------------------------------------------- more of the target
+
+
+@pytest.mark.parametrize("mapping", [None, "name"])
+def test_maintenance_on_spark_tables(tmp_path, mapping):
+    """Compaction applies the deletion vectors it rewrites; vacuum keeps the DV files still
+    referenced; column-mapped tables are not compacted (delta-rs cannot), and say so."""
+    source, target, path = into_spark_table(tmp_path, mapping)
+    project = gold_project(tmp_path, sync_type="merge", merge_keys=["id"])
+    rules = {"optimize": True, "vacuum_retention_hours": 0}
+    gold = dict(project.connections["gold"], maintenance=rules)
+    project.write(dict(project.connections, gold=gold), project.objects)
+    meta = project.materialize("orders_sync")
+    assert "sync/delta_maintenance_error" not in meta
+    if mapping:
+        assert meta["sync/delta_optimize"].startswith("skipped: delta-rs cannot OPTIMIZE")
+    else:
+        assert "files ->" in meta["sync/delta_optimize"]
+    assert_same_rows(source, kernel_rows(path), "id")
+
+
+def test_dry_run_into_a_spark_table_counts_and_writes_nothing(tmp_path):
+    from sync_assets_tests.test_dry_run import _dry
+
+    source, target, path = into_spark_table(tmp_path, "name")
+    version = DeltaTable(str(path)).version()
+    project = gold_project(tmp_path, sync_type="merge", merge_keys=["id"])
+    meta = _dry(project, "orders_sync")
+    live = set(target.live_rows().column("id").to_pylist())
+    # the source's amount differs on multiples of 3, the UPDATE's names on multiples of 5
+    changed = {i for i in live if i % 3 == 0 or i % 5 == 0}
+    assert meta["sync/dry_run"] is True
+    assert meta["sync/rows_inserted"] == 200 - len(live)
+    assert meta["sync/rows_updated"] == len(changed)
+    assert DeltaTable(str(path)).version() == version
+
+
+@pytest.mark.parametrize("point", ["mid_stream", "committed"])
+def test_partition_replace_into_a_spark_table_survives_kill(tmp_path, point):
+    from sync_assets_tests.test_crash import killed_sync
+
+    source, target, path = into_spark_table(tmp_path, "name")
+    window = {"column": "updated_at", "granularity": "daily", "start": "2025-01-01"}
+    project = gold_project(tmp_path, sync_type="full", partition=window, batch_size=4)
+    before = kernel_rows(path)
+    in_day = lambda r: r["updated_at"].date() == dt.date(2025, 1, 3)  # noqa: E731
+    want = [r for r in target.live_rows().to_pylist() if not in_day(r)]
+    after = pa.Table.from_pylist(want + [r for r in source.to_pylist() if in_day(r)], schema=SCHEMA)
+    killed_sync(project, "orders_sync", point, partition="2025-01-03")
+    _before_or_after(before, after, kernel_rows(path))
+    project.materialize("orders_sync", partition="2025-01-03")
+    assert_same_rows(after, kernel_rows(path), "id")
+
+
+@pytest.mark.parametrize("mapping", [None, "id"])
+def test_append_only_appends_the_new_logical_rows(tmp_path, mapping):
+    conn = {"type": "duckdb", "path": str(tmp_path / "wh.duckdb")}
+    table = spark_table(
+        tmp_path / "lake" / "dbo" / "orders",
+        mapping,
+        constraints={"amount_positive": "amount > 0"},
+        generated={"local_time": "CAST(updated_at AS TIMESTAMP_NTZ)"},
+    )
+    project = lake_project(tmp_path, conn, sync_type="append_only", sync_column="id")
+    project.materialize("orders_sync")
+    before = table.live_rows()
+    later_changes(table)
+    meta = project.materialize("orders_sync")
+    assert meta["sync/rows_inserted"] == 20
+    new = rows(1000, 20, stamp=dt.datetime(2026, 1, 1, tzinfo=UTC))
+    assert_same_rows(pa.concat_tables([before, new]), project.target_table("orders_sync"), "id")

@@ -153,7 +153,12 @@ class DeltaTarget(Target):
             return done
         try:
             table = self._table()  # operations below advance this object's version in place
-            if rules.optimize:
+            if rules.optimize and _column_mapped(table):
+                done["sync/delta_optimize"] = (
+                    "skipped: delta-rs cannot OPTIMIZE column-mapped tables; run OPTIMIZE "
+                    "in Fabric or Spark"
+                )
+            elif rules.optimize:
                 if self.zorder_by:
                     metrics = table.optimize.z_order(
                         self.zorder_by, writer_properties=self._writer()
