@@ -404,7 +404,7 @@ class DeltaTarget(Target):
             con.close()
 
     def read(self, window: TargetWindow | None = None, columns=None) -> pa.RecordBatchReader:
-        table = DeltaTable(self.location, storage_options=self.storage_options)
+        table = delta_read.open_table(self.location, self.storage_options)
         if window is None:
             return delta_read.reader(table, self.location, list(columns) if columns else None)
         con = duck.connect()
