@@ -109,7 +109,8 @@ def _commit_rows(fs, actions, logical, physical):
     cdc = [a["cdc"] for a in actions if "cdc" in a]
     if cdc:
         for action in cdc:
-            yield _read(fs, action["path"], logical, physical, keep=("_change_type",)), None
+            rows = _read(fs, action, logical, physical, keep=("_change_type",))
+            yield rows, None
         return
     removes = {a["remove"]["path"]: a["remove"] for a in actions if "remove" in a}
     for add in (a["add"] for a in actions if "add" in a):
@@ -118,28 +119,45 @@ def _commit_rows(fs, actions, logical, physical):
         old = removes.pop(add["path"], None)
         if old is not None:  # same file, new deletion vector: its new rows are deleted
             gone = _deleted(fs, add) - _deleted(fs, old)
-            yield _rows_at(_read(fs, add["path"], logical, physical), gone), "delete"
+            yield _rows_at(_read(fs, add, logical, physical), gone), "delete"
         else:
-            yield _without(_read(fs, add["path"], logical, physical), _deleted(fs, add)), "insert"
+            yield _without(_read(fs, add, logical, physical), _deleted(fs, add)), "insert"
     for remove in removes.values():
         if remove.get("dataChange", True):
-            rows = _read(fs, remove["path"], logical, physical)
+            rows = _read(fs, remove, logical, physical)
             yield _without(rows, _deleted(fs, remove)), "delete"
 
 
-def _read(fs, path: str, logical: pa.Schema, physical: dict, keep=()) -> pa.Table:
+def _read(fs, action: dict, logical: pa.Schema, physical: dict, keep=()) -> pa.Table:
+    """A data or change file's rows under logical names; partition columns, which files do
+    not store, from the action's partitionValues (keyed by physical name)."""
     from urllib.parse import unquote
 
+    path = action["path"]
     try:
         data = pq.read_table(unquote(path), filesystem=fs)
     except FileNotFoundError as exc:
         raise ChangesGone(f"data file {path} is gone (vacuumed)") from exc
     by_name = {physical.get(n, n): data.column(n) for n in data.column_names}
+    for key, value in (action.get("partitionValues") or {}).items():
+        name = physical.get(key, key)
+        if name in logical.names and name not in by_name:
+            kind = logical.field(name).type
+            by_name[name] = _partition_column(value, kind, data.num_rows)
     columns = [by_name.get(f.name, pa.nulls(data.num_rows, f.type)).cast(f.type) for f in logical]
     table = pa.Table.from_arrays(columns, schema=logical)
     for name in keep:
         table = table.append_column(name, data.column(name))
     return table
+
+
+def _partition_column(value: str | None, kind: pa.DataType, rows: int) -> pa.Array:
+    """A partition value (the protocol's string serialization) repeated for a file's rows.
+    Timestamps without an offset are UTC (PROTOCOL.md, "Partition Value Serialization")."""
+    text = pa.array([value] * rows, pa.string())
+    if pa.types.is_timestamp(kind) and kind.tz and value and not value.endswith("Z"):
+        return text.cast(pa.timestamp(kind.unit)).cast(kind)
+    return text.cast(kind)
 
 
 def _deleted(fs, action: dict) -> set[int]:

@@ -130,8 +130,9 @@ class SparkDeltaTable:
         legacy: bool = False,
         constraints: dict[str, str] | None = None,
         generated: dict[str, str] | None = None,
+        partition_by: str | None = None,
     ):
-        self.path, self.schema = Path(path), schema
+        self.path, self.schema, self.partition = Path(path), schema, partition_by
         self.mapping, self.cdf, self.version = column_mapping, cdf, -1
         self.files: dict[str, dict] = {}  # path -> live add action
         self.physical = {
@@ -163,6 +164,7 @@ class SparkDeltaTable:
         config = delta.metadata().configuration
         table.mapping = config.get("delta.columnMapping.mode")
         table.cdf = config.get("delta.enableChangeDataFeed") == "true"
+        table.partition = next(iter(delta.metadata().partition_columns), None)
         fields = delta.schema().fields
         table.physical = {
             f.name: f.metadata.get("delta.columnMapping.physicalName", f.name) for f in fields
@@ -184,6 +186,12 @@ class SparkDeltaTable:
         for name, add in live.items():
             data = pq.read_table(table.path / name)
             data = data.rename_columns([logical.get(n, n) for n in data.column_names])
+            if table.partition:
+                value = add["partitionValues"][table.physical[table.partition]]
+                kind = table.schema.field(table.partition).type
+                data = data.append_column(
+                    table.partition, pa.array([value] * data.num_rows, pa.string()).cast(kind)
+                )
             dv = add.get("deletionVector")
             table.files[name] = {
                 "add": add,
@@ -257,11 +265,15 @@ class SparkDeltaTable:
                 "id": str(uuid.uuid4()),
                 "format": {"provider": "parquet", "options": {}},
                 "schemaString": json.dumps({"type": "struct", "fields": fields}),
-                "partitionColumns": [],
+                "partitionColumns": [self.partition] if self.partition else [],
                 "configuration": config,
                 "createdTime": int(time.time() * 1000),
             }
         }
+
+    def _data_fields(self) -> list[pa.Field]:
+        """The schema's fields stored in data files (partition values live in the log)."""
+        return [f for f in self.schema if f.name != self.partition]
 
     def _physical_table(self, rows: pa.Table, extra: tuple[pa.Field, ...] = ()) -> pa.Table:
         fields = [
@@ -272,21 +284,54 @@ class SparkDeltaTable:
                 if self.mapping
                 else None,
             )
-            for f in self.schema
+            for f in self._data_fields()
         ]
-        columns = [rows.column(f.name) for f in self.schema]
+        columns = [rows.column(f.name) for f in self._data_fields()]
         columns += [rows.column(f.name) for f in extra]
         return pa.Table.from_arrays(columns, schema=pa.schema(fields + list(extra)))
 
-    def _write_file(self, rows: pa.Table, folder: str = "", extra=()) -> tuple[str, int]:
-        name = f"{folder}part-00000-{uuid.uuid4()}-c000.snappy.parquet"
+    def _groups(self, rows: pa.Table) -> list[tuple[dict, pa.Table]]:
+        """(partitionValues, rows) per partition value: one group unless partitioned."""
+        if not self.partition:
+            return [({}, rows)]
+        key = self.physical[self.partition]
+        values = rows.column(self.partition)
+        out = []
+        for value in sorted({v for v in values.to_pylist()}, key=str):
+            mask = pc.equal(values, pa.scalar(value, values.type))
+            out.append(({key: str(value)}, rows.filter(mask)))
+        return out
+
+    def _write_file(
+        self, rows: pa.Table, partition: dict, folder: str = "", extra=()
+    ) -> tuple[str, int]:
+        """One Parquet file (under `<physical>=<value>/` when partitioned)."""
+        subdir = "".join(f"{k}={v}/" for k, v in partition.items())
+        name = f"{folder}{subdir}part-00000-{uuid.uuid4()}-c000.snappy.parquet"
         (self.path / name).parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(self._physical_table(rows, extra), self.path / name)
         return name, (self.path / name).stat().st_size
 
+    def _new_files(self, rows: pa.Table) -> list[dict]:
+        """Data files for `rows`, one per partition value; their add actions."""
+        adds = []
+        for partition, group in self._groups(rows.select(self.schema.names).cast(self.schema)):
+            name, size = self._write_file(group, partition)
+            add = {
+                "path": name,
+                "partitionValues": partition,
+                "size": size,
+                "modificationTime": int(time.time() * 1000),
+                "dataChange": True,
+                "stats": self._stats(group),
+            }
+            self.files[name] = {"add": add, "rows": group, "deleted": set()}
+            adds.append({"add": add})
+        return adds
+
     def _stats(self, rows: pa.Table, tight: bool = True) -> str:
         stats = {"numRecords": rows.num_rows, "minValues": {}, "maxValues": {}, "nullCount": {}}
-        for f in self.schema:
+        for f in self._data_fields():
             col, key = rows.column(f.name), self.physical[f.name]
             stats["nullCount"][key] = col.null_count
             if col.null_count < len(col) and not pa.types.is_binary(f.type):
@@ -316,19 +361,9 @@ class SparkDeltaTable:
     # ------------------------------------------------------------------ data operations
 
     def append(self, rows: pa.Table) -> int:
-        """One new data file with `rows` (a blind append)."""
-        name, size = self._write_file(rows.select(self.schema.names).cast(self.schema))
-        add = {
-            "path": name,
-            "partitionValues": {},
-            "size": size,
-            "modificationTime": int(time.time() * 1000),
-            "dataChange": True,
-            "stats": self._stats(rows),
-        }
-        self.files[name] = {"add": add, "rows": rows, "deleted": set()}
-        # no cdc action: change data readers take a blind append's inserts from its add
-        return self._commit("WRITE", [{"add": add}])
+        """New data files with `rows` (a blind append; one file per partition value)."""
+        # no cdc action: change data readers take a blind append's inserts from its adds
+        return self._commit("WRITE", self._new_files(rows))
 
     def delete(
         self,
@@ -370,7 +405,7 @@ class SparkDeltaTable:
                 "deletionTimestamp": int(time.time() * 1000),
                 "dataChange": True,
                 "extendedFileMetadata": True,
-                "partitionValues": {},
+                "partitionValues": old["partitionValues"],
                 "size": old["size"],
                 "stats": old["stats"],
             }
@@ -394,7 +429,7 @@ class SparkDeltaTable:
                     pa.Table.from_pylist(deleted_rows, schema=self.schema), "delete"
                 )
             )
-            actions.append(self._cdc(changes))
+            actions += self._cdc(changes)
         return self._commit(operation, actions + (extra_actions or []))
 
     def update(self, where, change, storage: str = "u") -> int:
@@ -407,15 +442,10 @@ class SparkDeltaTable:
             if i not in e["deleted"] and where(r)
         ]
         new = pa.Table.from_pylist([change(dict(r)) for r in old], schema=self.schema)
-        name, size = self._write_file(new)
-        add = {
-            "path": name,
-            "partitionValues": {},
-            "size": size,
-            "modificationTime": int(time.time() * 1000),
-            "dataChange": True,
-            "stats": self._stats(new),
-        }
+        staged = dict(self.files)  # the new files join the table after the DVs are made
+        adds = self._new_files(new)
+        added = {a["add"]["path"]: self.files[a["add"]["path"]] for a in adds}
+        self.files = staged
         cdc = None
         if self.cdf:
             cdc = pa.concat_tables(
@@ -426,14 +456,27 @@ class SparkDeltaTable:
                     _with_change_type(new, "update_postimage"),
                 ]
             )
-        version = self.delete(where, storage, "UPDATE", [{"add": add}], cdc_rows=cdc)
-        self.files[name] = {"add": add, "rows": new, "deleted": set()}
+        version = self.delete(where, storage, "UPDATE", adds, cdc_rows=cdc)
+        self.files.update(added)
         return version
 
-    def _cdc(self, changes: pa.Table) -> dict:
+    def _cdc(self, changes: pa.Table) -> list[dict]:
+        """`_change_data/` files of the changes, one per partition value, as cdc actions."""
         kind = pa.field("_change_type", pa.string())
-        name, size = self._write_file(changes, "_change_data/", extra=(kind,))
-        return {"cdc": {"path": name, "partitionValues": {}, "size": size, "dataChange": False}}
+        actions = []
+        for partition, group in self._groups(changes):
+            name, size = self._write_file(group, partition, "_change_data/", extra=(kind,))
+            actions.append(
+                {
+                    "cdc": {
+                        "path": name,
+                        "partitionValues": partition,
+                        "size": size,
+                        "dataChange": False,
+                    }
+                }
+            )
+        return actions
 
     def live_rows(self) -> pa.Table:
         """The logical rows of the table: what every reader must return."""

@@ -633,3 +633,45 @@ def test_append_only_appends_the_new_logical_rows(tmp_path, mapping):
     assert meta["sync/rows_inserted"] == 20
     new = rows(1000, 20, stamp=dt.datetime(2026, 1, 1, tzinfo=UTC))
     assert_same_rows(pa.concat_tables([before, new]), project.target_table("orders_sync"), "id")
+
+
+# ---------------------------------------------------------------------- partitioned Spark tables
+
+P_SCHEMA = SCHEMA.append(pa.field("day", pa.date32()))
+
+
+def day_rows(first: int, count: int, stamp: dt.datetime | None = None) -> pa.Table:
+    base = rows(first, count, stamp)
+    days = pa.array([t.date() for t in base.column("updated_at").to_pylist()], pa.date32())
+    return base.append_column("day", days)
+
+
+@pytest.mark.parametrize("mapping", [None, "name", "id"])
+@pytest.mark.parametrize("sync_type", ["full", "cdf"])
+def test_partitioned_spark_tables(tmp_path, mapping, sync_type):
+    """Partition values live in the log (keyed by physical name), not in the files."""
+    path = tmp_path / "lake" / "dbo" / "orders"
+    table = SparkDeltaTable(path, P_SCHEMA, column_mapping=mapping, cdf=True, partition_by="day")
+    table.append(day_rows(1, 100))
+    table.delete(lambda r: r["id"] % 7 == 0, storage="i")
+    assert (
+        len(
+            {
+                a["add"]["partitionValues"][table.physical["day"]]
+                for a in [e for e in table.files.values()]
+            }
+        )
+        == 5
+    )  # 100 hours: 5 days
+    conn = {"type": "duckdb", "path": str(tmp_path / "wh.duckdb")}
+    project = lake_project(tmp_path, conn, sync_type=sync_type, merge_keys=["id"])
+    project.materialize("orders_sync")
+    assert_same_rows(table.live_rows(), project.target_table("orders_sync"), "id")
+    table.update(lambda r: r["id"] % 9 == 0, lambda r: {**r, "customer name": "moved"})
+    table.delete(lambda r: r["id"] % 10 == 0, storage="u")
+    table.append(day_rows(500, 30, stamp=dt.datetime(2026, 1, 1, tzinfo=UTC)))
+    meta = project.materialize("orders_sync")
+    if sync_type == "cdf":
+        assert meta["sync/cdf_decision"].startswith("changes of versions"), meta
+    assert_same_rows(table.live_rows(), project.target_table("orders_sync"), "id")
+    assert_same_rows(table.live_rows(), kernel_rows(path), "id")
