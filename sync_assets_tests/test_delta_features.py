@@ -678,3 +678,46 @@ def test_partitioned_spark_tables(tmp_path, mapping, sync_type):
         assert meta["sync/cdf_decision"].startswith("changes of versions"), meta
     assert_same_rows(table.live_rows(), project.target_table("orders_sync"), "id")
     assert_same_rows(table.live_rows(), kernel_rows(path), "id")
+
+
+def test_legacy_column_mapping_protocol(tmp_path):
+    """Column mapping on reader version 2 / writer version 5 (no table features), as older
+    Fabric and Databricks runtimes wrote it: read, carried by cdf, and written into."""
+    legacy = NO_NTZ
+    path = tmp_path / "lake" / "dbo" / "orders"
+    table = SparkDeltaTable(
+        path, legacy, column_mapping="name", cdf=True, deletion_vectors=False, legacy=True
+    )
+    table.append(rows(1, 50).select(legacy.names))
+    assert protocol(path)[:2] == (2, 5)
+    conn = {"type": "duckdb", "path": str(tmp_path / "wh.duckdb")}
+    project = lake_project(tmp_path, conn, sync_type="cdf", merge_keys=["id"])
+    project.materialize("orders_sync")
+    table.append(rows(100, 5).select(legacy.names))
+    meta = project.materialize("orders_sync")
+    assert meta["sync/cdf_decision"].startswith("changes of versions")
+    assert meta["sync/rows_inserted"] == 5
+    assert_same_rows(table.live_rows(), project.target_table("orders_sync"), "id")
+    # and as a target: a merge keeps the legacy protocol and the physical names
+    from deltalake import write_deltalake
+
+    write_deltalake(str(tmp_path / "src" / "dbo" / "orders"), rows(1, 80).select(legacy.names))
+    into = Project(
+        tmp_path / "into",
+        {
+            "src": {"type": "delta", "root": str(tmp_path / "src")},
+            "lake": {"type": "delta", "root": str(tmp_path / "lake")},
+        },
+        [
+            {
+                "object_id": "o",
+                "source": {"connection": "src", "schema": "dbo", "object": "orders"},
+                "target": {"connection": "lake", "schema": "dbo", "object": "orders"},
+                "sync_type": "merge",
+                "merge_keys": ["id"],
+            }
+        ],
+    )
+    into.materialize("o")
+    assert protocol(path)[:2] == (2, 5)
+    assert_same_rows(rows(1, 80).select(legacy.names), kernel_rows(path), "id")
