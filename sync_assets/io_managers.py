@@ -65,13 +65,18 @@ class SyncIOManager(dg.IOManager):
                 result = target.write(counter.wrap(batch.reader), batch.plan, batch.state.to_dict())
         except Exception as exc:
             secrets = connection_secrets(self.connection)
+            cause = counter.source_error or exc
+            if counter.source_error is not None:  # the read failed, not the write
+                what = f"reading the source failed ({target.uri} is unchanged)"
+            else:
+                what = f"writing to {target.uri} failed ({batch.plan.mode})"
             raise SyncError(
                 redact(
-                    f"object_id '{obj.object_id}'{partition}: writing to {target.uri} failed "
-                    f"({batch.plan.mode}): {type(exc).__name__}: {exc}",
+                    f"object_id '{obj.object_id}'{partition}: {what}: "
+                    f"{type(cause).__name__}: {cause}",
                     secrets,
                 )
-            ) from exc
+            ) from cause
         finally:
             batch.close()
         crashpoint("committed")
@@ -122,15 +127,28 @@ def _fill_unchanged(result: WriteResult, target: Target, window) -> None:
 
 
 class _RowCounter:
+    """Counts the rows a target consumes, and notes an error raised by the source's reader
+    (the stream is lazy: a bad source value surfaces while the target writes)."""
+
     def __init__(self):
         self.rows = 0
+        self.source_error: Exception | None = None
 
     def wrap(self, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
         def batches():
-            for i, batch in enumerate(reader):
+            i = 0
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    return
+                except Exception as exc:
+                    self.source_error = exc
+                    raise
                 self.rows += batch.num_rows
                 yield batch
                 if i == 0:
                     crashpoint("mid_stream")  # tests: die after the target took the first batch
+                i += 1
 
         return pa.RecordBatchReader.from_batches(reader.schema, batches())

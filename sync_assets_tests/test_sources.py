@@ -106,7 +106,11 @@ def test_postgres_source_unconstrained_numeric_overflow_is_an_error(tmp_path, pg
     )
     # unconstrained NUMERIC is read as DECIMAL(38,9): a value with more decimals must fail
     # loudly, naming the object, rather than be rounded
-    with pytest.raises(Exception, match=r"object_id 't'.*would cause data loss"):
+    with pytest.raises(
+        Exception,
+        match=r"object_id 't': reading the source failed .*column 'v' holds 1.0000000000001 "
+        r"\(the row with id = 1\), which does not fit DECIMAL\(38,9\)",
+    ):
         project.materialize("t")
     import duckdb
 

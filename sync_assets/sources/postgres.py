@@ -6,14 +6,15 @@ from contextlib import contextmanager
 from urllib.parse import quote, urlencode
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from sync_assets.config.models import PostgresConnection, SourceSpec
 from sync_assets.sources.base import Source, SourceSession
-
-# Unconstrained NUMERIC has no declared scale: read it with 9 decimals and fail loudly
-# (pyarrow's safe cast) rather than round if a value does not fit.
-UNCONSTRAINED_NUMERIC = pa.decimal128(38, 9)
+from sync_assets.sources.postgres_types import (
+    SourceValueError,
+    plain_batch,
+    plain_field,
+    readable_sql,
+)
 
 
 def connect(uri: str):
@@ -36,44 +37,29 @@ def postgres_uri(conn: PostgresConnection) -> str:
     return f"postgresql://{at}{conn.host}:{conn.port}/{conn.database}{query}"
 
 
-def _numeric_type(field: pa.Field) -> pa.DataType:
-    typmod = int((field.metadata or {}).get(b"POSTGRESQL:typmod", b"-1"))
-    if typmod < 4:
-        return UNCONSTRAINED_NUMERIC
-    precision, scale = ((typmod - 4) >> 16) & 0xFFFF, (typmod - 4) & 0xFFFF
-    return pa.decimal128(precision, scale) if precision <= 38 else pa.decimal256(precision, scale)
-
-
-def _plain_field(field: pa.Field) -> pa.Field:
-    """The Arrow field we expose for a field as the driver returns it (no extension types)."""
-    kind = (field.metadata or {}).get(b"POSTGRESQL:type", b"").decode()
-    if kind == "numeric":
-        return pa.field(field.name, _numeric_type(field))
-    if isinstance(field.type, pa.BaseExtensionType):
-        return pa.field(field.name, field.type.storage_type)
-    return pa.field(field.name, field.type)
-
-
 def plain_schema(schema: pa.Schema) -> pa.Schema:
-    return pa.schema([_plain_field(f) for f in schema])
-
-
-def _plain_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    columns = []
-    for column, field in zip(batch.columns, schema, strict=True):
-        if isinstance(column.type, pa.BaseExtensionType):
-            column = column.storage
-        if column.type != field.type:
-            column = pc.cast(column, field.type)  # safe cast: raises rather than truncating
-        columns.append(column)
-    return pa.RecordBatch.from_arrays(columns, schema=schema)
+    return pa.schema([plain_field(f) for f in schema])
 
 
 def plain_reader(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
-    """Wrap a driver reader so NUMERIC is decimal and JSON is text, batch by batch."""
+    """Wrap a driver reader so every value arrives exactly (see postgres_types), batch by batch."""
     schema = plain_schema(reader.schema)
-    batches = (_plain_batch(b, schema) for b in reader)
+    batches = (plain_batch(b, schema) for b in _driver_batches(reader))
     return pa.RecordBatchReader.from_batches(schema, batches)
+
+
+def _driver_batches(reader: pa.RecordBatchReader):
+    """The driver's batches; its one refusal without a column name is explained."""
+    try:
+        yield from reader
+    except Exception as exc:
+        if "date value out of range" not in str(exc):
+            raise
+        dates = [f.name for f in reader.schema if pa.types.is_date(f.type)]
+        raise SourceValueError(
+            f"a date column ({', '.join(dates)}) holds a date past what Arrow holds (year "
+            "5874897); filter it out or map it in column_mappings"
+        ) from None
 
 
 class PostgresSession(SourceSession):
@@ -84,24 +70,29 @@ class PostgresSession(SourceSession):
     def _cursor(self):
         return self.con.cursor()
 
-    def schema(self, sql: str) -> pa.Schema:
+    def _driver_schema(self, sql: str) -> pa.Schema:
         with self._cursor() as cur:
             cur.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0")
-            return plain_schema(cur.fetch_arrow_table().schema)
+            return cur.fetch_arrow_table().schema
+
+    def _readable(self, sql: str) -> str:
+        """The query with casts for the columns the driver would not decode exactly."""
+        return readable_sql(sql, self._driver_schema(sql))
+
+    def schema(self, sql: str) -> pa.Schema:
+        return plain_schema(self._driver_schema(self._readable(sql)))
 
     def fetch_small(self, sql: str) -> pa.Table:
         with self._cursor() as cur:
-            cur.execute(sql)
-            table = cur.fetch_arrow_table()
-        return pa.Table.from_batches(
-            [_plain_batch(b, plain_schema(table.schema)) for b in table.to_batches()],
-            plain_schema(table.schema),
-        )
+            cur.execute(self._readable(sql))
+            reader = plain_reader(cur.fetch_record_batch())
+            return reader.read_all()
 
     def stream(self, sql: str, batch_size: int) -> pa.RecordBatchReader:
+        readable = self._readable(sql)
         cur = self._cursor()  # closed with the connection at the end of the session
         self._open.append(cur)
-        cur.execute(sql)
+        cur.execute(readable)
         return plain_reader(cur.fetch_record_batch())
 
 

@@ -1,0 +1,102 @@
+"""PostgreSQL values that no target type holds exactly fail the read with the column, the
+value and the row named, and leave the target unchanged; values the driver would hand over
+in a lossy form (money in cents, inet / timetz / xml as wire bytes) arrive exact.
+(Issue: type fidelity — the findings with NaN, infinity and unconstrained numerics.)"""
+
+from __future__ import annotations
+
+import decimal
+
+import duckdb
+import psycopg
+import pytest
+
+from sync_assets_tests.harness import Project
+
+
+def pg_to_duckdb(tmp_path, pg_uri, ddl: str, rows: str) -> Project:
+    with psycopg.connect(pg_uri, autocommit=True) as con:
+        con.execute(f"CREATE TABLE t (id int PRIMARY KEY, {ddl})")
+        con.execute(f"INSERT INTO t VALUES {rows}")
+    spec = {
+        "object_id": "t",
+        "source": {"connection": "pg", "schema": "public", "object": "t"},
+        "target": {"connection": "d", "object": "t"},
+        "sync_type": "full",
+        "batch_size": 2,  # the bad row is not in the first batch
+    }
+    connections = {
+        "pg": {"type": "postgres", "dsn": pg_uri},
+        "d": {"type": "duckdb", "path": str(tmp_path / "w.duckdb")},
+    }
+    return Project(tmp_path, connections, [spec])
+
+
+def target_exists(tmp_path) -> bool:
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    try:
+        query = "SELECT count(*) FROM information_schema.tables WHERE table_name = 't'"
+        return con.execute(query).fetchone()[0] == 1
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize(
+    "ddl, bad, message",
+    [
+        ("v numeric", "'NaN'", r"column 'v' holds NaN \(the row with id = 3\)"),
+        (
+            "v numeric(10,2)",
+            "'NaN'",
+            r"column 'v' holds NaN \(the row with id = 3\), which no target's DECIMAL\(10,2\)",
+        ),
+        (
+            "v numeric",
+            "1/3::numeric",
+            r"column 'v' holds 0.33333333333333333333 \(the row with id = 3\), which does not "
+            r"fit DECIMAL\(38,9\) \(unconstrained numeric columns are read as DECIMAL\(38,9\)\)",
+        ),
+        (
+            "v timestamptz",
+            "'infinity'",
+            r"column 'v' holds PostgreSQL 'infinity' \(the row with id = 3\)",
+        ),
+        (
+            "v timestamp",
+            "'-infinity'",
+            r"column 'v' holds PostgreSQL '-infinity' \(the row with id = 3\)",
+        ),
+        ("v date", "'infinity'", r"column 'v' holds PostgreSQL 'infinity' \(the row with id = 3\)"),
+    ],
+    ids=["nan", "nan_scaled", "one_third", "infinity", "minus_infinity", "date_infinity"],
+)
+def test_values_no_target_holds_fail_the_read_clearly(tmp_path, pg_uri, ddl, bad, message):
+    good = "1.5" if "numeric" in ddl else "'2025-01-01'"
+    project = pg_to_duckdb(tmp_path, pg_uri, ddl, f"(1, {good}), (2, {good}), (3, {bad})")
+    with pytest.raises(Exception, match=r"object_id 't': reading the source failed") as err:
+        project.materialize("t")
+    assert __import__("re").search(message, str(err.value)), str(err.value)
+    assert "Traceback" not in str(err.value)
+    assert not target_exists(tmp_path)  # nothing written
+
+
+def test_lossy_driver_types_arrive_exact(tmp_path, pg_uri):
+    project = pg_to_duckdb(
+        tmp_path,
+        pg_uri,
+        "m money, ip inet, net cidr, mac macaddr, tz timetz, x xml",
+        "(1, 12.5, '10.0.0.1/24', '10.1.0.0/16', '08:00:2b:01:02:03', '12:00+02', '<a b=\"1\"/>'),"
+        " (2, NULL, NULL, NULL, NULL, NULL, NULL)",
+    )
+    project.materialize("t")
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    row = con.execute("SELECT m, ip, net, mac, tz, x FROM t WHERE id = 1").fetchone()
+    assert row == (
+        decimal.Decimal("12.5"),  # not 1250 (cents)
+        "10.0.0.1/24",
+        "10.1.0.0/16",
+        "08:00:2b:01:02:03",
+        "12:00:00+02",
+        '<a b="1"/>',
+    )
+    assert con.execute("SELECT m, ip FROM t WHERE id = 2").fetchone() == (None, None)
