@@ -19,6 +19,21 @@ def _is_nested(t: pa.DataType) -> bool:
     return pa.types.is_nested(t)
 
 
+def is_uuid(t: pa.DataType) -> bool:
+    """Arrow's canonical UUID extension type (16 bytes), as the PostgreSQL driver reads uuid."""
+    return isinstance(t, pa.BaseExtensionType) and t.extension_name == "arrow.uuid"
+
+
+def is_json(t: pa.DataType) -> bool:
+    """Arrow's canonical JSON extension type (text), as the PostgreSQL driver reads json(b)."""
+    return isinstance(t, pa.BaseExtensionType) and t.extension_name == "arrow.json"
+
+
+def text_form(t: pa.DataType) -> bool:
+    """Types a target without them stores as text: uuid (canonical 8-4-4-4-12), json."""
+    return is_uuid(t) or is_json(t)
+
+
 def _base(t: pa.DataType) -> pa.DataType:
     return t.value_type if pa.types.is_dictionary(t) else t
 
@@ -41,6 +56,8 @@ _DELTA_WIDEN = {
 def delta_type(t: pa.DataType) -> pa.DataType:
     """The Arrow type a Delta table stores for `t` (Delta protocol types only)."""
     t = _base(t)
+    if text_form(t):  # Delta has no uuid or json type
+        return pa.string()
     if t in _DELTA_WIDEN:
         return _DELTA_WIDEN[t]
     if pa.types.is_timestamp(t):
@@ -76,6 +93,10 @@ def _decimal_sql(t: pa.DataType, max_precision: int | None) -> str:
 def duckdb_type(t: pa.DataType) -> str:
     """DuckDB column type for an Arrow type (DuckDB holds nested types natively)."""
     t = _base(t)
+    if is_uuid(t):
+        return "UUID"
+    if is_json(t):
+        return "JSON"
     simple = {
         pa.bool_(): "BOOLEAN",
         pa.int8(): "TINYINT",
@@ -123,6 +144,10 @@ def duckdb_type(t: pa.DataType) -> str:
 def postgres_type(t: pa.DataType) -> str:
     """PostgreSQL column type for an Arrow type; nested types become jsonb."""
     t = _base(t)
+    if is_uuid(t):
+        return "uuid"
+    if is_json(t):
+        return "jsonb"
     simple = {
         pa.bool_(): "boolean",
         pa.int8(): "smallint",
@@ -170,6 +195,9 @@ def lossless(src: pa.DataType, dst: pa.DataType) -> bool:
     src, dst = _base(src), _base(dst)
     if src == dst:
         return True
+    text = (pa.string(), pa.large_string(), pa.string_view())
+    if text_form(src):  # uuid and json keep their value as text
+        return dst in text
     if pa.types.is_null(src):
         return True
     if pa.types.is_integer(src) and pa.types.is_integer(dst):
@@ -186,7 +214,6 @@ def lossless(src: pa.DataType, dst: pa.DataType) -> bool:
         return (src.tz is None) == (dst.tz is None) and _unit_rank(dst) >= _unit_rank(src)
     if pa.types.is_date(src) and pa.types.is_date(dst):
         return True
-    text = (pa.string(), pa.large_string(), pa.string_view())
     if src in text and dst in text:
         return True
     if pa.types.is_binary(src) or pa.types.is_large_binary(src):
@@ -242,10 +269,29 @@ def cast_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     if batch.schema.equals(schema):
         return batch
     columns = [
-        col if col.type == f.type else pc.cast(col, f.type)
+        col if col.type == f.type else convert(col, f.type)
         for col, f in zip(batch.columns, schema, strict=True)
     ]
     return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def convert(column: pa.Array, to: pa.DataType) -> pa.Array:
+    """`column` as type `to`: a safe cast, with uuid and json to and from their text."""
+    if is_uuid(column.type) and not is_uuid(to):
+        return pc.cast(uuid_text(column), to)
+    if isinstance(column.type, pa.BaseExtensionType):
+        column = column.storage  # json: its text
+    if isinstance(to, pa.BaseExtensionType):
+        return pa.ExtensionArray.from_storage(to, pc.cast(column, to.storage_type))
+    return column if column.type == to else pc.cast(column, to)
+
+
+def uuid_text(column: pa.Array) -> pa.Array:
+    """UUIDs in their canonical text form (8-4-4-4-12, lower case)."""
+    import uuid
+
+    values = column.storage.to_pylist()
+    return pa.array([None if b is None else str(uuid.UUID(bytes=b)) for b in values], pa.string())
 
 
 def cast_reader(reader: pa.RecordBatchReader, schema: pa.Schema) -> pa.RecordBatchReader:

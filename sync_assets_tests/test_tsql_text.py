@@ -99,6 +99,8 @@ ARROW = [
     pa.list_(pa.int32()),
     pa.struct([("a", pa.int32())]),
     pa.dictionary(pa.int32(), pa.string()),
+    pa.uuid(),
+    pa.json_(),
 ]
 
 EXPECTED = {
@@ -128,6 +130,8 @@ EXPECTED = {
         "NVARCHAR(MAX)",
         "NVARCHAR(MAX)",
         "NVARCHAR(MAX)",
+        "UNIQUEIDENTIFIER",
+        "NVARCHAR(MAX)",
     ],
     "fabric_warehouse": [
         "BIT",
@@ -154,6 +158,8 @@ EXPECTED = {
         "DECIMAL(38,10)",
         "VARCHAR(MAX)",
         "VARCHAR(MAX)",
+        "VARCHAR(MAX)",
+        "UNIQUEIDENTIFIER",
         "VARCHAR(MAX)",
     ],
 }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from sync_assets.types import SchemaChangeError
+from sync_assets.types import SchemaChangeError, is_json, is_uuid
 
 
 def _base(t):
@@ -19,6 +19,10 @@ def _base(t):
 
 def column_type(t: pa.DataType) -> tuple[str, pa.DataType]:
     t = _base(t)
+    if is_uuid(t):
+        return "VARCHAR(36)", pa.string()
+    if is_json(t):
+        return "VARCHAR", pa.string()
     if pa.types.is_boolean(t):
         return "BOOLEAN", pa.bool_()
     if t == pa.uint64():

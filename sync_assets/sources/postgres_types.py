@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sync_assets.sql.literals import quote_ident
+from sync_assets.types import text_form
 
 # Unconstrained NUMERIC has no declared scale: read it with 9 decimals and fail loudly
 # rather than round when a value does not fit.
@@ -81,6 +82,8 @@ def plain_field(field: pa.Field) -> pa.Field:
     """The Arrow field exposed for a driver field (numeric as decimal, no extension types)."""
     if pg_type(field) == "numeric":
         return pa.field(field.name, numeric_type(field))
+    if text_form(field.type):  # uuid and json(b) keep Arrow's canonical extension types
+        return pa.field(field.name, field.type)
     if isinstance(field.type, pa.BaseExtensionType):
         return pa.field(field.name, field.type.storage_type)
     return pa.field(field.name, field.type)
@@ -90,7 +93,7 @@ def plain_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     """A driver batch in the exposed schema, every value checked to be carried exactly."""
     columns = []
     for index, (column, field) in enumerate(zip(batch.columns, schema, strict=True)):
-        if isinstance(column.type, pa.BaseExtensionType):
+        if isinstance(column.type, pa.BaseExtensionType) and not text_form(column.type):
             column = column.storage
         if pa.types.is_decimal(field.type) and not pa.types.is_decimal(column.type):
             column = _decimals(batch, index, column, field)

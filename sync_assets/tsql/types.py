@@ -16,7 +16,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from sync_assets.sql.flavors import Flavor
-from sync_assets.types import SchemaChangeError
+from sync_assets.types import SchemaChangeError, is_json, is_uuid, text_form
 
 _TEXT = (pa.string(), pa.large_string(), pa.string_view(), pa.null())
 _BINARY = (pa.binary(), pa.large_binary())
@@ -45,6 +45,10 @@ def _integer(t: pa.DataType, flavor: Flavor) -> tuple[str, pa.DataType]:
 
 
 def _tsql(t: pa.DataType, flavor: Flavor) -> tuple[str, pa.DataType]:
+    if is_uuid(t):  # sent as text, which the server converts
+        return "UNIQUEIDENTIFIER", pa.string()
+    if is_json(t):
+        return flavor.text_type, pa.string()
     if pa.types.is_boolean(t):
         return "BIT", pa.bool_()
     if pa.types.is_integer(t):
@@ -74,6 +78,8 @@ def _tsql(t: pa.DataType, flavor: Flavor) -> tuple[str, pa.DataType]:
 
 
 def _postgres(t: pa.DataType, flavor: Flavor) -> tuple[str, pa.DataType]:
+    if text_form(t):  # ODBC parameters are text; a uuid / jsonb column would refuse them
+        return "text", pa.string()
     if pa.types.is_boolean(t):
         return "boolean", pa.bool_()
     if pa.types.is_integer(t):
