@@ -28,10 +28,13 @@ def closing(reader: pa.RecordBatchReader, *close: Callable[[], object]) -> pa.Re
     return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
 
-def nested_as_json(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+def nested_as_json(reader: pa.RecordBatchReader, keep=None) -> pa.RecordBatchReader:
     """Nested columns (list, struct, map) as JSON text, converted batch by batch by DuckDB,
-    for targets that store them as JSON (PostgreSQL jsonb, T-SQL NVARCHAR(MAX))."""
-    nested = [f.name for f in reader.schema if pa.types.is_nested(f.type)]
+    for targets that store them as JSON (PostgreSQL jsonb, T-SQL NVARCHAR(MAX)); columns
+    whose type `keep` accepts stay as they are (PostgreSQL arrays)."""
+    nested = [
+        f.name for f in reader.schema if pa.types.is_nested(f.type) and not (keep and keep(f.type))
+    ]
     if not nested:
         return reader
     from sync_assets import duck

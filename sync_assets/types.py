@@ -29,6 +29,16 @@ def is_json(t: pa.DataType) -> bool:
     return isinstance(t, pa.BaseExtensionType) and t.extension_name == "arrow.json"
 
 
+def array_element(t: pa.DataType) -> pa.DataType | None:
+    """The element type of a list of plain scalars (a PostgreSQL array), else None."""
+    if not (pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)):
+        return None
+    element = _base(t.value_type)
+    if pa.types.is_nested(element) or isinstance(element, pa.BaseExtensionType):
+        return None
+    return element
+
+
 def text_form(t: pa.DataType) -> bool:
     """Types a target without them stores as text: uuid (canonical 8-4-4-4-12), json."""
     return is_uuid(t) or is_json(t)
@@ -142,12 +152,16 @@ def duckdb_type(t: pa.DataType) -> str:
 
 
 def postgres_type(t: pa.DataType) -> str:
-    """PostgreSQL column type for an Arrow type; nested types become jsonb."""
+    """PostgreSQL column type for an Arrow type; lists of scalars become arrays, other nested
+    types jsonb."""
     t = _base(t)
     if is_uuid(t):
         return "uuid"
     if is_json(t):
         return "jsonb"
+    element = array_element(t)
+    if element is not None:  # lists of scalars are PostgreSQL arrays (text[] stays text[])
+        return f"{postgres_type(element)}[]"
     simple = {
         pa.bool_(): "boolean",
         pa.int8(): "smallint",
@@ -198,6 +212,8 @@ def lossless(src: pa.DataType, dst: pa.DataType) -> bool:
     text = (pa.string(), pa.large_string(), pa.string_view())
     if text_form(src):  # uuid and json keep their value as text
         return dst in text
+    if array_element(src) is not None and array_element(dst) is not None:
+        return lossless(src.value_type, dst.value_type)
     if pa.types.is_null(src):
         return True
     if pa.types.is_integer(src) and pa.types.is_integer(dst):

@@ -14,22 +14,27 @@ import pytest
 from sync_assets_tests.harness import Project
 
 
-def pg_to_duckdb(tmp_path, pg_uri, ddl: str, rows: str) -> Project:
+def pg_project(tmp_path, pg_uri, target, ddl: str, insert: str, **obj) -> Project:
+    """Table `t` (id int PRIMARY KEY, <ddl>) filled by `insert`, and a project syncing it
+    from PostgreSQL into the connection `target` as object `t`."""
     with psycopg.connect(pg_uri, autocommit=True) as con:
         con.execute(f"CREATE TABLE t (id int PRIMARY KEY, {ddl})")
-        con.execute(f"INSERT INTO t VALUES {rows}")
+        con.execute(insert)
     spec = {
         "object_id": "t",
         "source": {"connection": "pg", "schema": "public", "object": "t"},
-        "target": {"connection": "d", "object": "t"},
+        "target": {"connection": "tgt", "object": "t"},
         "sync_type": "full",
-        "batch_size": 2,  # the bad row is not in the first batch
+        **obj,
     }
-    connections = {
-        "pg": {"type": "postgres", "dsn": pg_uri},
-        "d": {"type": "duckdb", "path": str(tmp_path / "w.duckdb")},
-    }
+    connections = {"pg": {"type": "postgres", "dsn": pg_uri}, "tgt": target}
     return Project(tmp_path, connections, [spec])
+
+
+def pg_to_duckdb(tmp_path, pg_uri, ddl: str, rows: str) -> Project:
+    # the bad row is not in the first batch
+    target = {"type": "duckdb", "path": str(tmp_path / "w.duckdb")}
+    return pg_project(tmp_path, pg_uri, target, ddl, f"INSERT INTO t VALUES {rows}", batch_size=2)
 
 
 def target_exists(tmp_path) -> bool:
@@ -122,22 +127,16 @@ def test_uuid_and_json_land_as_the_targets_own_types(
 ):
     """uuid and json(b) from PostgreSQL: UUID / uuid / UNIQUEIDENTIFIER or their text, JSON /
     jsonb or text, the same on every run (the second sync once failed: binary vs 16 bytes)."""
-    with psycopg.connect(pg_uri, autocommit=True) as con:
-        con.execute("CREATE TABLE t (id int PRIMARY KEY, u uuid, j jsonb, js json)")
-        con.execute(
-            "INSERT INTO t SELECT g, md5(g::text)::uuid, jsonb_build_object('g', g, 'tags', "
-            "jsonb_build_array('a', g)), json_build_object('n', g) FROM generate_series(1, 20) g"
-        )
-        con.execute("INSERT INTO t VALUES (21, NULL, NULL, NULL)")
-    spec = {
-        "object_id": "t",
-        "source": {"connection": "pg", "schema": "public", "object": "t"},
-        "target": {"connection": "tgt", "object": "t"},
-        "sync_type": sync_type,
-        "merge_keys": ["id"],
-    }
-    project = Project(
-        tmp_path, {"pg": {"type": "postgres", "dsn": pg_uri}, "tgt": target_conn}, [spec]
+    project = pg_project(
+        tmp_path,
+        pg_uri,
+        target_conn,
+        "u uuid, j jsonb, js json",
+        "INSERT INTO t SELECT g, md5(g::text)::uuid, jsonb_build_object('g', g, 'tags', "
+        "jsonb_build_array('a', g)), json_build_object('n', g) FROM generate_series(1, 20) g "
+        "UNION ALL SELECT 21, NULL, NULL, NULL",
+        sync_type=sync_type,
+        merge_keys=["id"],
     )
     project.materialize("t")
     with psycopg.connect(pg_uri, autocommit=True) as con:
@@ -155,3 +154,33 @@ def test_uuid_and_json_land_as_the_targets_own_types(
     natural = {"duckdb": ("UUID", "JSON"), "postgres": ("uuid", "jsonb")}
     if target_kind in natural:
         assert (kinds["u"], kinds["j"]) == natural[target_kind]
+
+
+def test_arrays_land_as_lists_or_arrays_and_round_trip(tmp_path, pg_uri, target_conn, target_kind):
+    """PostgreSQL arrays: native lists (DuckDB, Delta, Parquet), the same arrays on PostgreSQL
+    (text[] stays text[]), JSON text where the target has no list type; twice."""
+    import json
+
+    project = pg_project(
+        tmp_path,
+        pg_uri,
+        target_conn,
+        "tags text[], nums int[], days date[]",
+        "INSERT INTO t VALUES (1, ARRAY['a', NULL, 'ü c'], ARRAY[1, 2], "
+        "ARRAY[date '2025-01-01']), (2, '{}', '{}', '{}'), (3, NULL, NULL, NULL)",
+        sync_type="merge",
+        merge_keys=["id"],
+    )
+    project.materialize("t")
+    with psycopg.connect(pg_uri, autocommit=True) as con:
+        con.execute("UPDATE t SET tags = ARRAY['new'], nums = ARRAY[7] WHERE id = 2")
+    project.materialize("t")
+    got = {r["id"]: r for r in project.target_table("t").to_pylist()}
+    tags, nums = got[1]["tags"], got[2]["nums"]
+    if target_kind in ("odbc", "snowflake"):  # JSON text
+        tags, nums = json.loads(tags), json.loads(nums)
+    assert tags == ["a", None, "ü c"] and nums == [7]
+    assert got[3]["tags"] is None
+    if target_kind == "postgres":
+        kinds = project.target("t").describe()["sql_types"]
+        assert (kinds["tags"], kinds["nums"], kinds["days"]) == ("text[]", "integer[]", "date[]")

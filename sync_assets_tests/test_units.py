@@ -146,7 +146,10 @@ def test_statements_parse_as_postgres_and_duckdb():
         (pa.large_string(), "VARCHAR", "text", pa.string()),
         (pa.binary(), "BLOB", "bytea", pa.binary()),
         (pa.uint64(), "UBIGINT", "numeric(20,0)", pa.decimal128(20, 0)),
-        (pa.list_(pa.int32()), "INTEGER[]", "jsonb", pa.list_(pa.int32())),
+        (pa.list_(pa.int32()), "INTEGER[]", "integer[]", pa.list_(pa.int32())),
+        (pa.list_(pa.list_(pa.int32())), "INTEGER[][]", "jsonb", pa.list_(pa.list_(pa.int32()))),
+        (pa.uuid(), "UUID", "uuid", pa.string()),
+        (pa.json_(), "JSON", "jsonb", pa.string()),
         (
             pa.struct([("a", pa.string())]),
             'STRUCT("a" VARCHAR)',
