@@ -64,6 +64,11 @@ def reader_features(table) -> set[str]:
     return features
 
 
+def column_mapped(table) -> bool:
+    """Whether the table stores its columns under physical names (column mapping)."""
+    return "columnMapping" in reader_features(table)
+
+
 def needs_kernel(table) -> bool:
     return bool(reader_features(table) - DATASET_READS)
 

@@ -22,7 +22,7 @@ import tempfile
 
 import pyarrow as pa
 
-from sync_assets.delta_read import DeltaFeatureError, check_readable
+from sync_assets.delta_read import DeltaFeatureError, check_readable, reader_features
 
 # writer features delta-rs maintains, each tested by writing into a table that has it
 WRITES = frozenset(
@@ -88,18 +88,12 @@ def check_creatable(schema: pa.Schema, properties: dict[str, str], where: str) -
     """Fail, before the table exists, when delta-rs would create a protocol Spark can't read."""
     if not properties:
         return  # a plain table: reader version 1, or 3 with timestampNtz only
-    from deltalake import write_deltalake
+    from deltalake import DeltaTable, write_deltalake
 
     scratch = tempfile.mkdtemp(prefix="sync-delta-preview-")
     try:
         write_deltalake(scratch, schema.empty_table(), configuration=properties)
-        from deltalake import DeltaTable
-
-        table = DeltaTable(scratch)
-        protocol = table.protocol()
-        features = set(protocol.reader_features or ())
-        if protocol.min_reader_version == 2:
-            features.add("columnMapping")
+        features = reader_features(DeltaTable(scratch))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     unreadable = sorted(features - SPARK_READS)

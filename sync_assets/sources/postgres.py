@@ -80,7 +80,9 @@ class PostgresSession(SourceSession):
         return readable_sql(sql, self._driver_schema(sql))
 
     def schema(self, sql: str) -> pa.Schema:
-        return plain_schema(self._driver_schema(self._readable(sql)))
+        driver = self._driver_schema(sql)
+        readable = readable_sql(sql, driver)
+        return plain_schema(driver if readable == sql else self._driver_schema(readable))
 
     def fetch_small(self, sql: str) -> pa.Table:
         with self._cursor() as cur:

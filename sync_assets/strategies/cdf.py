@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from sync_assets.columns import DELETED_FLAG
 from sync_assets.delta_cdf import ChangesGone, read_changes
-from sync_assets.delta_read import reader_features
+from sync_assets.delta_read import column_mapped
 from sync_assets.sql.literals import quote_ident
 from sync_assets.strategies.change_feed import (
     ChangeFeedError,
@@ -96,7 +96,7 @@ def _read_changes(session, last: int, version: int, decision: Decision):
 
     table = session.table
     try:
-        if "columnMapping" in reader_features(table):
+        if column_mapped(table):
             reader = read_changes(table, session.storage_options, last + 1, version)
         else:
             reader = pa.RecordBatchReader.from_stream(

@@ -103,7 +103,7 @@ class DeltaTarget(Target):
             delta_write.check_writable(table, self.location)
             existing = pa.schema(table.schema())
             incoming, added = evolve(existing, incoming, f"Delta table {self.location}")
-            if added and _column_mapped(table):
+            if added and delta_read.column_mapped(table):
                 raise delta_read.DeltaFeatureError(
                     f"Delta table {self.location} uses column mapping, and delta-rs cannot add "
                     f"columns to such tables; add {[f.name for f in added]} in Fabric or Spark "
@@ -153,7 +153,7 @@ class DeltaTarget(Target):
             return done
         try:
             table = self._table()  # operations below advance this object's version in place
-            if rules.optimize and _column_mapped(table):
+            if rules.optimize and delta_read.column_mapped(table):
                 done["sync/delta_optimize"] = (
                     "skipped: delta-rs cannot OPTIMIZE column-mapped tables; run OPTIMIZE "
                     "in Fabric or Spark"
@@ -200,7 +200,9 @@ class DeltaTarget(Target):
             mode=mode,
             predicate=predicate,
             # delta-rs refuses schema_mode on column-mapped tables even with nothing to add
-            schema_mode="merge" if table is not None and not _column_mapped(table) else None,
+            schema_mode="merge"
+            if table is not None and not delta_read.column_mapped(table)
+            else None,
             configuration=dict(self.conn.table_properties) or None if table is None else None,
             storage_options=self.storage_options,
             commit_properties=commit,
@@ -441,10 +443,6 @@ def _spark_type(t) -> str:
     return {"long": "BIGINT", "integer": "INT", "short": "SMALLINT", "byte": "TINYINT"}.get(
         t.type, t.type.upper()
     )
-
-
-def _column_mapped(table: DeltaTable) -> bool:
-    return "columnMapping" in delta_read.reader_features(table)
 
 
 def _without(reader: pa.RecordBatchReader, column: str) -> pa.RecordBatchReader:
