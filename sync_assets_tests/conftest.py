@@ -43,9 +43,40 @@ def azurite():
 def fakesnow_server():
     """The fakesnow HTTP server on loopback, reached through the real Snowflake connector."""
     import fakesnow
+    import fakesnow.arrow
+    import fakesnow.copy_into
 
+    # fakesnow upper-cases the target table's column names before matching them to the
+    # Parquet file's (Snowflake keeps quoted names exactly), so quoted lower-case and
+    # non-ASCII names never match under CASE_SENSITIVE: give it the names as they are
+    def exact_columns(table, duck_conn, database, schema):
+        return [
+            c[0] for c in fakesnow.copy_into._describe_table(table, duck_conn, database, schema)
+        ]
+
+    fakesnow.copy_into._get_table_columns = exact_columns
+    fakesnow.arrow.timestamp_to_sf_struct = _timestamps_with_nulls(
+        fakesnow.arrow.timestamp_to_sf_struct
+    )
     with fakesnow.server() as kwargs:
         yield kwargs
+
+
+def _timestamps_with_nulls(to_struct):
+    """fakesnow sends timestamps as Snowflake's (epoch, fraction) structs without a validity
+    mask, so a NULL timestamp read back as 1970-01-01: keep the NULLs."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def convert(ts):
+        if isinstance(ts, pa.ChunkedArray):
+            ts = ts.combine_chunks()
+        struct = to_struct(pc.fill_null(ts, pa.scalar(0, ts.type)))
+        return pa.StructArray.from_arrays(
+            struct.flatten(), fields=list(struct.type), mask=ts.is_null()
+        )
+
+    return convert
 
 
 def snowflake_connection(server: dict, **extra) -> dict:

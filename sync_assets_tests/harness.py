@@ -71,6 +71,13 @@ class Project:
         event = result.get_asset_materialization_events()[0]
         return {k: getattr(v, "value", v) for k, v in event.materialization.metadata.items()}
 
+    def materialize_all(self) -> None:
+        """Materialize every object of the project in one run."""
+        defs = self.definitions()
+        assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
+        result = dg.materialize(assets, resources=dict(defs.resources), instance=self.instance)
+        assert result.success
+
     def target(self, object_id: str):
         project = load_project(self.configs)
         obj = next(o for o in project.sync_objects if o.object_id == object_id)

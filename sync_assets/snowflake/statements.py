@@ -22,7 +22,10 @@ def put_sql(path: Path, prefix: str) -> str:
 
 
 def copy_into_sql(stage_table: str, prefix: str) -> str:
+    """Load the staged Parquet files by column name, exactly: the staging table's columns are
+    created with the Parquet files' own names (quoted), and a case-insensitive match would
+    confuse "a" with "A" (and folds only ASCII letters on some engines)."""
     return (
         f"COPY INTO {stage_table} FROM @{STAGE}/{prefix}/ FILE_FORMAT = (TYPE = PARQUET) "
-        "MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE PURGE = TRUE"
+        "MATCH_BY_COLUMN_NAME = CASE_SENSITIVE PURGE = TRUE"
     )

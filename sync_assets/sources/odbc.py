@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from sync_assets.config.models import SourceSpec, TsqlConnection
 from sync_assets.sources.base import Source, SourceSession
+from sync_assets.sql.literals import quote_ident
 from sync_assets.tsql import odbc
 from sync_assets.tsql.types import MAX_LENGTH, arrow_type_of
 
@@ -37,6 +38,54 @@ def system_type(name: str) -> tuple[str, int | None, int | None]:
     return base, None, nums[0] if nums else None
 
 
+def _described_tsql(cur, sql: str) -> pa.Schema:
+    """The server's own description of a query: exact types, zones included."""
+    cur.execute("EXEC sp_describe_first_result_set @tsql = ?", sql)
+    names = [d[0] for d in cur.description]
+    rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    fields = []
+    for r in rows:
+        base, precision, scale = system_type(r["system_type_name"])
+        kind = (
+            pa.uuid()
+            if base == "uniqueidentifier"
+            else arrow_type_of(base, precision, scale, scale)
+        )
+        field = pa.field(r["name"], kind)
+        if base in ("varchar", "nvarchar", "char", "nchar") and scale:
+            field = field.with_metadata({MAX_LENGTH: str(scale)})  # a declared length
+        fields.append(field)
+    return pa.schema(fields)
+
+
+# PostgreSQL types (as pg_typeof spells them) whose Arrow type ODBC's description misses
+_POSTGRES_TYPES = {
+    "timestamp with time zone": pa.timestamp("us", tz="UTC"),
+    "uuid": pa.uuid(),
+    "real": pa.float32(),
+}
+
+
+def _with_postgres_types(cur, sql: str, described: pa.Schema) -> pa.Schema:
+    """ODBC describes timestamptz as a plain timestamp and uuid as text: ask the server for
+    each column's type (pg_typeof of a NULL row keeps the declared type)."""
+    if not described.names:
+        return described
+    columns = ", ".join(f"pg_typeof(q.{quote_ident(n)})::text" for n in described.names)
+    cur.execute(
+        f"SELECT {columns} FROM (SELECT 1) AS one LEFT JOIN (SELECT * FROM ({sql}) AS s LIMIT 0) "
+        "AS q ON true"
+    )
+    fields = []
+    for field, name in zip(described, cur.fetchone(), strict=True):
+        base, _, length = name.partition("(")
+        field = field.with_type(_POSTGRES_TYPES.get(name, field.type))
+        if base == "character varying" and length:
+            field = field.with_metadata({MAX_LENGTH: length.rstrip(")")})
+        fields.append(field)
+    return pa.schema(fields)
+
+
 class OdbcSession(SourceSession):
     def __init__(self, con, flavor):
         self.con, self.flavor = con, flavor
@@ -46,20 +95,10 @@ class OdbcSession(SourceSession):
         cur = self.con.cursor()
         try:
             if self.flavor.dialect == "tsql":
-                # the server's own description: exact types, zones included
-                cur.execute("EXEC sp_describe_first_result_set @tsql = ?", sql)
-                names = [d[0] for d in cur.description]
-                rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-                fields = []
-                for r in rows:
-                    base, precision, scale = system_type(r["system_type_name"])
-                    field = pa.field(r["name"], arrow_type_of(base, precision, scale, scale))
-                    if base in ("varchar", "nvarchar", "char", "nchar") and scale:
-                        field = field.with_metadata({MAX_LENGTH: str(scale)})  # a declared length
-                    fields.append(field)
-                return pa.schema(fields)
+                return _described_tsql(cur, sql)
             cur.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0")
-            return odbc.described_schema(cur.description)
+            described = odbc.described_schema(cur.description)
+            return _with_postgres_types(cur, sql, described)
         finally:
             cur.close()
 

@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import decimal
 import struct
+import uuid
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -18,6 +19,7 @@ import pyarrow.compute as pc
 from sync_assets.config.models import TsqlConnection
 from sync_assets.secrets import connection_secrets, redact
 from sync_assets.sql.flavors import FLAVORS, Flavor
+from sync_assets.types import is_uuid
 
 DEFAULT_DRIVERS = {"tsql": "ODBC Driver 18 for SQL Server", "postgres": "PostgreSQL Unicode"}
 # Entra ID access tokens for Azure SQL, Synapse and Fabric SQL endpoints
@@ -129,23 +131,27 @@ def connect(conn: TsqlConnection, *, autocommit: bool = False):
 def bind_columns(batch: pa.RecordBatch) -> list[tuple]:
     """A batch as pyodbc parameter rows. Instants are bound as their UTC wall time: the
     column (DATETIMEOFFSET, timestamptz in a UTC session, or Fabric's UTC DATETIME2) reads
-    them as UTC."""
+    them as UTC. Times are bound as ISO text: ODBC's SQL_TIME_STRUCT has no fractional
+    seconds (psqlODBC dropped them), while every server converts the text exactly."""
     columns = []
     for column in batch.columns:
         if pa.types.is_timestamp(column.type) and column.type.tz:
             column = column.cast(pa.timestamp(column.type.unit))
+        elif pa.types.is_time(column.type):
+            column = column.cast(pa.string())
         columns.append(column.to_pylist())
     return list(zip(*columns, strict=True))
 
 
 def _longest(column: pa.Array) -> int:
-    """Longest value of a text or binary column (at least 1): the bind buffer's width."""
-    measure = (
-        pc.utf8_length
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
-        else pc.binary_length
-    )
-    longest = pc.max(measure(column)).as_py()
+    """Longest value of a text or binary column (at least 1): the bind buffer's width. Text
+    is bound as UTF-16 (SQL_WVARCHAR), where a character outside the BMP (an emoji) takes
+    two code units: a width in code points truncated such values."""
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        astral = pc.count_substring_regex(column, r"[\x{10000}-\x{10FFFF}]")
+        longest = pc.max(pc.add(pc.utf8_length(column), astral)).as_py()
+    else:
+        longest = pc.max(pc.binary_length(column)).as_py()
     return max(int(longest or 0), 1)
 
 
@@ -170,7 +176,7 @@ def input_sizes(batch: pa.RecordBatch, flavor: Flavor) -> list[tuple]:
         elif pa.types.is_date(t):
             sizes.append((pyodbc.SQL_TYPE_DATE, 0, 0))
         elif pa.types.is_time(t):
-            sizes.append((pyodbc.SQL_TYPE_TIME, 16, 6))
+            sizes.append((pyodbc.SQL_WVARCHAR, 16, 0))  # bound as text, see bind_columns
         elif pa.types.is_timestamp(t):
             sizes.append(
                 (
@@ -240,10 +246,17 @@ def rows_to_batch(rows: list, schema: pa.Schema) -> pa.RecordBatch:
     """One fetchmany() result as a record batch of `schema` (naive datetimes for a zoned
     column are UTC wall times, as the session is in UTC)."""
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
-    arrays = [
-        pa.array(values, type=field.type) for values, field in zip(columns, schema, strict=True)
-    ]
+    arrays = [_array(values, field.type) for values, field in zip(columns, schema, strict=True)]
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _array(values, kind: pa.DataType) -> pa.Array:
+    if is_uuid(kind):  # the driver gives uniqueidentifier / uuid as text, in either case
+        storage = pa.array(
+            [None if v is None else uuid.UUID(v).bytes for v in values], pa.binary(16)
+        )
+        return pa.ExtensionArray.from_storage(kind, storage)
+    return pa.array(values, type=kind)
 
 
 def stream_cursor(cursor, schema: pa.Schema, batch_size: int):

@@ -62,7 +62,7 @@ INSERT INTO "_sync_assets"."sync_state" ("object_id", "target_table", "state", "
 SELECT "state" FROM "_sync_assets"."sync_state" WHERE "object_id" = ? AND "target_table" = ?;
 
 -- stage load
-COPY INTO "_sync_assets"."stage_orders" FROM @"_sync_assets"."sync_stage"/orders/run/ FILE_FORMAT = (TYPE = PARQUET) MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE PURGE = TRUE;
+COPY INTO "_sync_assets"."stage_orders" FROM @"_sync_assets"."sync_stage"/orders/run/ FILE_FORMAT = (TYPE = PARQUET) MATCH_BY_COLUMN_NAME = CASE_SENSITIVE PURGE = TRUE;
 
 -- catalog
 SELECT COLUMN_NAME, DATA_TYPE, NUMERIC_PRECISION, NUMERIC_SCALE FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION;
