@@ -56,6 +56,12 @@ class ParquetTable:
     def current_files(self) -> list[str]:
         return [str(self.location / f["path"]) for f in self.files()]
 
+    def logical_types(self) -> dict[str, str]:
+        """Each column's Parquet type as the first current file stores it: DECIMAL(12,2),
+        TIMESTAMP(MICROS, UTC), UUID, JSON, LIST<INT32>…"""
+        files = self.current_files()
+        return logical_types(files[0]) if files else {}
+
     def row_count(self, manifest: dict | None = None, keys=None) -> int:
         return sum(f["rows"] for f in self.files(manifest, keys))
 
@@ -99,3 +105,36 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def logical_types(path: str) -> dict[str, str]:
+    """Parquet logical (else physical) type of each top-level column of one file."""
+    import pyarrow.parquet as pq
+
+    schema = pq.ParquetFile(path).schema
+    types: dict[str, str] = {}
+    for i in range(len(schema)):
+        column = schema.column(i)
+        top, *inner = column.path.split(".")
+        leaf = _leaf_type(column)
+        types[top] = f"LIST<{leaf}>" if inner[-2:] == ["list", "element"] else leaf
+    return types
+
+
+def _leaf_type(column) -> str:
+    logical, spelled = column.logical_type, str(column.logical_type)
+    kind = logical.type
+    if kind == "INT":
+        bits = spelled.split("bitWidth=")[1].split(",")[0]
+        return f"{'' if 'isSigned=true' in spelled else 'U'}INT{bits}"
+    if kind == "DECIMAL":
+        precision = spelled.split("precision=")[1].split(",")[0]
+        scale = spelled.split("scale=")[1].rstrip(")")
+        return f"DECIMAL({precision},{scale})"
+    if kind in ("TIMESTAMP", "TIME"):
+        unit = spelled.split("timeUnit=")[1].split(",")[0].rstrip(")").upper()
+        zone = ", UTC" if "isAdjustedToUTC=true" in spelled else ""
+        return f"{kind}({unit}{zone})"
+    if kind == "NONE":
+        return {"BYTE_ARRAY": "BINARY"}.get(column.physical_type, column.physical_type)
+    return kind

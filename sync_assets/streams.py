@@ -43,7 +43,10 @@ def nested_as_json(reader: pa.RecordBatchReader, keep=None) -> pa.RecordBatchRea
     con.register("b", reader)
     replaced = ", ".join(f"to_json({quote_ident(c)})::VARCHAR AS {quote_ident(c)}" for c in nested)
     out = con.sql(f"SELECT * REPLACE ({replaced}) FROM b").to_arrow_reader(65_536)
-    return closing(out, con.close)
+    # DuckDB drops field metadata (declared text lengths): give it back
+    schema = pa.schema([out.schema.field(f.name).with_metadata(f.metadata) for f in reader.schema])
+    batches = (pa.RecordBatch.from_arrays(b.columns, schema=schema) for b in out)
+    return closing(pa.RecordBatchReader.from_batches(schema, batches), out.close, con.close)
 
 
 def with_soft_delete_columns(

@@ -48,6 +48,17 @@ def _base(t: pa.DataType) -> pa.DataType:
     return t.value_type if pa.types.is_dictionary(t) else t
 
 
+# Field metadata a source sets on text columns of a declared length (VARCHAR(n) and the like):
+# targets with length-limited text types keep the length (same-system syncs stay exact)
+MAX_LENGTH = b"sync_assets.max_length"
+
+
+def field_max_length(field: pa.Field) -> int | None:
+    """The declared text length a source recorded on a field, if any."""
+    value = (field.metadata or {}).get(MAX_LENGTH)
+    return int(value) if value else None
+
+
 # ----------------------------------------------------------------------------- Delta / Parquet
 
 _DELTA_WIDEN = {
@@ -151,10 +162,12 @@ def duckdb_type(t: pa.DataType) -> str:
     raise SchemaChangeError(f"no DuckDB type for Arrow type {t}")
 
 
-def postgres_type(t: pa.DataType) -> str:
+def postgres_type(t: pa.DataType, max_length: int | None = None) -> str:
     """PostgreSQL column type for an Arrow type; lists of scalars become arrays, other nested
-    types jsonb."""
+    types jsonb; text of a declared length is varchar(n)."""
     t = _base(t)
+    if max_length and t in (pa.string(), pa.large_string(), pa.string_view()):
+        return f"varchar({max_length})"
     if is_uuid(t):
         return "uuid"
     if is_json(t):

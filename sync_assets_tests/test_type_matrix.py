@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import uuid
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -443,3 +444,121 @@ def test_every_type_lands_exactly_in_every_target(request, tmp_path, pg_uri, sou
                         f"{got[key][name]!r} != {want[key][name]!r}"
                     )
             assert set(got) == set(want)
+    check_type_table(source_kind, source, project)
+
+
+# --------------------------------------------------------------------------- README tables
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+LABELS = {
+    "postgres": "PostgreSQL",
+    "odbc": "PostgreSQL through ODBC (psqlODBC, the local stand-in for T-SQL sources)",
+    "duckdb": "DuckDB",
+    "parquet": "Parquet",
+    "delta": "Delta",
+    "snowflake": "Snowflake",
+}
+HEADER = [
+    "Arrow",
+    "DuckDB",
+    "PostgreSQL",
+    "Delta, OneLake",
+    "Parquet",
+    "T-SQL DDL",
+    "Snowflake DDL",
+]
+
+
+def source_schema(project: Project, object_id: str):
+    """The Arrow schema the source reports for the object's relation."""
+    from sync_assets.config.loader import load_project
+    from sync_assets.connection_types import make_source
+
+    loaded = load_project(project.configs)
+    obj = next(o for o in loaded.sync_objects if o.object_id == object_id)
+    source = make_source(loaded.connections[obj.source.connection], str(project.root))
+    with source.session(obj.source) as session:
+        return session.schema(f"SELECT * FROM {source.relation(obj.source)}")
+
+
+def type_rows(source, project: Project) -> list[list[str]]:
+    """One row per source column type: its Arrow type and each target's column type (the
+    catalog's own spelling where a target runs here; the DDL created on T-SQL / Snowflake)."""
+    from sync_assets.snowflake import types as snowflake_types
+    from sync_assets.sql.flavors import SQLSERVER
+    from sync_assets.tsql import types as tsql_types
+    from sync_assets.types import field_max_length
+
+    schema = source_schema(project, "to_duckdb")
+    caught = {k: project.target(f"to_{k}").describe()["sql_types"] for k in TARGET_KINDS}
+    assert caught["onelake"] == caught["delta"]
+    table = []
+    for name, (declared, _) in source.columns.items():
+        field = schema.field(name)
+        length = field_max_length(field)
+        row = [
+            f"`{declared}`",
+            str(field.type),
+            *(caught[k][name] for k in ("duckdb", "postgres", "delta", "parquet")),
+            tsql_types.column_type(field.type, SQLSERVER, length)[0],
+            snowflake_types.column_type(field.type, length)[0],
+        ]
+        if row not in table:
+            table.append(row)
+    return table
+
+
+def markdown(label: str, table: list[list[str]]) -> str:
+    lines = [f"#### From {label}", "", "| " + " | ".join([label.split(" ")[0], *HEADER]) + " |"]
+    lines.append("|" + "---|" * (len(HEADER) + 1))
+    lines += ["| " + " | ".join(row) + " |" for row in table]
+    return "\n".join(lines) + "\n"
+
+
+def check_type_table(source_kind: str, source, project: Project) -> None:
+    """The README's table for this source is what the run produced (SYNC_ASSETS_UPDATE_GOLDEN=1
+    rewrites it)."""
+    import os
+    import re
+
+    label = LABELS[source_kind]
+    want = markdown(label, type_rows(source, project))
+    text = README.read_text()
+    pattern = re.compile(rf"#### From {re.escape(label)}\n.*?(?=\n\n|\Z)", re.S)
+    if os.environ.get("SYNC_ASSETS_UPDATE_GOLDEN"):
+        if pattern.search(text):
+            text = pattern.sub(lambda _: want.rstrip("\n"), text)
+        else:
+            marker = "<!-- /type tables -->"
+            text = text.replace(marker, f"{want}\n{marker}")
+        README.write_text(text)
+        return
+    found = pattern.search(text)
+    assert found, f"README.md has no table '#### From {label}'"
+    assert found.group(0) + "\n" == want, f"README's table for {label} differs:\n{want}"
+
+
+def test_snowflake_varchar_lengths_and_variants_from_the_description():
+    """fakesnow describes every VARCHAR as 16 MB; Snowflake gives the declared length, which a
+    Snowflake / PostgreSQL target keeps; VARIANT, OBJECT and ARRAY are JSON."""
+    import pyarrow as pa
+    from snowflake.connector.cursor import ResultMetadata
+
+    from sync_assets.snowflake.source import described_schema
+    from sync_assets.types import field_max_length
+
+    def meta(name, code, size):
+        return ResultMetadata(name, code, None, size, None, None, True)
+
+    # type codes: 2 TEXT, 5 VARIANT, 9 OBJECT, 10 ARRAY
+    schema = described_schema(
+        [
+            meta("a", 2, 20),
+            meta("b", 2, 16_777_216),
+            meta("v", 5, None),
+            meta("o", 9, None),
+            meta("r", 10, None),
+        ]
+    )
+    assert [field_max_length(f) for f in schema][:2] == [20, None]
+    assert [schema.field(n).type for n in "vor"] == [pa.json_()] * 3

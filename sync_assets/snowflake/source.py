@@ -16,17 +16,28 @@ from sync_assets.config.models import SnowflakeConnection, SourceSpec
 from sync_assets.snowflake.connection import Connection
 from sync_assets.snowflake.types import arrow_type_of
 from sync_assets.sources.base import Source, SourceSession
+from sync_assets.types import MAX_LENGTH
+
+# semi-structured columns come as JSON text: Arrow's json type, so they land as JSON / jsonb
+_SEMI_STRUCTURED = ("VARIANT", "OBJECT", "ARRAY")
+_DEFAULT_LENGTHS = (16_777_216, 134_217_728)  # VARCHAR without a length (old and new limit)
 
 
 def described_schema(metadata) -> pa.Schema:
+    """The Arrow schema of a query from `cursor.describe`; a VARCHAR(n) keeps its length."""
     from snowflake.connector.constants import FIELD_ID_TO_NAME
 
-    return pa.schema(
-        [
-            pa.field(m.name, arrow_type_of(FIELD_ID_TO_NAME[m.type_code], m.precision, m.scale))
-            for m in metadata
-        ]
-    )
+    fields = []
+    for m in metadata:
+        name = FIELD_ID_TO_NAME[m.type_code]
+        if name in _SEMI_STRUCTURED:
+            fields.append(pa.field(m.name, pa.json_()))
+            continue
+        field = pa.field(m.name, arrow_type_of(name, m.precision, m.scale))
+        if name == "TEXT" and m.internal_size and m.internal_size not in _DEFAULT_LENGTHS:
+            field = field.with_metadata({MAX_LENGTH: str(m.internal_size)})
+        fields.append(field)
+    return pa.schema(fields)
 
 
 class SnowflakeSession(SourceSession):

@@ -23,6 +23,7 @@ from sync_assets.snowflake.connection import Connection
 from sync_assets.snowflake.flavor import flavor_for
 from sync_assets.snowflake.statements import STAGE, catalog_sql, copy_into_sql, put_sql
 from sync_assets.targets.odbc import OdbcTarget
+from sync_assets.types import field_max_length
 
 ROWS_PER_FILE = 500_000
 
@@ -44,7 +45,7 @@ class SnowflakeTarget(OdbcTarget):
         return Connection(self.conn, autocommit)
 
     def storage(self, field: pa.Field) -> tuple[str, pa.DataType]:
-        return types.column_type(field.type)
+        return types.column_type(field.type, field_max_length(field))
 
     def catalog_sql(self) -> str:
         return catalog_sql()

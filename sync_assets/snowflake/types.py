@@ -17,8 +17,11 @@ def _base(t):
     return t.value_type if pa.types.is_dictionary(t) else t
 
 
-def column_type(t: pa.DataType) -> tuple[str, pa.DataType]:
+def column_type(t: pa.DataType, max_length: int | None = None) -> tuple[str, pa.DataType]:
+    """(Snowflake type, stored Arrow type); text of a declared length is VARCHAR(n)."""
     t = _base(t)
+    if max_length and t in (pa.string(), pa.large_string(), pa.string_view()):
+        return f"VARCHAR({max_length})", pa.string()
     if is_uuid(t):
         return "VARCHAR(36)", pa.string()
     if is_json(t):

@@ -11,10 +11,13 @@ from sync_assets.config.models import PostgresConnection, SourceSpec
 from sync_assets.sources.base import Source, SourceSession
 from sync_assets.sources.postgres_types import (
     SourceValueError,
+    pg_type,
     plain_batch,
     plain_field,
     readable_sql,
 )
+from sync_assets.sql.literals import qualified
+from sync_assets.types import MAX_LENGTH
 
 
 def connect(uri: str):
@@ -41,9 +44,9 @@ def plain_schema(schema: pa.Schema) -> pa.Schema:
     return pa.schema([plain_field(f) for f in schema])
 
 
-def plain_reader(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+def plain_reader(reader: pa.RecordBatchReader, lengths=None) -> pa.RecordBatchReader:
     """Wrap a driver reader so every value arrives exactly (see postgres_types), batch by batch."""
-    schema = plain_schema(reader.schema)
+    schema = with_lengths(plain_schema(reader.schema), reader.schema, lengths or {})
     batches = (plain_batch(b, schema) for b in _driver_batches(reader))
     return pa.RecordBatchReader.from_batches(schema, batches)
 
@@ -62,9 +65,36 @@ def _driver_batches(reader: pa.RecordBatchReader):
         ) from None
 
 
+def varchar_lengths(con, spec: SourceSpec) -> dict[str, int]:
+    """{column: n} for the varchar(n) columns of the source table (the driver reports no
+    length), so a PostgreSQL or Snowflake target keeps varchar(n)."""
+    relation = qualified(spec.schema_ or "public", spec.object)
+    with con.cursor() as cur:
+        cur.execute(
+            "SELECT attname, atttypmod - 4 FROM pg_attribute WHERE attrelid = to_regclass($1) "
+            "AND atttypid = 'varchar'::regtype AND atttypmod > 4 AND attnum > 0 AND NOT attisdropped",
+            (relation,),
+        )
+        return dict(cur.fetchall())
+
+
+def with_lengths(schema: pa.Schema, driver: pa.Schema, lengths: dict[str, int]) -> pa.Schema:
+    """Declared lengths on the columns the driver reads as varchar (an expression over a
+    varchar column is text, and keeps none)."""
+    if not lengths:
+        return schema
+    fields = []
+    for field, raw in zip(schema, driver, strict=True):
+        if pg_type(raw) == "varchar" and field.name in lengths:
+            field = field.with_metadata({MAX_LENGTH: str(lengths[field.name])})
+        fields.append(field)
+    return pa.schema(fields)
+
+
 class PostgresSession(SourceSession):
-    def __init__(self, con):
+    def __init__(self, con, lengths: dict[str, int] | None = None):
         self.con = con
+        self.lengths = lengths or {}  # varchar(n) lengths of the source table's columns
         self._open = []  # cursors whose streams are still being read (a dropped cursor closes its stream)
 
     def _cursor(self):
@@ -82,7 +112,8 @@ class PostgresSession(SourceSession):
     def schema(self, sql: str) -> pa.Schema:
         driver = self._driver_schema(sql)
         readable = readable_sql(sql, driver)
-        return plain_schema(driver if readable == sql else self._driver_schema(readable))
+        schema = plain_schema(driver if readable == sql else self._driver_schema(readable))
+        return with_lengths(schema, driver, self.lengths)
 
     def fetch_small(self, sql: str) -> pa.Table:
         with self._cursor() as cur:
@@ -95,7 +126,7 @@ class PostgresSession(SourceSession):
         cur = self._cursor()  # closed with the connection at the end of the session
         self._open.append(cur)
         cur.execute(readable)
-        return plain_reader(cur.fetch_record_batch())
+        return plain_reader(cur.fetch_record_batch(), self.lengths)
 
 
 class PostgresSource(Source):
@@ -113,7 +144,8 @@ class PostgresSource(Source):
                 # probe and read must see one snapshot: the watermark stored with the
                 # data then describes exactly the rows that were read.
                 cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            session = PostgresSession(con)  # held here until the stream is consumed
+            lengths = varchar_lengths(con, spec) if spec.object and not spec.query else {}
+            session = PostgresSession(con, lengths)  # held here until the stream is consumed
             yield session
         finally:
             con.rollback()

@@ -157,7 +157,11 @@ class ParquetTarget(Target):
     def describe(self) -> dict:
         if not self.table.exists():
             return {"row_count": None, "schema": None}
-        return {"row_count": self.table.row_count(), "schema": self.table.schema()}
+        return {
+            "row_count": self.table.row_count(),
+            "schema": self.table.schema(),
+            "sql_types": self.table.logical_types(),
+        }
 
 
 class _Rewrite:

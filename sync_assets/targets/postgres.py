@@ -18,7 +18,7 @@ from sync_assets.sql.literals import quote_ident, quote_string
 from sync_assets.streams import closing, nested_as_json
 from sync_assets.targets.base import TargetWindow
 from sync_assets.targets.sql_writer import SqlSession, SqlTarget
-from sync_assets.types import array_element, postgres_type
+from sync_assets.types import array_element, field_max_length, postgres_type
 
 STAGED = "__sync_staged"
 # Column types whose binary COPY input is what the ADBC writer sends for the Arrow type the
@@ -152,11 +152,13 @@ class PostgresTarget(SqlTarget):
         return f"postgresql://{where}#{self.schema}.{self.table}"
 
     def column_type(self, field: pa.Field) -> str:
-        return postgres_type(field.type)
+        return postgres_type(field.type, field_max_length(field))
 
     def prepare(self, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
         reader = nested_as_json(reader, keep=lambda t: array_element(t) is not None)
-        schema = pa.schema([pa.field(f.name, _copyable(f.type)) for f in reader.schema])
+        schema = pa.schema(
+            [pa.field(f.name, _copyable(f.type), metadata=f.metadata) for f in reader.schema]
+        )
         if schema.equals(reader.schema):
             return reader
         return pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in reader))

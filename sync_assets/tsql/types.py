@@ -16,7 +16,14 @@ from __future__ import annotations
 import pyarrow as pa
 
 from sync_assets.sql.flavors import Flavor
-from sync_assets.types import SchemaChangeError, is_json, is_uuid, text_form
+from sync_assets.types import (  # noqa: F401 (MAX_LENGTH, field_max_length: re-exported)
+    MAX_LENGTH,
+    SchemaChangeError,
+    field_max_length,
+    is_json,
+    is_uuid,
+    text_form,
+)
 
 _TEXT = (pa.string(), pa.large_string(), pa.string_view(), pa.null())
 _BINARY = (pa.binary(), pa.large_binary())
@@ -109,10 +116,6 @@ def _postgres(t: pa.DataType, flavor: Flavor) -> tuple[str, pa.DataType]:
     raise SchemaChangeError(f"no PostgreSQL column type for Arrow type {t}")
 
 
-# Field metadata a source sets on text columns of a declared length (VARCHAR(n) and the like)
-MAX_LENGTH = b"sync_assets.max_length"
-
-
 def column_type(
     t: pa.DataType, flavor: Flavor, max_length: int | None = None
 ) -> tuple[str, pa.DataType]:
@@ -127,12 +130,6 @@ def column_type(
         elif sql == "text":
             sql = f"varchar({max_length})"
     return sql, storage
-
-
-def field_max_length(field: pa.Field) -> int | None:
-    """The declared text length a source recorded on a field, if any."""
-    value = (field.metadata or {}).get(MAX_LENGTH)
-    return int(value) if value else None
 
 
 def sql_type(t: pa.DataType, flavor: Flavor) -> str:
