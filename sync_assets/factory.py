@@ -9,6 +9,7 @@ and hands a lazy SyncBatch to the target connection's IO manager.
 # of the asset function at definition time
 import dataclasses
 from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 
@@ -60,7 +61,9 @@ def build_asset(obj: SyncObject, project: ProjectConfig, base_dir: str) -> dg.As
         with _naming_failures(obj, window, "reading the target's sync state", secrets):
             state = SyncState.from_dict(target.read_state())
         with _naming_failures(obj, window, "reading the source", secrets):
-            batch = plan_sync(obj, make_source(source_conn, base_dir), state, window, target)
+            source = make_source(source_conn, base_dir)
+            rejects = Path(base_dir) / "rejects" / obj.object_id
+            batch = plan_sync(obj, source, state, window, target, rejects)
         if config.dry_run:
             batch.plan = dataclasses.replace(batch.plan, dry_run=True)
         context.log.info(

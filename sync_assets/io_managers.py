@@ -16,6 +16,7 @@ import time
 import dagster as dg
 import pyarrow as pa
 
+from sync_assets.bad_rows import BadRows, guarded
 from sync_assets.config.models import SyncObject
 from sync_assets.connection_types import make_target, record
 from sync_assets.faults import crashpoint
@@ -57,17 +58,24 @@ class SyncIOManager(dg.IOManager):
         target = self.target_for(obj)
         partition = _partition_label(context)
         counter = _RowCounter()
+        bad_rows = batch.bad_rows or BadRows(obj.object_id, "fail", obj.merge_keys, None)
         started = time.monotonic()
         try:
             if batch.reader is None:
                 result = WriteResult(committed=False)
             else:
-                result = target.write(counter.wrap(batch.reader), batch.plan, batch.state.to_dict())
+                # the target's limits are checked on the rows it takes (bad_rows.py)
+                reader = guarded(counter.wrap(batch.reader), bad_rows, target.value_limits())
+                result = target.write(reader, batch.plan, batch.state.to_dict())
+            bad_rows.publish()
         except Exception as exc:
+            bad_rows.discard()
             secrets = connection_secrets(self.connection)
-            cause = counter.source_error or exc
+            cause = counter.source_error or bad_rows.error or exc
             if counter.source_error is not None:  # the read failed, not the write
                 what = f"reading the source failed ({target.uri} is unchanged)"
+            elif bad_rows.error is not None:
+                what = f"a value does not fit the target ({target.uri} is unchanged)"
             else:
                 what = f"writing to {target.uri} failed ({batch.plan.mode})"
             raise SyncError(

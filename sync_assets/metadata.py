@@ -58,6 +58,11 @@ def write_metadata(
         "sync/duration_s": round(batch.elapsed() + write_seconds, 3),
         "sync/write_s": round(write_seconds, 3),
     }
+    if obj.on_bad_rows == "quarantine":
+        rejected = batch.bad_rows.rejected if batch.bad_rows else 0
+        meta["sync/rows_rejected"] = rejected
+        if batch.bad_rows and batch.bad_rows.path:
+            meta["sync/rejects_path"] = dg.MetadataValue.path(str(batch.bad_rows.path))
     peak = memory.peak()
     if peak is not None and batch.rss_start_mb is not None:
         meta["sync/peak_rss_mb"] = round(peak, 1)

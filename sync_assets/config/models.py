@@ -421,6 +421,9 @@ class SyncObject(_Strict):
     # 1: a target row per key, overwritten; 2: a history row per version of each key
     scd_type: Literal[1, 2] = 1
     scd: ScdSpec = ScdSpec()
+    # rows holding a value the target cannot hold exactly: fail the sync (nothing written), or
+    # quarantine them in rejects/<object_id>/*.jsonl and apply the rest
+    on_bad_rows: Literal["fail", "quarantine"] = "fail"
 
     @field_validator("lookback", mode="before")
     @classmethod

@@ -17,6 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sync_assets.bad_rows import Limits
 from sync_assets.config.models import SnowflakeConnection
 from sync_assets.snowflake import types
 from sync_assets.snowflake.connection import Connection
@@ -36,6 +37,11 @@ class SnowflakeTarget(OdbcTarget):
     @staticmethod
     def flavor_of(conn):
         return flavor_for(conn)
+
+    def value_limits(self) -> Limits:
+        # Snowflake's dates and timestamps are meant for the years 1-9999 (the connector reads
+        # them back as Python values, which stop there); FLOAT holds NaN and infinity
+        return Limits("Snowflake", years=(1, 9999))
 
     @property
     def uri(self) -> str:

@@ -15,6 +15,10 @@ from sync_assets.sql.literals import qualified
 class SourceSession(ABC):
     """One consistent read of a source: small queries and streams see the same snapshot."""
 
+    # the sync's policy for rows holding a value no target holds (bad_rows.BadRows); a source
+    # that finds such values refuses them without one
+    bad_rows = None
+
     @abstractmethod
     def schema(self, sql: str) -> pa.Schema:
         """The Arrow schema a query returns, without reading its rows."""

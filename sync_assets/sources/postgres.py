@@ -44,10 +44,10 @@ def plain_schema(schema: pa.Schema) -> pa.Schema:
     return pa.schema([plain_field(f) for f in schema])
 
 
-def plain_reader(reader: pa.RecordBatchReader, lengths=None) -> pa.RecordBatchReader:
+def plain_reader(reader: pa.RecordBatchReader, lengths=None, bad_rows=None) -> pa.RecordBatchReader:
     """Wrap a driver reader so every value arrives exactly (see postgres_types), batch by batch."""
     schema = with_lengths(plain_schema(reader.schema), reader.schema, lengths or {})
-    batches = (plain_batch(b, schema) for b in _driver_batches(reader))
+    batches = (plain_batch(b, schema, bad_rows) for b in _driver_batches(reader))
     return pa.RecordBatchReader.from_batches(schema, batches)
 
 
@@ -126,7 +126,7 @@ class PostgresSession(SourceSession):
         cur = self._cursor()  # closed with the connection at the end of the session
         self._open.append(cur)
         cur.execute(readable)
-        return plain_reader(cur.fetch_record_batch(), self.lengths)
+        return plain_reader(cur.fetch_record_batch(), self.lengths, self.bad_rows)
 
 
 class PostgresSource(Source):

@@ -21,6 +21,7 @@ import decimal
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sync_assets.bad_rows import Problem, message
 from sync_assets.sql.literals import quote_ident
 from sync_assets.types import text_form
 
@@ -89,86 +90,126 @@ def plain_field(field: pa.Field) -> pa.Field:
     return pa.field(field.name, field.type)
 
 
-def plain_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    """A driver batch in the exposed schema, every value checked to be carried exactly."""
-    columns = []
-    for index, (column, field) in enumerate(zip(batch.columns, schema, strict=True)):
-        if isinstance(column.type, pa.BaseExtensionType) and not text_form(column.type):
-            column = column.storage
-        if pa.types.is_decimal(field.type) and not pa.types.is_decimal(column.type):
-            column = _decimals(batch, index, column, field)
-        elif column.type != field.type:
-            column = pc.cast(column, field.type)  # safe cast: raises rather than truncating
-        if pa.types.is_timestamp(field.type):
-            _check_finite(batch, column, field, pa.int64(), _PG_MIN_US, _INFINITY)
-        elif field.type == pa.date32():
-            _check_finite(batch, column, field, pa.int32(), _PG_MIN_DAY, _DATE_INFINITY)
-        columns.append(column)
+def plain_batch(batch: pa.RecordBatch, schema: pa.Schema, bad_rows=None) -> pa.RecordBatch:
+    """A driver batch in the exposed schema, every value checked to be carried exactly: rows
+    holding a value no target holds are refused, or quarantined by `bad_rows`."""
+    raw = pa.RecordBatch.from_arrays(
+        [_unwrapped(c) for c in batch.columns], names=batch.schema.names
+    )
+    columns, problems = _converted(raw, schema)
+    if problems:
+        if bad_rows is None:
+            raise SourceValueError(message(raw, problems[0]))
+        raw = bad_rows.handle(raw, problems, SourceValueError)
+        columns, _ = _converted(raw, schema)
     return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def _converted(raw: pa.RecordBatch, schema: pa.Schema) -> tuple[list, list[Problem]]:
+    """Each column in its exposed type (safe casts: they raise rather than truncate), and the
+    values that cannot be carried."""
+    columns, problems = [], []
+    for column, field in zip(raw.columns, schema, strict=True):
+        try:
+            typed = pc.cast(column, field.type) if column.type != field.type else column
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            if not pa.types.is_decimal(field.type):
+                raise
+            problems += _decimal_problems(column, field)
+            typed = pa.nulls(len(column), field.type)  # the batch is refused or filtered
+        if pa.types.is_timestamp(field.type):
+            problems += _wrapped(typed, field, pa.int64(), _PG_MIN_US, _INFINITY)
+        elif field.type == pa.date32():
+            problems += _wrapped(typed, field, pa.int32(), _PG_MIN_DAY, _DATE_INFINITY)
+        columns.append(typed)
+    return columns, problems
+
+
+def _unwrapped(column: pa.Array) -> pa.Array:
+    if isinstance(column.type, pa.BaseExtensionType) and not text_form(column.type):
+        return column.storage
+    return column
 
 
 def _sql_type(kind: pa.DataType) -> str:
     return f"DECIMAL({kind.precision},{kind.scale})"
 
 
-def _where(batch: pa.RecordBatch, row: int) -> str:
-    """Which row, by its first column (the key in most tables)."""
-    first = batch.schema.names[0]
-    return f"the row with {first} = {batch.column(0)[row].as_py()!r}"
+_SPELLED = {"nan": "NaN", "infinity": "Infinity", "-infinity": "-Infinity"}
 
 
-def _decimals(batch, index: int, column: pa.Array, field: pa.Field) -> pa.Array:
-    special = pc.is_in(pc.utf8_lower(column), value_set=pa.array(["nan", "infinity", "-infinity"]))
-    if pc.any(special).as_py():
-        row = pc.index(special, True).as_py()
-        spelled = {"nan": "NaN", "infinity": "Infinity", "-infinity": "-Infinity"}
-        value = spelled[column[row].as_py().lower()]
-        raise SourceValueError(
-            f"column '{field.name}' holds {value} ({_where(batch, row)}), which "
-            f"no target's {_sql_type(field.type)} can hold; filter it out or map it in column_mappings "
-            f"(e.g. NULLIF({quote_ident(field.name)}, 'NaN'))"
+def _decimal_problems(column: pa.Array, field: pa.Field) -> list[Problem]:
+    """NaN / ±Infinity, and values that do not fit the column's decimal type (a text column:
+    the driver passes numeric as text)."""
+    name, kind = field.name, field.type
+    special = pc.fill_null(
+        pc.is_in(pc.utf8_lower(column), value_set=pa.array(list(_SPELLED))), False
+    )
+    problems = []
+    if special.true_count:
+        problems.append(
+            Problem(
+                name,
+                special,
+                lambda r: _SPELLED[column[r].as_py().lower()],
+                f"no target's {_sql_type(kind)} can hold",
+                f"filter it out or map it in column_mappings (e.g. NULLIF({quote_ident(name)}, 'NaN'))",
+            )
         )
+    rest = pc.if_else(special, pa.scalar(None, column.type), column)
     try:
-        return pc.cast(column, field.type)
+        pc.cast(rest, kind)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        row, value = _first_misfit(column, field.type)
-        unconstrained = field.type == UNCONSTRAINED_NUMERIC
         rule = (
             "unconstrained numeric columns are read as DECIMAL(38,9)"
-            if unconstrained
-            else f"the column is declared {_sql_type(field.type)}"
+            if kind == UNCONSTRAINED_NUMERIC
+            else f"the column is declared {_sql_type(kind)}"
         )
-        raise SourceValueError(
-            f"column '{field.name}' holds {value} ({_where(batch, row)}), which does not fit "
-            f"{_sql_type(field.type)} ({rule}); declare the column numeric(p,s) or round it in "
-            f"column_mappings (e.g. round({quote_ident(field.name)}, {field.type.scale}))"
-        ) from None
+        problems.append(
+            Problem(
+                name,
+                _misfits(rest, kind),
+                lambda r: column[r].as_py(),
+                f"does not fit {_sql_type(kind)} ({rule})",
+                f"declare the column numeric(p,s) or round it in column_mappings (e.g. "
+                f"round({quote_ident(name)}, {kind.scale}))",
+            )
+        )
+    return problems
 
 
-def _first_misfit(column: pa.Array, kind: pa.DataType) -> tuple[int, str]:
-    """The first value of a text column that does not fit the decimal type (error path)."""
+def _misfits(column: pa.Array, kind: pa.DataType) -> pa.BooleanArray:
+    """Which values of a text column do not fit the decimal type (the error path only)."""
     limit = decimal.Decimal(10) ** (kind.precision - kind.scale)
     quantum = decimal.Decimal(1).scaleb(-kind.scale)
-    for row, text in enumerate(column.to_pylist()):
+
+    def misfit(text) -> bool:
         if text is None:
-            continue
+            return False
         value = decimal.Decimal(text)
-        if value.quantize(quantum, rounding=decimal.ROUND_DOWN) != value or abs(value) >= limit:
-            return row, text
-    return 0, str(column[0].as_py())
+        return value.quantize(quantum, rounding=decimal.ROUND_DOWN) != value or abs(value) >= limit
+
+    return pa.array([misfit(t) for t in column.to_pylist()], pa.bool_())
 
 
-def _check_finite(batch, column, field, ints: pa.DataType, minimum: int, infinities) -> None:
-    """Refuse the values the driver wrapped around (below PostgreSQL's own minimum)."""
+def _wrapped(column, field, ints: pa.DataType, minimum: int, infinities) -> list[Problem]:
+    """The values the driver wrapped around (below PostgreSQL's own minimum)."""
     if pa.types.is_timestamp(field.type):
         column = pc.cast(column, pa.timestamp("us", field.type.tz))
     numbers = column.cast(ints)
-    wrapped = pc.less(numbers, minimum)
-    if pc.any(wrapped).as_py():
-        row = pc.index(wrapped, True).as_py()
-        what = infinities.get(numbers[row].as_py(), "a value past the range Arrow holds")
-        raise SourceValueError(
-            f"column '{field.name}' holds PostgreSQL {what} ({_where(batch, row)}), which no "
-            f"target {'date' if ints == pa.int32() else 'timestamp'} can hold; filter it out or "
-            f"map it in column_mappings (e.g. NULLIF({quote_ident(field.name)}, 'infinity'))"
+    wrapped = pc.fill_null(pc.less(numbers, minimum), False)
+    if not wrapped.true_count:
+        return []
+    what = "date" if ints == pa.int32() else "timestamp"
+    return [
+        Problem(
+            field.name,
+            wrapped,
+            lambda r: (
+                "PostgreSQL "
+                + infinities.get(numbers[r].as_py(), "a value past the range Arrow holds")
+            ),
+            f"no target {what} can hold",
+            f"filter it out or map it in column_mappings (e.g. NULLIF({quote_ident(field.name)}, 'infinity'))",
         )
+    ]

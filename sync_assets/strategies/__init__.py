@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import time
 from contextlib import ExitStack
+from pathlib import Path
 
 from sync_assets import memory
+from sync_assets.bad_rows import BadRows
 from sync_assets.config.models import SyncObject
 from sync_assets.sources.base import Source
 from sync_assets.state import SyncState
@@ -45,18 +47,26 @@ def strategy_for(obj: SyncObject) -> Strategy:
 
 
 def plan_sync(
-    obj: SyncObject, source: Source, state: SyncState, window: Window | None, target=None
+    obj: SyncObject,
+    source: Source,
+    state: SyncState,
+    window: Window | None,
+    target=None,
+    rejects: Path | None = None,
 ) -> SyncBatch:
     """Open a source session and build the SyncBatch for one run of `obj`.
 
     `target` (optional) lets an unchanged-source skip check that the target still holds the
     row count the stored fingerprint describes (a table truncated by hand is synced again).
+    `rejects` is the folder of quarantined rows (on_bad_rows: quarantine).
     """
     started = time.monotonic()
     rss_start = memory.start()
     stack = ExitStack()
     try:
         session = stack.enter_context(source.session(obj.source))
+        bad_rows = BadRows(obj.object_id, obj.on_bad_rows, obj.merge_keys, rejects)
+        session.bad_rows = bad_rows
         planner = Planner(obj, source, session, state, window, target)
         batch = strategy_for(obj)(planner)
         if obj.scd_type == 2:  # any strategy's rows, kept as history
@@ -65,6 +75,7 @@ def plan_sync(
         stack.close()
         raise
     batch.resources = stack
+    batch.bad_rows = bad_rows
     batch.plan_seconds = time.monotonic() - started
     batch.rss_start_mb = rss_start
     if batch.reader is None:

@@ -48,6 +48,7 @@ class SyncBatch:
     plan_seconds: float = 0.0
     rss_start_mb: float | None = None  # process RSS when the sync began (see memory.py)
     notes: dict = field(default_factory=dict)  # extra sync/* metadata of the decision taken
+    bad_rows: object = None  # bad_rows.BadRows: this run's refused or quarantined rows
     # what the stream holds open (source session, read-ahead thread), released by close()
     resources: ExitStack = field(default_factory=ExitStack, repr=False)
 

@@ -132,6 +132,10 @@ class Target(ABC):
         counts rows answer this from their catalog alone."""
         return self.describe()["schema"]
 
+    def value_limits(self):
+        """What this target's types cannot hold (a bad_rows.Limits), None: every Arrow value."""
+        return None
+
     @abstractmethod
     def describe(self) -> dict:
         """Row count and Arrow schema of the table as it is now (None, None if missing)."""

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 import pyarrow as pa
 
+from sync_assets.bad_rows import Limits
 from sync_assets.config.models import TsqlConnection
 from sync_assets.secrets import connection_secrets, redact
 from sync_assets.sql import statements as sql
@@ -82,6 +83,9 @@ class OdbcSession(SqlSession):
             self.execute(sql.drop_staging_sql(self.stage_name, self.flavor))
 
 
+_LABELS = {"sqlserver": "SQL Server", "synapse": "Synapse", "fabric_warehouse": "Fabric Warehouse"}
+
+
 class OdbcTarget(SqlTarget):
     """One table on a T-SQL endpoint (or PostgreSQL through ODBC)."""
 
@@ -97,6 +101,15 @@ class OdbcTarget(SqlTarget):
     @staticmethod
     def flavor_of(conn):
         return odbc.flavor_of(conn)
+
+    def value_limits(self) -> Limits:
+        # pyodbc binds dates and timestamps as Python values, which hold the years 1-9999 (as
+        # DATE / DATETIME2 do); T-SQL FLOAT has no NaN or infinity; PostgreSQL text no NUL
+        if self.flavor.dialect == "tsql":
+            return Limits(
+                _LABELS.get(self.flavor.name, "T-SQL"), special_floats=False, years=(1, 9999)
+            )
+        return Limits("PostgreSQL", nul_in_text=False, years=(1, 9999))
 
     @property
     def uri(self) -> str:
@@ -146,10 +159,16 @@ class OdbcTarget(SqlTarget):
             return
         insert = sql.insert_values_sql(stage, reader.schema.names, self.flavor)
         cur.fast_executemany = True
-        for batch in reader:
-            if batch.num_rows:
-                cur.setinputsizes(odbc.input_sizes(batch, self.flavor))
-                cur.executemany(insert, odbc.bind_columns(batch))
+        try:
+            for batch in reader:
+                if batch.num_rows:
+                    cur.setinputsizes(odbc.input_sizes(batch, self.flavor))
+                    cur.executemany(insert, odbc.bind_columns(batch))
+        finally:
+            # the sizes stay on the cursor: the state row written next would be bound with
+            # them (its JSON text as a timestamp when the third column was one)
+            cur.setinputsizes(None)
+            cur.fast_executemany = False
 
     def prepare(self, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
         """Nested values as JSON text, every column as the type the table stores."""

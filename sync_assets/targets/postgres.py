@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 import pyarrow as pa
 
+from sync_assets.bad_rows import Limits
 from sync_assets.config.models import PostgresConnection
 from sync_assets.secrets import redact
 from sync_assets.sources.postgres import connect, plain_reader, plain_schema, postgres_uri
@@ -144,6 +145,9 @@ class PostgresTarget(SqlTarget):
     ):
         super().__init__(object_id, schema, table)
         self.conn = conn
+
+    def value_limits(self) -> Limits:
+        return Limits("PostgreSQL", nul_in_text=False)  # text and jsonb have no U+0000
 
     @property
     def uri(self) -> str:
