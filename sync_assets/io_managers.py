@@ -11,6 +11,7 @@ drains it batch by batch into the target, so memory is bounded by the batch size
 
 from __future__ import annotations
 
+import re
 import time
 
 import dagster as dg
@@ -80,9 +81,7 @@ class SyncIOManager(dg.IOManager):
                 what = f"writing to {target.uri} failed ({batch.plan.mode})"
             raise SyncError(
                 redact(
-                    f"object_id '{obj.object_id}'{partition}: {what}: "
-                    f"{type(cause).__name__}: {cause}",
-                    secrets,
+                    f"object_id '{obj.object_id}'{partition}: {what}: {_spelled(cause)}", secrets
                 )
             ) from cause
         finally:
@@ -118,6 +117,18 @@ class SyncIOManager(dg.IOManager):
                 timezone=obj.partition.timezone,
             )
         return self.target_for(obj).read(window)
+
+
+# one of our own errors, raised in a stream a driver was reading and wrapped in its message
+_OURS = re.compile(r"^sync_assets\.[\w.]+\.(\w+Error): (.+)$", re.M)
+
+
+def _spelled(exc: Exception) -> str:
+    """The error as the user reads it: ours when a driver wrapped it (with its traceback)."""
+    ours = _OURS.findall(str(exc))
+    if ours:
+        return f"{ours[-1][0]}: {ours[-1][1]}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _partition_label(context) -> str:

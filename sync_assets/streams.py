@@ -31,7 +31,9 @@ def closing(reader: pa.RecordBatchReader, *close: Callable[[], object]) -> pa.Re
 def nested_as_json(reader: pa.RecordBatchReader, keep=None) -> pa.RecordBatchReader:
     """Nested columns (list, struct, map) as JSON text, converted batch by batch by DuckDB,
     for targets that store them as JSON (PostgreSQL jsonb, T-SQL NVARCHAR(MAX)); columns
-    whose type `keep` accepts stay as they are (PostgreSQL arrays)."""
+    whose type `keep` accepts stay as they are (PostgreSQL arrays). Only the nested columns
+    pass through DuckDB: the others keep their exact Arrow arrays and field metadata (DuckDB
+    cannot scan every Arrow type, decimal256 for one)."""
     nested = [
         f.name for f in reader.schema if pa.types.is_nested(f.type) and not (keep and keep(f.type))
     ]
@@ -40,13 +42,21 @@ def nested_as_json(reader: pa.RecordBatchReader, keep=None) -> pa.RecordBatchRea
     from sync_assets import duck
 
     con = duck.connect()
-    con.register("b", reader)
-    replaced = ", ".join(f"to_json({quote_ident(c)})::VARCHAR AS {quote_ident(c)}" for c in nested)
-    out = con.sql(f"SELECT * REPLACE ({replaced}) FROM b").to_arrow_reader(65_536)
-    # DuckDB drops field metadata (declared text lengths): give it back
-    schema = pa.schema([out.schema.field(f.name).with_metadata(f.metadata) for f in reader.schema])
-    batches = (pa.RecordBatch.from_arrays(b.columns, schema=schema) for b in out)
-    return closing(pa.RecordBatchReader.from_batches(schema, batches), out.close, con.close)
+    schema = pa.schema([f.with_type(pa.string()) if f.name in nested else f for f in reader.schema])
+    select = ", ".join(f"to_json({quote_ident(c)})::VARCHAR AS {quote_ident(c)}" for c in nested)
+
+    def convert(batch: pa.RecordBatch) -> pa.RecordBatch:
+        con.register("b", pa.Table.from_batches([batch.select(nested)]))
+        out = con.sql(f"SELECT {select} FROM b").to_arrow_table()  # keeps the row order
+        con.unregister("b")
+        columns = [
+            out.column(n).combine_chunks() if n in nested else batch.column(n) for n in schema.names
+        ]
+        return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+    return closing(
+        pa.RecordBatchReader.from_batches(schema, (convert(b) for b in reader)), con.close
+    )
 
 
 def with_soft_delete_columns(

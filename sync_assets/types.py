@@ -44,6 +44,12 @@ def text_form(t: pa.DataType) -> bool:
     return is_uuid(t) or is_json(t)
 
 
+def as_text(t: pa.DataType) -> bool:
+    """Types the T-SQL family and Snowflake store as text: intervals (ISO 8601) and decimals
+    past 38 digits (their exact digits); they have no such types."""
+    return pa.types.is_interval(t) or (pa.types.is_decimal(t) and t.precision > 38)
+
+
 def _base(t: pa.DataType) -> pa.DataType:
     return t.value_type if pa.types.is_dictionary(t) else t
 
@@ -98,8 +104,11 @@ def delta_type(t: pa.DataType) -> pa.DataType:
 
 
 def parquet_type(t: pa.DataType) -> pa.DataType:
-    """Parquet holds every Arrow type we read; dictionaries are decoded for stable schemas."""
-    return _base(t)
+    """Parquet holds every Arrow type we read but intervals (ISO 8601 text then), and
+    decimals past 38 digits are kept as their exact text: the merge engine (DuckDB) reads a
+    wider Parquet DECIMAL as DOUBLE. Dictionaries are decoded for stable schemas."""
+    t = _base(t)
+    return pa.string() if as_text(t) else t
 
 
 # ----------------------------------------------------------------------------- SQL targets
@@ -143,6 +152,8 @@ def duckdb_type(t: pa.DataType) -> str:
     if t in simple:
         return simple[t]
     if pa.types.is_timestamp(t):
+        if t.unit == "ns" and not t.tz:
+            return "TIMESTAMP_NS"
         return "TIMESTAMPTZ" if t.tz else "TIMESTAMP"
     if pa.types.is_time(t):
         return "TIME"
@@ -293,26 +304,81 @@ def evolve(
     return pa.schema(fields), added
 
 
+class ValueFitError(ValueError):
+    """A value that does not fit the type the target stores its column as."""
+
+
 def cast_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    """Cast a batch to `schema` column by column (safe casts: overflow raises)."""
+    """Cast a batch to `schema` column by column (safe casts: overflow and lost precision
+    raise, naming the column and the first value that does not fit)."""
     if batch.schema.equals(schema):
         return batch
-    columns = [
-        col if col.type == f.type else convert(col, f.type)
-        for col, f in zip(batch.columns, schema, strict=True)
-    ]
+    columns = []
+    for index, (col, f) in enumerate(zip(batch.columns, schema, strict=True)):
+        try:
+            columns.append(col if col.type == f.type else convert(col, f.type))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise ValueFitError(_misfit(batch, index, f.type, exc)) from None
     return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
+def _misfit(batch: pa.RecordBatch, index: int, to: pa.DataType, exc: Exception) -> str:
+    """Which value of a column failed its cast (the error path: one value at a time)."""
+    column, name = batch.column(index), batch.schema.names[index]
+    for row in range(len(column)):
+        try:
+            convert(column.slice(row, 1), to)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            first = batch.schema.names[0]
+            value = (
+                pc.cast(column.slice(row, 1), pa.string()).to_pylist()[0]
+                if not pa.types.is_nested(column.type)
+                else column[row]
+            )
+            return (
+                f"column '{name}' holds {value} (the row with {first} = "
+                f"{batch.column(0)[row].as_py()!r}), which the target stores as {to} and cannot "
+                f"hold exactly ({str(exc).splitlines()[0]}); round or convert it in column_mappings"
+            )
+    return f"column '{name}' does not fit {to}: {exc}"
+
+
 def convert(column: pa.Array, to: pa.DataType) -> pa.Array:
-    """`column` as type `to`: a safe cast, with uuid and json to and from their text."""
+    """`column` as type `to`: a safe cast, with uuid, json and intervals to and from text."""
     if is_uuid(column.type) and not is_uuid(to):
         return pc.cast(uuid_text(column), to)
+    if pa.types.is_interval(column.type) and not pa.types.is_interval(to):
+        return pc.cast(interval_text(column), to)
     if isinstance(column.type, pa.BaseExtensionType):
         column = column.storage  # json: its text
     if isinstance(to, pa.BaseExtensionType):
         return pa.ExtensionArray.from_storage(to, pc.cast(column, to.storage_type))
     return column if column.type == to else pc.cast(column, to)
+
+
+def interval_text(column: pa.Array) -> pa.Array:
+    """Month-day-nanosecond intervals as ISO 8601 durations, each part signed as PostgreSQL's
+    iso_8601 style writes them ('P1Y2M3DT4H5M6.5S'), for targets without an interval type."""
+
+    def iso(value) -> str | None:
+        if value is None:
+            return None
+        months, days, nanos = value.months, value.days, value.nanoseconds
+        years, months = int(months / 12), months - int(months / 12) * 12
+        hours, rest = (
+            int(nanos / 3_600_000_000_000),
+            nanos % (3_600_000_000_000 if nanos >= 0 else -3_600_000_000_000),
+        )
+        minutes, rest = (
+            int(rest / 60_000_000_000),
+            rest % (60_000_000_000 if rest >= 0 else -60_000_000_000),
+        )
+        seconds = f"{rest / 1e9:.9f}".rstrip("0").rstrip(".") if rest else ""
+        date = "".join(f"{n}{u}" for n, u in ((years, "Y"), (months, "M"), (days, "D")) if n)
+        time = "".join(f"{n}{u}" for n, u in ((hours, "H"), (minutes, "M"), (seconds, "S")) if n)
+        return "P" + date + ("T" + time if time else "") if date or time else "PT0S"
+
+    return pa.array([iso(v) for v in column.to_pylist()], pa.string())
 
 
 def uuid_text(column: pa.Array) -> pa.Array:

@@ -138,3 +138,33 @@ def test_quarantine_of_source_values_no_target_holds(tmp_path, pg_uri):
     assert [(r["key"], r["column"]) for r in rejects] == [("id = 2", "v"), ("id = 3", "at")]
     assert rejects[0]["reason"].startswith("holds NaN, which no target's DECIMAL(10,2) can hold")
     assert rejects[0]["row"]["v"].lower() == "nan"  # the driver's spelling
+
+
+@pytest.mark.parametrize("kind", ["delta", "postgres", "snowflake"])
+def test_nanoseconds_a_target_keeps_as_microseconds_are_refused(tmp_path, request, kind):
+    """DuckDB TIMESTAMP_NS into targets that keep microseconds: refused naming the value
+    (the PostgreSQL driver and DuckDB would have truncated it)."""
+    from sync_assets_tests.conftest import target_connection
+
+    server = request.getfixturevalue("pg_server") if kind == "postgres" else None
+    snow = request.getfixturevalue("fakesnow_server") if kind == "snowflake" else None
+    source = tmp_path / "ns.duckdb"
+    duck(
+        source,
+        "CREATE TABLE t AS SELECT 1 AS id, TIMESTAMP_NS '2020-01-01 00:00:00.123456789' AS ts",
+    )
+    spec = {
+        "object_id": "t",
+        "source": {"connection": "src", "schema": "main", "object": "t"},
+        "target": {"connection": "tgt", "object": "t"},
+        "sync_type": "full",
+    }
+    target = target_connection(kind, tmp_path, server, None, snow)
+    project = Project(
+        tmp_path, {"src": {"type": "duckdb", "path": str(source)}, "tgt": target}, [spec]
+    )
+    with pytest.raises(
+        Exception,
+        match=r"column 'ts' holds 2020-01-01 00:00:00.123456789 \(the row with id = 1\), which the target stores as timestamp\[us\] and cannot hold exactly",
+    ):
+        project.materialize("t")

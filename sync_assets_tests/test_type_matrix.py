@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from sync_assets_tests.conftest import TARGET_KINDS, target_connection
@@ -35,12 +36,22 @@ VALUES = {
     "date": (dt.date(1, 1, 1), dt.date(9999, 12, 31)),
     "time": (dt.time(23, 59, 59, 999999), dt.time(0, 0)),
     "ts": (dt.datetime(9999, 12, 31, 23, 59, 59, 999999), dt.datetime(1, 1, 1)),
+    "ts_ns": (dt.datetime(2200, 1, 1, 0, 0, 0, 123456), dt.datetime(1700, 1, 1)),  # ns range
     "tstz": (dt.datetime(2024, 6, 30, 22, 0, 0, 123456, UTC), dt.datetime(1970, 1, 1, tzinfo=UTC)),
     "bytes": (b"\x00\xff\x10", b""),
     "uuid": (uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), uuid.UUID(int=0)),
     "json": ({"a": [1, 2.5, None], "b": "ü"}, []),
     "ints": ([1, None, 3], []),
     "texts": (["a", None, "ü c"], []),
+    # PostgreSQL's own types
+    "numeric": (Decimal("123.456789012"), Decimal("-0.5")),
+    "numeric50": (Decimal("1234567890123456789012345678901234567890.0123456789"), Decimal("0")),
+    "interval": ("P1Y2M3DT4H5M6.5S", "PT-6.000007S"),  # ISO 8601, as targets without it hold it
+    "money": (Decimal("12.50"), Decimal("-0.01")),
+    "inet": ("10.0.0.1/24", "::1"),
+    "enum": ("happy", "sad"),
+    "timetz": ("12:00:00+02", "23:59:59.999999-05:30"),
+    "char3": ("abc", "x  "),
 }
 CHANGED = {
     "text": "changed",
@@ -85,8 +96,16 @@ def canon(kind: str, value):
     if kind == "tstz":
         assert value.tzinfo is not None, f"instant {value!r} came back without a zone"
         return value.astimezone(UTC)
-    if kind in ("dec", "dec38"):
+    if kind == "inet":  # PostgreSQL's inet::text spells the mask of a host: '::1/128'
+        import ipaddress
+
+        return ipaddress.ip_interface(value)
+    if kind in ("dec", "dec38", "numeric", "numeric50", "money"):
         return Decimal(value)
+    if kind == "interval" and not isinstance(value, str):
+        from sync_assets.types import interval_text
+
+        return interval_text(pa.array([value], pa.month_day_nano_interval()))[0].as_py()
     return value
 
 
@@ -122,6 +141,15 @@ PG_COLUMNS = {
     "c_jsonb": ("jsonb", "json"),
     "c_ints": ("integer[]", "ints"),
     "c_texts": ("text[]", "texts"),
+    "c_numeric": ("numeric", "numeric"),
+    "c_num50": ("numeric(50,10)", "numeric50"),
+    "c_interval": ("interval", "interval"),
+    "c_money": ("money", "money"),
+    "c_inet": ("inet", "inet"),
+    "c_enum": ("mood", "enum"),
+    "c_timetz": ("timetz", "timetz"),
+    "c_json": ("json", "json"),
+    "c_char": ("char(3)", "char3"),
 }
 
 
@@ -140,6 +168,8 @@ class PostgresTable:
         self.uri = pg_uri
         ddl = ", ".join(f'"{n}" {t}' for n, (t, _) in self.columns.items())
         with psycopg.connect(pg_uri, autocommit=True) as con:
+            if "mood" in ddl:
+                con.execute("CREATE TYPE mood AS ENUM ('happy', 'sad')")
             con.execute(f"CREATE TABLE t (id int PRIMARY KEY, {ddl})")
 
     def connection(self) -> dict:
@@ -167,7 +197,12 @@ class OdbcTable(PostgresTable):
     """A PostgreSQL table read through psqlODBC, the stand-in for the T-SQL family's sources:
     the types T-SQL has (no arrays; json is text there)."""
 
-    columns = {n: (t, k) for n, (t, k) in PG_COLUMNS.items() if k not in ("ints", "texts")}
+    columns = {
+        n: (t, k)
+        for n, (t, k) in PG_COLUMNS.items()
+        if k in ("bool", "int16", "int32", "int64", "float32", "float64", "dec", "dec38", "text")
+        or k in ("varchar", "date", "time", "ts", "tstz", "bytes", "uuid", "json")
+    }
 
     def connection(self) -> dict:
         from sync_assets_tests.conftest import odbc_connection
@@ -194,6 +229,7 @@ DUCKDB_COLUMNS = {
     "c_json": ("JSON", "json"),
     "c_ints": ("INTEGER[]", "ints"),
     "c_texts": ("VARCHAR[]", "texts"),
+    "c_ts_ns": ("TIMESTAMP_NS", "ts_ns"),  # whole microseconds: every target holds them
 }
 
 
@@ -246,6 +282,7 @@ def _arrow_kinds():
         "date": pa.date32(),
         "time": pa.time64("us"),
         "ts": pa.timestamp("us"),
+        "ts_ns": pa.timestamp("ns"),
         "tstz": pa.timestamp("us", tz="UTC"),
         "bytes": pa.binary(),
         "uuid": pa.uuid(),
@@ -295,7 +332,7 @@ class ParquetFile:
 
 # Delta has no time, uuid or json types: what a Delta table holds is strings there
 DELTA_COLUMNS = {
-    n: (t, k) for n, (t, k) in PARQUET_COLUMNS.items() if k not in ("time", "uuid", "json")
+    n: (t, k) for n, (t, k) in PARQUET_COLUMNS.items() if k not in ("time", "uuid", "json", "ts_ns")
 }
 
 
@@ -562,3 +599,66 @@ def test_snowflake_varchar_lengths_and_variants_from_the_description():
     )
     assert [field_max_length(f) for f in schema][:2] == [20, None]
     assert [schema.field(n).type for n in "vor"] == [pa.json_()] * 3
+
+
+# --------------------------------------------------------------------------- T-SQL sources
+# No SQL Server runs here: the T-SQL source's type table is its description mapping
+# (sp_describe_first_result_set -> Arrow, `sources/odbc.py`), golden, with the DDL each
+# target creates for it; every CREATE TABLE parses in sqlglot.
+
+TSQL_TYPES = [
+    "bit", "tinyint", "smallint", "int", "bigint", "real", "float", "decimal(18,4)",
+    "decimal(38,9)", "numeric(10,0)", "money", "smallmoney", "nvarchar(20)", "nvarchar(max)",
+    "varchar(50)", "varchar(max)", "nchar(3)", "char(3)", "date", "time(7)", "datetime2(7)",
+    "datetime2(3)", "datetime", "smalldatetime", "datetimeoffset(7)", "varbinary(max)",
+    "binary(16)", "uniqueidentifier", "xml",
+]  # fmt: skip
+
+
+def test_tsql_source_types_and_ddl_are_golden_and_parse():
+    import os
+
+    import sqlglot
+
+    from sync_assets.snowflake import types as snowflake_types
+    from sync_assets.snowflake.flavor import SNOWFLAKE
+    from sync_assets.sources.odbc import tsql_field
+    from sync_assets.sql.flavors import FLAVORS, POSTGRES
+    from sync_assets.sql.statements import create_table_sql
+    from sync_assets.tsql import types as tsql_types
+    from sync_assets.types import duckdb_type, field_max_length, postgres_type
+
+    flavors = ["sqlserver", "synapse", "fabric_warehouse"]
+    lines = ["| T-SQL | Arrow | " + " | ".join(flavors) + " | Snowflake | DuckDB | PostgreSQL |"]
+    lines.append("|" + "---|" * (len(flavors) + 5))
+    fields = [tsql_field(f"c{i}", name) for i, name in enumerate(TSQL_TYPES)]
+    for name, field in zip(TSQL_TYPES, fields, strict=True):
+        n = field_max_length(field)
+        ddl = [tsql_types.column_type(field.type, FLAVORS[f], n)[0] for f in flavors]
+        lines.append(
+            f"| {name} | {field.type} | " + " | ".join(ddl) + f" | "
+            f"{snowflake_types.column_type(field.type, n)[0]} | {duckdb_type(field.type)} | "
+            f"{postgres_type(field.type, n)} |"
+        )
+    text = "\n".join(lines) + "\n"
+    path = Path(__file__).parent / "golden" / "tsql_source_types.md"
+    if os.environ.get("SYNC_ASSETS_UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert text == path.read_text()
+    # every type of every source, as CREATE TABLE on the T-SQL flavors and Snowflake, parses
+    arrow_fields = fields + [pa.field(f"a{i}", t) for i, t in enumerate(_arrow_kinds().values())]
+    arrow_fields += [
+        pa.field("iv", pa.month_day_nano_interval()),
+        pa.field("w", pa.decimal256(50, 10)),
+    ]
+    for flavor, column_type, dialect in [
+        *(
+            (FLAVORS[f], lambda t, f=f: tsql_types.column_type(t, FLAVORS[f])[0], "tsql")
+            for f in flavors
+        ),
+        (SNOWFLAKE, lambda t: snowflake_types.column_type(t)[0], "snowflake"),
+        (POSTGRES, postgres_type, "postgres"),
+    ]:
+        columns = [(f.name, column_type(f.type)) for f in arrow_fields]
+        statement = create_table_sql('"s"."t"' if dialect != "tsql" else "[s].[t]", columns, flavor)
+        sqlglot.parse_one(statement, read=dialect, error_level=sqlglot.ErrorLevel.RAISE)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from sync_assets.types import SchemaChangeError, is_json, is_uuid
+from sync_assets.types import SchemaChangeError, as_text, is_json, is_uuid
 
 
 def _base(t):
@@ -24,7 +24,7 @@ def column_type(t: pa.DataType, max_length: int | None = None) -> tuple[str, pa.
         return f"VARCHAR({max_length})", pa.string()
     if is_uuid(t):
         return "VARCHAR(36)", pa.string()
-    if is_json(t):
+    if is_json(t) or as_text(t):
         return "VARCHAR", pa.string()
     if pa.types.is_boolean(t):
         return "BOOLEAN", pa.bool_()

@@ -43,19 +43,17 @@ def _described_tsql(cur, sql: str) -> pa.Schema:
     cur.execute("EXEC sp_describe_first_result_set @tsql = ?", sql)
     names = [d[0] for d in cur.description]
     rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-    fields = []
-    for r in rows:
-        base, precision, scale = system_type(r["system_type_name"])
-        kind = (
-            pa.uuid()
-            if base == "uniqueidentifier"
-            else arrow_type_of(base, precision, scale, scale)
-        )
-        field = pa.field(r["name"], kind)
-        if base in ("varchar", "nvarchar", "char", "nchar") and scale:
-            field = field.with_metadata({MAX_LENGTH: str(scale)})  # a declared length
-        fields.append(field)
-    return pa.schema(fields)
+    return pa.schema([tsql_field(r["name"], r["system_type_name"]) for r in rows])
+
+
+def tsql_field(name: str, system_type_name: str) -> pa.Field:
+    """The Arrow field read for a T-SQL column type ('decimal(12,2)', 'nvarchar(20)', …)."""
+    base, precision, scale = system_type(system_type_name)
+    kind = pa.uuid() if base == "uniqueidentifier" else arrow_type_of(base, precision, scale, scale)
+    field = pa.field(name, kind)
+    if base in ("varchar", "nvarchar", "char", "nchar") and scale:
+        field = field.with_metadata({MAX_LENGTH: str(scale)})  # a declared length
+    return field
 
 
 # PostgreSQL types (as pg_typeof spells them) whose Arrow type ODBC's description misses

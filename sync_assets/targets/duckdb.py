@@ -20,7 +20,7 @@ from sync_assets.sql.literals import quote_string
 from sync_assets.streams import closing
 from sync_assets.targets.base import TargetWindow
 from sync_assets.targets.sql_writer import SqlSession, SqlTarget
-from sync_assets.types import duckdb_type
+from sync_assets.types import cast_reader, duckdb_type
 
 INCOMING = "__sync_incoming"
 STAGED = "__sync_staged"
@@ -83,6 +83,16 @@ class DuckDBTarget(SqlTarget):
     def column_type(self, field: pa.Field) -> str:
         return duckdb_type(field.type)
 
+    def prepare(self, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+        """Decimals past 38 digits as their exact text (DuckDB's DECIMAL stops at 38 and it
+        cannot scan Arrow's decimal256); nanosecond instants and times as microseconds, which
+        TIMESTAMPTZ and TIME hold (a safe cast: a value with nanoseconds is refused, where
+        DuckDB would truncate it)."""
+        fields = [f.with_type(_stored(f.type)) for f in reader.schema]
+        if all(f.type == g.type for f, g in zip(fields, reader.schema, strict=True)):
+            return reader
+        return cast_reader(reader, pa.schema(fields))
+
     @contextmanager
     def session(self, autocommit: bool = False):
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -99,3 +109,13 @@ class DuckDBTarget(SqlTarget):
         schema = DuckDBSqlSession(con).table_schema(self.schema, self.table)
         reader = con.sql(self.select_sql(schema, window, columns)).to_arrow_reader(100_000)
         return closing(reader, con.close)
+
+
+def _stored(t: pa.DataType) -> pa.DataType:
+    if pa.types.is_decimal256(t):
+        return pa.string()
+    if pa.types.is_timestamp(t) and t.unit == "ns" and t.tz:
+        return pa.timestamp("us", t.tz)
+    if t == pa.time64("ns"):
+        return pa.time64("us")
+    return t

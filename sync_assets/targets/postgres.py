@@ -19,7 +19,7 @@ from sync_assets.sql.literals import quote_ident, quote_string
 from sync_assets.streams import closing, nested_as_json
 from sync_assets.targets.base import TargetWindow
 from sync_assets.targets.sql_writer import SqlSession, SqlTarget
-from sync_assets.types import array_element, field_max_length, postgres_type
+from sync_assets.types import array_element, cast_reader, field_max_length, postgres_type
 
 STAGED = "__sync_staged"
 # Column types whose binary COPY input is what the ADBC writer sends for the Arrow type the
@@ -132,6 +132,10 @@ def _copyable(t: pa.DataType) -> pa.DataType:
         return _copyable(t.value_type)
     if pa.types.is_large_string(t) or pa.types.is_string_view(t):
         return pa.string()
+    if pa.types.is_timestamp(t) and t.unit == "ns":  # PostgreSQL keeps microseconds: a safe
+        return pa.timestamp("us", t.tz)  # cast refuses a value with nanoseconds
+    if t == pa.time64("ns"):
+        return pa.time64("us")
     return _COPY_WIDEN.get(t, t)
 
 
@@ -165,7 +169,7 @@ class PostgresTarget(SqlTarget):
         )
         if schema.equals(reader.schema):
             return reader
-        return pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in reader))
+        return cast_reader(reader, schema)  # safe casts that name a value that does not fit
 
     def _connect(self):
         try:

@@ -19,6 +19,7 @@ from sync_assets.sql.flavors import Flavor
 from sync_assets.types import (  # noqa: F401 (MAX_LENGTH, field_max_length: re-exported)
     MAX_LENGTH,
     SchemaChangeError,
+    as_text,
     field_max_length,
     is_json,
     is_uuid,
@@ -54,7 +55,7 @@ def _integer(t: pa.DataType, flavor: Flavor) -> tuple[str, pa.DataType]:
 def _tsql(t: pa.DataType, flavor: Flavor) -> tuple[str, pa.DataType]:
     if is_uuid(t):  # sent as text, which the server converts
         return "UNIQUEIDENTIFIER", pa.string()
-    if is_json(t):
+    if is_json(t) or as_text(t):
         return flavor.text_type, pa.string()
     if pa.types.is_boolean(t):
         return "BIT", pa.bool_()
@@ -85,7 +86,7 @@ def _tsql(t: pa.DataType, flavor: Flavor) -> tuple[str, pa.DataType]:
 
 
 def _postgres(t: pa.DataType, flavor: Flavor) -> tuple[str, pa.DataType]:
-    if text_form(t):  # ODBC parameters are text; a uuid / jsonb column would refuse them
+    if text_form(t) or as_text(t):  # ODBC parameters are text; uuid / jsonb would refuse them
         return "text", pa.string()
     if pa.types.is_boolean(t):
         return "boolean", pa.bool_()
@@ -182,6 +183,8 @@ def arrow_type_of(
     name = data_type.lower()
     if name in _CATALOG:
         return _CATALOG[name]
+    if name in ("money", "smallmoney"):  # fixed 4 decimals
+        return pa.decimal128(19 if name == "money" else 10, 4)
     if name in ("decimal", "numeric"):
         if precision is None:
             return pa.decimal128(38, 9)
