@@ -52,6 +52,7 @@ class Limits:
     special_floats: bool = True  # NaN and ±Infinity in floating-point columns
     nul_in_text: bool = True  # U+0000 in text
     years: tuple[int, int] | None = None  # the years dates and timestamps may have
+    nanoseconds: bool = True  # timestamps and times finer than a microsecond
 
 
 def first_key(batch: pa.RecordBatch, row: int, keys: list[str] | None = None) -> str:
@@ -98,7 +99,21 @@ def target_problems(batch: pa.RecordBatch, limits: Limits) -> list[Problem]:
                     "strip it in column_mappings (e.g. replace(col, chr(0), ''))",
                 )
             )
-        elif (pa.types.is_timestamp(kind) or pa.types.is_date(kind)) and limits.years:
+        if (pa.types.is_timestamp(kind) or pa.types.is_time(kind)) and not limits.nanoseconds:
+            if kind.unit == "ns":
+                ticks = column.cast(pa.int64())  # nanoseconds: a remainder below 1 µs
+                remainder = pc.subtract(ticks, pc.multiply(pc.divide(ticks, 1000), 1000))
+                mask = pc.fill_null(pc.not_equal(remainder, 0), False)
+                problems.append(
+                    Problem(
+                        name,
+                        mask,
+                        lambda r, c=column: pc.cast(c.slice(r, 1), pa.string())[0].as_py(),
+                        f"{limits.target} timestamps and times (microseconds) cannot hold",
+                        "round it in column_mappings (e.g. date_trunc('microsecond', col))",
+                    )
+                )
+        if (pa.types.is_timestamp(kind) or pa.types.is_date(kind)) and limits.years:
             low, high = limits.years
             years = pc.year(column)
             mask = pc.fill_null(pc.or_(pc.less(years, low), pc.greater(years, high)), False)

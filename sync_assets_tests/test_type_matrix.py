@@ -642,9 +642,14 @@ def test_tsql_source_types_and_ddl_are_golden_and_parse():
         )
     text = "\n".join(lines) + "\n"
     path = Path(__file__).parent / "golden" / "tsql_source_types.md"
+    block = f"<!-- tsql types -->\n{text}<!-- /tsql types -->"
+    readme = README.read_text()
     if os.environ.get("SYNC_ASSETS_UPDATE_GOLDEN"):
         path.write_text(text)
+        start, end = readme.index("<!-- tsql types -->"), readme.index("<!-- /tsql types -->")
+        README.write_text(readme[:start] + block + readme[end + len("<!-- /tsql types -->") :])
     assert text == path.read_text()
+    assert block in README.read_text(), "README's T-SQL type table differs from the golden one"
     # every type of every source, as CREATE TABLE on the T-SQL flavors and Snowflake, parses
     arrow_fields = fields + [pa.field(f"a{i}", t) for i, t in enumerate(_arrow_kinds().values())]
     arrow_fields += [

@@ -41,7 +41,7 @@ class SnowflakeTarget(OdbcTarget):
     def value_limits(self) -> Limits:
         # Snowflake's dates and timestamps are meant for the years 1-9999 (the connector reads
         # them back as Python values, which stop there); FLOAT holds NaN and infinity
-        return Limits("Snowflake", years=(1, 9999))
+        return Limits("Snowflake", years=(1, 9999), nanoseconds=False)
 
     @property
     def uri(self) -> str:

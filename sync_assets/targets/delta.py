@@ -14,6 +14,7 @@ from deltalake import CommitProperties, DeltaTable, WriterProperties, write_delt
 from deltalake.exceptions import TableNotFoundError
 
 from sync_assets import delta_read, delta_write, duck
+from sync_assets.bad_rows import Limits
 from sync_assets.columns import DELETED_AT_COLUMN
 from sync_assets.config.models import DeltaConnection, FabricLakehouseConnection
 from sync_assets.lakehouse import delta_location
@@ -416,6 +417,9 @@ class DeltaTarget(Target):
         reader = con.sql(f"SELECT {listed} FROM t WHERE {pred}").to_arrow_reader(100_000)
 
         return closing(reader, con.close)
+
+    def value_limits(self) -> Limits:
+        return Limits("Delta", nanoseconds=False)  # TIMESTAMP and TIMESTAMP_NTZ are microseconds
 
     def describe(self) -> dict:
         table = self._table()

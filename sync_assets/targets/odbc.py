@@ -106,10 +106,9 @@ class OdbcTarget(SqlTarget):
         # pyodbc binds dates and timestamps as Python values, which hold the years 1-9999 (as
         # DATE / DATETIME2 do); T-SQL FLOAT has no NaN or infinity; PostgreSQL text no NUL
         if self.flavor.dialect == "tsql":
-            return Limits(
-                _LABELS.get(self.flavor.name, "T-SQL"), special_floats=False, years=(1, 9999)
-            )
-        return Limits("PostgreSQL", nul_in_text=False, years=(1, 9999))
+            label = _LABELS.get(self.flavor.name, "T-SQL")
+            return Limits(label, special_floats=False, years=(1, 9999), nanoseconds=False)
+        return Limits("PostgreSQL", nul_in_text=False, years=(1, 9999), nanoseconds=False)
 
     @property
     def uri(self) -> str:

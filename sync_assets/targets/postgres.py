@@ -151,7 +151,8 @@ class PostgresTarget(SqlTarget):
         self.conn = conn
 
     def value_limits(self) -> Limits:
-        return Limits("PostgreSQL", nul_in_text=False)  # text and jsonb have no U+0000
+        # text and jsonb have no U+0000; timestamps and times keep microseconds
+        return Limits("PostgreSQL", nul_in_text=False, nanoseconds=False)
 
     @property
     def uri(self) -> str:
