@@ -84,6 +84,27 @@ def check_writable(table, where: str) -> None:
         )
 
 
+# characters Spark refuses in Delta column names unless the table uses column mapping
+_SPARK_INVALID = set(" ,;{}()\n\t=")
+
+
+def check_spark_names(schema: pa.Schema, properties: dict[str, str], where: str) -> None:
+    """Fail, before the table exists, on a column name Spark (Fabric) cannot read without
+    column mapping; delta-rs, DuckDB and Polars read any name."""
+    if properties.get("delta.columnMapping.mode", "none") != "none":
+        return
+    for name in schema.names:
+        bad = sorted(set(name) & _SPARK_INVALID)
+        if bad:
+            raise DeltaFeatureError(
+                f"Delta table {where}: column '{name}' has {''.join(bad)!r}, which Spark and "
+                "Fabric do not allow in column names without column mapping; rename it in "
+                "column_mappings, or set table_properties delta.columnMapping.mode: name "
+                "(no column may then be a timestamp without time zone: delta-rs drops the "
+                "feature); nothing was written"
+            )
+
+
 def check_creatable(schema: pa.Schema, properties: dict[str, str], where: str) -> None:
     """Fail, before the table exists, when delta-rs would create a protocol Spark can't read."""
     if not properties:

@@ -111,7 +111,10 @@ class DeltaTarget(Target):
                     f"(ALTER TABLE … ADD COLUMNS) and rerun; nothing was written"
                 )
         else:
-            delta_write.check_creatable(incoming, dict(self.conn.table_properties), self.location)
+            properties = dict(self.conn.table_properties)
+            if isinstance(self.conn, FabricLakehouseConnection):  # read by Spark there
+                delta_write.check_spark_names(incoming, properties, self.location)
+            delta_write.check_creatable(incoming, properties, self.location)
         if plan.dry_run:
             stream = cast_reader(reader, incoming.append(flag) if flag else incoming)
             return self._dry_run(table, stream, plan, added)
