@@ -708,3 +708,49 @@ def test_a_name_spark_cannot_read_is_refused_on_onelake(tmp_path, azurite):
     ):
         project.materialize("t")
     assert project.target("t").describe()["row_count"] is None
+
+
+def test_tsql_seventh_digit_is_read_as_text_and_refused_unless_zero():
+    """DATETIME2(7) / TIME(7) / DATETIMEOFFSET(7): pyodbc would drop the 100-ns digit; the
+    columns are read as text, parsed to microseconds, and a value whose seventh digit is not
+    0 is refused naming it (no SQL Server here: the SQL and the parsing, on the text
+    SQL Server's CONVERT styles give)."""
+    import datetime as dt
+
+    from sync_assets.sources.odbc import tsql_field
+    from sync_assets.tsql import seven_digits
+
+    schema = pa.schema(
+        [
+            pa.field("id", pa.int32()),
+            tsql_field("d", "datetime2(7)"),
+            tsql_field("t", "time(7)"),
+            tsql_field("o", "datetimeoffset(7)"),
+            tsql_field("x", "datetime2(3)"),
+        ]
+    )
+    assert seven_digits.readable_sql("SELECT * FROM [dbo].[t]", schema) == (
+        "SELECT [id], CONVERT(VARCHAR(27), [d], 121) AS [d], CONVERT(VARCHAR(16), [t]) AS [t], "
+        "CONVERT(VARCHAR(27), CAST(SWITCHOFFSET([o], '+00:00') AS DATETIME2(7)), 121) AS [o], "
+        "[x] FROM (SELECT * FROM [dbo].[t]) AS q"
+    )
+    texts = pa.record_batch(
+        {
+            "id": pa.array([1, 2], pa.int32()),
+            "d": ["0001-01-01 00:00:00.1234560", "9999-12-31 23:59:59.9999999"],
+            "t": ["23:59:59.9999990", None],
+            "o": ["2024-01-01 10:00:00.0000000", None],
+            "x": pa.array([0, 1], pa.timestamp("ms")),
+        },
+        schema=seven_digits.text_schema(schema),
+    )
+    with pytest.raises(
+        seven_digits.SevenDigitError,
+        match=r"column 'd' holds 9999-12-31 "
+        r"23:59:59.9999999 \(the row with id = 2\), which the sync cannot carry",
+    ):
+        seven_digits.parsed_batch(texts, schema)
+    row = seven_digits.parsed_batch(texts.slice(0, 1), schema).to_pylist()[0]
+    assert row["d"] == dt.datetime(1, 1, 1, 0, 0, 0, 123456)
+    assert row["t"] == dt.time(23, 59, 59, 999999)
+    assert row["o"] == dt.datetime(2024, 1, 1, 10, tzinfo=dt.UTC)

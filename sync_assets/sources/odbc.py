@@ -18,7 +18,7 @@ import pyarrow as pa
 from sync_assets.config.models import SourceSpec, TsqlConnection
 from sync_assets.sources.base import Source, SourceSession
 from sync_assets.sql.literals import quote_ident
-from sync_assets.tsql import odbc
+from sync_assets.tsql import odbc, seven_digits
 from sync_assets.tsql.types import MAX_LENGTH, arrow_type_of
 
 ISOLATION = {
@@ -53,6 +53,8 @@ def tsql_field(name: str, system_type_name: str) -> pa.Field:
     field = pa.field(name, kind)
     if base in ("varchar", "nvarchar", "char", "nchar") and scale:
         field = field.with_metadata({MAX_LENGTH: str(scale)})  # a declared length
+    if seven_digits.flagged(base, scale):  # read as text: see tsql/seven_digits.py
+        field = field.with_metadata({seven_digits.SEVEN_DIGITS: base})
     return field
 
 
@@ -112,10 +114,14 @@ class OdbcSession(SourceSession):
         schema = self.schema(sql)
         cur = self.con.cursor()
         self._cursors.append(cur)
-        cur.execute(sql)
-        return pa.RecordBatchReader.from_batches(
-            schema, odbc.stream_cursor(cur, schema, batch_size)
-        )
+        readable = seven_digits.readable_sql(sql, schema)
+        cur.execute(readable)
+        if readable == sql:
+            batches = odbc.stream_cursor(cur, schema, batch_size)
+        else:
+            texts = odbc.stream_cursor(cur, seven_digits.text_schema(schema), batch_size)
+            batches = (seven_digits.parsed_batch(b, schema, self.bad_rows) for b in texts)
+        return pa.RecordBatchReader.from_batches(schema, batches)
 
 
 class OdbcSource(Source):
