@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pyarrow as pa
 
 from sync_assets.sql.literals import quote_ident
+from sync_assets.types import JSON_TEXT
 
 
 def closing(reader: pa.RecordBatchReader, *close: Callable[[], object]) -> pa.RecordBatchReader:
@@ -42,7 +43,14 @@ def nested_as_json(reader: pa.RecordBatchReader, keep=None) -> pa.RecordBatchRea
     from sync_assets import duck
 
     con = duck.connect()
-    schema = pa.schema([f.with_type(pa.string()) if f.name in nested else f for f in reader.schema])
+    schema = pa.schema(
+        [
+            f.with_type(pa.string()).with_metadata({**(f.metadata or {}), JSON_TEXT: b"1"})
+            if f.name in nested
+            else f
+            for f in reader.schema
+        ]
+    )
     select = ", ".join(f"to_json({quote_ident(c)})::VARCHAR AS {quote_ident(c)}" for c in nested)
 
     def convert(batch: pa.RecordBatch) -> pa.RecordBatch:

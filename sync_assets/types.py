@@ -59,6 +59,15 @@ def _base(t: pa.DataType) -> pa.DataType:
 MAX_LENGTH = b"sync_assets.max_length"
 
 
+# Field metadata on a text column that holds JSON (json / nested values made text on the way
+# to a target): a target with a JSON type (Snowflake VARIANT) creates the column as that
+JSON_TEXT = b"sync_assets.json"
+
+
+def holds_json(field: pa.Field) -> bool:
+    return is_json(field.type) or JSON_TEXT in (field.metadata or {})
+
+
 def field_max_length(field: pa.Field) -> int | None:
     """The declared text length a source recorded on a field, if any."""
     value = (field.metadata or {}).get(MAX_LENGTH)

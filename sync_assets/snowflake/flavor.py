@@ -24,6 +24,7 @@ SNOWFLAKE = Flavor(
     max_time_precision=9,
     tinyint=False,
     copy_into=True,
+    json_from_text="PARSE_JSON({})",
 )
 
 

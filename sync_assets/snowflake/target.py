@@ -24,7 +24,7 @@ from sync_assets.snowflake.connection import Connection
 from sync_assets.snowflake.flavor import flavor_for
 from sync_assets.snowflake.statements import STAGE, catalog_sql, copy_into_sql, put_sql
 from sync_assets.targets.odbc import OdbcTarget
-from sync_assets.types import field_max_length
+from sync_assets.types import field_max_length, holds_json
 
 ROWS_PER_FILE = 500_000
 
@@ -37,6 +37,11 @@ class SnowflakeTarget(OdbcTarget):
     @staticmethod
     def flavor_of(conn):
         return flavor_for(conn)
+
+    def staged_casts(self, s) -> dict[str, str] | None:
+        """VARIANT columns are staged as their JSON text and parsed when applied."""
+        types = s.column_types(self.schema, self.table)
+        return {c: t for c, t in types.items() if t.upper() == "VARIANT"} or None
 
     def value_limits(self) -> Limits:
         # Snowflake's dates and timestamps are meant for the years 1-9999 (the connector reads
@@ -51,6 +56,8 @@ class SnowflakeTarget(OdbcTarget):
         return Connection(self.conn, autocommit)
 
     def storage(self, field: pa.Field) -> tuple[str, pa.DataType]:
+        if holds_json(field):  # staged as its JSON text, parsed into VARIANT when applied
+            return "VARIANT", pa.string()
         return types.column_type(field.type, field_max_length(field))
 
     def catalog_sql(self) -> str:

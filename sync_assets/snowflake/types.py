@@ -1,9 +1,9 @@
 """Explicit Arrow <-> Snowflake column types.
 
 Integers are NUMBER(38,0) (Snowflake has one integer type), decimals keep (p,s), text is
-VARCHAR, instants TIMESTAMP_TZ(6), wall-clock times TIMESTAMP_NTZ(6), lists/structs/maps
-JSON text in VARCHAR (PARSE_JSON reads it; loading VARIANT columns is not built yet). `storage_type` is what reading
-the column back gives; batches are cast to it with safe casts.
+VARCHAR, instants TIMESTAMP_TZ(6), wall-clock times TIMESTAMP_NTZ(6), json and lists /
+structs / maps VARIANT (staged as JSON text, PARSE_JSON when applied). `storage_type` is
+what reading the column back gives; batches are cast to it with safe casts.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ def column_type(t: pa.DataType, max_length: int | None = None) -> tuple[str, pa.
         return f"VARCHAR({max_length})", pa.string()
     if is_uuid(t):
         return "VARCHAR(36)", pa.string()
-    if is_json(t) or as_text(t):
+    if is_json(t) or pa.types.is_nested(t):  # staged as JSON text, parsed when applied
+        return "VARIANT", pa.string()
+    if as_text(t):
         return "VARCHAR", pa.string()
     if pa.types.is_boolean(t):
         return "BOOLEAN", pa.bool_()
@@ -36,7 +38,7 @@ def column_type(t: pa.DataType, max_length: int | None = None) -> tuple[str, pa.
         return "FLOAT", pa.float64()
     if pa.types.is_decimal(t) and t.precision <= 38:
         return f"NUMBER({t.precision},{t.scale})", pa.decimal128(t.precision, t.scale)
-    if t in (pa.string(), pa.large_string(), pa.string_view(), pa.null()) or pa.types.is_nested(t):
+    if t in (pa.string(), pa.large_string(), pa.string_view(), pa.null()):
         return "VARCHAR", pa.string()
     if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
         return "BINARY", pa.binary()

@@ -54,6 +54,8 @@ class Flavor:
     capture_changes: bool = False
     # the current instant (UTC) in the engine's own clock: state rows and soft-delete stamps
     now: str = "CURRENT_TIMESTAMP"
+    # JSON staged as text into a JSON-typed column (Snowflake VARIANT: PARSE_JSON({}))
+    json_from_text: str | None = None
 
     def quote(self, name: str) -> str:
         """An identifier, quoted the engine's way."""

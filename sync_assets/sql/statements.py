@@ -132,9 +132,12 @@ def staged(alias: str, column: str, flavor: Flavor, casts: Casts = None) -> str:
     """A staged column as the target column's type (cast when `casts` says the staged
     relation carries the stream's own types)."""
     ref = f"{alias}.{quote(column, flavor)}"
-    if not casts or casts[column].lower().startswith(_LENGTH_LIMITED):
+    cast = (casts or {}).get(column)
+    if not cast or cast.lower().startswith(_LENGTH_LIMITED):
         return ref
-    return f"CAST({ref} AS {casts[column]})"
+    if flavor.json_from_text and cast.upper() == "VARIANT":  # staged as its JSON text
+        return flavor.json_from_text.format(ref)
+    return f"CAST({ref} AS {cast})"
 
 
 def _values(alias: str, columns: Sequence[str], flavor: Flavor, casts: Casts) -> str:

@@ -23,7 +23,7 @@ from sync_assets.targets.sql_writer import SqlSession, SqlTarget
 from sync_assets.tsql import odbc
 from sync_assets.tsql.copy_staging import CopyStager
 from sync_assets.tsql.types import arrow_type_of, column_type, field_max_length
-from sync_assets.types import cast_reader
+from sync_assets.types import JSON_TEXT, cast_reader, holds_json
 
 
 class OdbcSession(SqlSession):
@@ -172,7 +172,9 @@ class OdbcTarget(SqlTarget):
     def prepare(self, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
         """Nested values as JSON text, every column as the type the table stores."""
         reader = nested_as_json(reader)
-        fields = [pa.field(f.name, self.storage(f)[1], metadata=f.metadata) for f in reader.schema]
+        fields = [
+            pa.field(f.name, self.storage(f)[1], metadata=_marked_json(f)) for f in reader.schema
+        ]
         return cast_reader(reader, pa.schema(fields))
 
     @contextmanager
@@ -202,3 +204,10 @@ class OdbcTarget(SqlTarget):
             schema = pa.schema([schema.field(c) for c in columns])
         reader = pa.RecordBatchReader.from_batches(schema, self.stream_rows(cur, schema))
         return closing(reader, cur.close, con.close)
+
+
+def _marked_json(field: pa.Field) -> dict | None:
+    """The field's metadata, marking a json column that becomes text (JSON_TEXT)."""
+    if holds_json(field):
+        return {**(field.metadata or {}), JSON_TEXT: b"1"}
+    return field.metadata

@@ -180,7 +180,7 @@ class SqlTarget(Target):
     ) -> WriteResult:
         """Load the stream (straight, or staged and applied) inside the data transaction."""
         window = window_predicate(plan.window, schema, self.dialect, self.table_sql)
-        types = None if self.typed_staging else s.column_types(self.schema, self.table)
+        types = self.staged_casts(s)
         if plan.mode != "merge" and s.loads_directly(reader.schema, types, self.schema, self.table):
             s.begin()
             result = self._load(s, plan, reader, window)
@@ -191,8 +191,13 @@ class SqlTarget(Target):
             result = self._apply(s, plan, staged, columns, types, window)
         result.row_count = s.scalar(sql.count_sql(self.table_sql, window, self.flavor))
         result.schema = s.table_schema(self.schema, self.table)
-        result.sql_types = types or s.column_types(self.schema, self.table)
+        result.sql_types = s.column_types(self.schema, self.table) if self.typed_staging else types
         return result
+
+    def staged_casts(self, s: SqlSession) -> dict[str, str] | None:
+        """Column -> the SQL type staged values are cast to when applied (None: the staging
+        table already has the target's types)."""
+        return None if self.typed_staging else s.column_types(self.schema, self.table)
 
     def _table_ddl(self, s: SqlSession, incoming: pa.Schema) -> tuple[list[str], pa.Schema, bool]:
         """(statements that create the target or add the incoming columns it lacks, the
