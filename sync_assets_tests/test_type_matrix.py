@@ -757,3 +757,13 @@ def test_tsql_seventh_digit_is_read_as_text_and_refused_unless_zero():
     assert row["d"] == dt.datetime(1, 1, 1, 0, 0, 0, 123456)
     assert row["t"] == dt.time(23, 59, 59, 999999)
     assert row["o"] == dt.datetime(2024, 1, 1, 10, tzinfo=dt.UTC)
+
+
+def test_snowflake_variant_columns_are_parsed_from_their_staged_text():
+    from sync_assets.snowflake.flavor import SNOWFLAKE
+    from sync_assets.sql.statements import insert_select_sql, staged
+
+    assert staged("s", "j", SNOWFLAKE, {"j": "VARIANT"}) == 'PARSE_JSON(s."j")'
+    assert staged("s", "n", SNOWFLAKE, {"j": "VARIANT"}) == 's."n"'
+    statement = insert_select_sql('"a"."t"', '"a"."stage"', ["n", "j"], SNOWFLAKE, {"j": "VARIANT"})
+    assert 'PARSE_JSON(s."j")' in statement
