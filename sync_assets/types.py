@@ -365,29 +365,35 @@ def convert(column: pa.Array, to: pa.DataType) -> pa.Array:
     return column if column.type == to else pc.cast(column, to)
 
 
+def _toward_zero(value: int, unit: int) -> tuple[int, int]:
+    """(whole units, remainder), both with the sign of `value` (PostgreSQL's way)."""
+    whole = abs(value) // unit
+    return (
+        (whole, abs(value) - whole * unit) if value >= 0 else (-whole, -(abs(value) - whole * unit))
+    )
+
+
+def _iso_duration(value) -> str | None:
+    if value is None:
+        return None
+    years, months = _toward_zero(value.months, 12)
+    hours, rest = _toward_zero(value.nanoseconds, 3_600_000_000_000)
+    minutes, nanos = _toward_zero(rest, 60_000_000_000)
+    whole, fraction = _toward_zero(nanos, 1_000_000_000)
+    seconds = f"{whole}.{abs(fraction):09d}".rstrip("0").rstrip(".") if nanos else ""
+    if nanos < 0 and whole == 0:
+        seconds = "-" + seconds  # -0.5 seconds: the sign is not in `whole`
+    date = "".join(f"{n}{u}" for n, u in ((years, "Y"), (months, "M"), (value.days, "D")) if n)
+    time = "".join(f"{n}{u}" for n, u in ((hours, "H"), (minutes, "M"), (seconds, "S")) if n)
+    if not date and not time:
+        return "PT0S"
+    return "P" + date + ("T" + time if time else "")
+
+
 def interval_text(column: pa.Array) -> pa.Array:
     """Month-day-nanosecond intervals as ISO 8601 durations, each part signed as PostgreSQL's
     iso_8601 style writes them ('P1Y2M3DT4H5M6.5S'), for targets without an interval type."""
-
-    def iso(value) -> str | None:
-        if value is None:
-            return None
-        months, days, nanos = value.months, value.days, value.nanoseconds
-        years, months = int(months / 12), months - int(months / 12) * 12
-        hours, rest = (
-            int(nanos / 3_600_000_000_000),
-            nanos % (3_600_000_000_000 if nanos >= 0 else -3_600_000_000_000),
-        )
-        minutes, rest = (
-            int(rest / 60_000_000_000),
-            rest % (60_000_000_000 if rest >= 0 else -60_000_000_000),
-        )
-        seconds = f"{rest / 1e9:.9f}".rstrip("0").rstrip(".") if rest else ""
-        date = "".join(f"{n}{u}" for n, u in ((years, "Y"), (months, "M"), (days, "D")) if n)
-        time = "".join(f"{n}{u}" for n, u in ((hours, "H"), (minutes, "M"), (seconds, "S")) if n)
-        return "P" + date + ("T" + time if time else "") if date or time else "PT0S"
-
-    return pa.array([iso(v) for v in column.to_pylist()], pa.string())
+    return pa.array([_iso_duration(v) for v in column.to_pylist()], pa.string())
 
 
 def uuid_text(column: pa.Array) -> pa.Array:

@@ -767,3 +767,22 @@ def test_snowflake_variant_columns_are_parsed_from_their_staged_text():
     assert staged("s", "n", SNOWFLAKE, {"j": "VARIANT"}) == 's."n"'
     statement = insert_select_sql('"a"."t"', '"a"."stage"', ["n", "j"], SNOWFLAKE, {"j": "VARIANT"})
     assert 'PARSE_JSON(s."j")' in statement
+
+
+def test_intervals_as_iso_8601_text():
+    from sync_assets.types import interval_text
+
+    hours = 3_600_000_000_000
+    values = pa.array(
+        [
+            pa.MonthDayNano([14, 3, 4 * hours + 5 * 60_000_000_000 + 6_500_000_000]),
+            pa.MonthDayNano([-14, -3, -6_000_000_007]),
+            pa.MonthDayNano([0, 0, 0]),
+            None,
+            pa.MonthDayNano([0, 0, -500_000_000]),
+        ],
+        pa.month_day_nano_interval(),
+    )
+    assert interval_text(values).to_pylist() == [
+        "P1Y2M3DT4H5M6.5S", "P-1Y-2M-3DT-6.000000007S", "PT0S", None, "PT-0.5S",
+    ]  # fmt: skip
