@@ -19,7 +19,7 @@ import math
 import os
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -53,6 +53,9 @@ class Limits:
     nul_in_text: bool = True  # U+0000 in text
     years: tuple[int, int] | None = None  # the years dates and timestamps may have
     nanoseconds: bool = True  # timestamps and times finer than a microsecond
+    # text columns of the existing table with a declared length: column -> (length, its SQL
+    # type, how the engine counts it: "characters", "utf16" units or "bytes")
+    lengths: dict = field(default_factory=dict)
 
 
 def first_key(batch: pa.RecordBatch, row: int, keys: list[str] | None = None) -> str:
@@ -113,6 +116,8 @@ def target_problems(batch: pa.RecordBatch, limits: Limits) -> list[Problem]:
                         "round it in column_mappings (e.g. date_trunc('microsecond', col))",
                     )
                 )
+        if name in limits.lengths and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+            problems.append(_too_long(name, column, *limits.lengths[name], limits.target))
         if (pa.types.is_timestamp(kind) or pa.types.is_date(kind)) and limits.years:
             low, high = limits.years
             years = pc.year(column)
@@ -127,6 +132,28 @@ def target_problems(batch: pa.RecordBatch, limits: Limits) -> list[Problem]:
                 )
             )
     return [p for p in problems if p.mask.true_count]
+
+
+def text_length(column: pa.Array, measure: str) -> pa.Array:
+    """Each value's length as an engine counts it (UTF-16 units: an emoji is two)."""
+    if measure == "bytes":
+        return pc.binary_length(column)
+    chars = pc.utf8_length(column)
+    if measure == "utf16":
+        return pc.add(chars, pc.count_substring_regex(column, r"[\x{10000}-\x{10FFFF}]"))
+    return chars
+
+
+def _too_long(name, column, limit: int, declared: str, measure: str, target: str) -> Problem:
+    lengths = text_length(column, measure)
+    mask = pc.fill_null(pc.greater(lengths, limit), False)
+    return Problem(
+        name,
+        mask,
+        lambda r: f"a text of length {lengths[r].as_py()} ({column[r].as_py()[:40]!r}…)",
+        f"the {target} column's {declared} cannot hold",
+        f"shorten it in column_mappings (e.g. left(col, {limit})) or widen the column",
+    )
 
 
 class BadRows:

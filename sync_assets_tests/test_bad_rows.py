@@ -78,7 +78,7 @@ def test_tsql_limits_refuse_nan_infinity_and_years_past_9999():
     from sync_assets.targets.odbc import OdbcTarget
 
     conn = TsqlConnection(type="tsql", server="h", database="d", user="u", password="p")
-    limits = OdbcTarget(conn, ".", "t", "dbo", "t").value_limits()
+    limits = OdbcTarget(conn, ".", "t", "dbo", "t").type_limits()
     assert limits == Limits("SQL Server", special_floats=False, years=(1, 9999), nanoseconds=False)
     batch = pa.record_batch(
         {
@@ -179,3 +179,49 @@ def test_cast_that_does_not_fit_names_column_value_and_row():
     batch = pa.record_batch({"id": [1, 2], "n": pa.array([1, 300], pa.int32())})
     with pytest.raises(ValueFitError, match=r"column 'n' holds 300 \(the row with id = 2\)"):
         cast_batch(batch, pa.schema([("id", pa.int32()), ("n", pa.int8())]))
+
+
+@pytest.mark.parametrize("kind", ["postgres", "odbc"])
+def test_text_longer_than_an_existing_column_is_refused(tmp_path, pg_server, kind):
+    """A target table made by hand with varchar(5): a longer value fails naming it (the
+    server's own error named neither the column nor the row)."""
+    from sync_assets_tests.conftest import odbc_connection
+
+    uri = pg_server.create_database(f"len_{kind}")
+    with psycopg.connect(uri, autocommit=True) as con:
+        con.execute("CREATE TABLE t (id integer, s varchar(5))")
+    source = tmp_path / "l.duckdb"
+    duck(
+        source,
+        "CREATE TABLE t AS SELECT * FROM (VALUES (1, 'short'), (2, 'much too long')) v(id, s)",
+    )
+    spec = {
+        "object_id": "t",
+        "source": {"connection": "src", "schema": "main", "object": "t"},
+        "target": {"connection": "tgt", "schema": "public", "object": "t"},
+        "sync_type": "full",
+    }
+    target = {"type": "postgres", "dsn": uri} if kind == "postgres" else odbc_connection(uri)
+    project = Project(
+        tmp_path, {"src": {"type": "duckdb", "path": str(source)}, "tgt": target}, [spec]
+    )
+    with pytest.raises(Exception, match=r"a value does not fit the target") as err:
+        project.materialize("t")
+    assert (
+        "column 's' holds a text of length 13 ('much too long'…) (the row with id = 2), which "
+        in str(err.value)
+    )
+    assert "character varying(5) cannot hold" in str(err.value).lower()
+    project.update_object("t", on_bad_rows="quarantine")
+    meta = project.materialize("t")
+    assert meta["sync/rows_rejected"] == 1
+    assert [r["id"] for r in project.target_table("t").to_pylist()] == [1]
+
+
+def test_text_lengths_count_as_each_engine_does():
+    from sync_assets.bad_rows import text_length
+
+    column = pa.array(["a🌍", "ü", None])
+    assert text_length(column, "characters").to_pylist() == [2, 1, None]
+    assert text_length(column, "utf16").to_pylist() == [3, 1, None]  # NVARCHAR: two units
+    assert text_length(column, "bytes").to_pylist() == [5, 2, None]

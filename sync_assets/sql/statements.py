@@ -80,8 +80,8 @@ def add_column_sql(table: str, name: str, sql_type: str, flavor: Flavor) -> str:
 def table_columns_sql(flavor: Flavor) -> str:
     """Columns of one table (binds: schema, table), in order, as INFORMATION_SCHEMA has them."""
     return (
-        "SELECT COLUMN_NAME, DATA_TYPE, NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION "
-        "FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION"
+        "SELECT COLUMN_NAME, DATA_TYPE, NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION, "
+        "CHARACTER_MAXIMUM_LENGTH FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION"
     )
 
 

@@ -9,6 +9,7 @@ and the staging load first, in autocommit; the target table only changes at COMM
 
 from __future__ import annotations
 
+import dataclasses
 from contextlib import contextmanager
 
 import pyarrow as pa
@@ -83,6 +84,7 @@ class OdbcSession(SqlSession):
             self.execute(sql.drop_staging_sql(self.stage_name, self.flavor))
 
 
+_LENGTH_TYPES = ("VARCHAR", "NVARCHAR", "CHAR", "NCHAR", "CHARACTER VARYING", "CHARACTER")
 _LABELS = {"sqlserver": "SQL Server", "synapse": "Synapse", "fabric_warehouse": "Fabric Warehouse"}
 
 
@@ -103,12 +105,25 @@ class OdbcTarget(SqlTarget):
         return odbc.flavor_of(conn)
 
     def value_limits(self) -> Limits:
-        # pyodbc binds dates and timestamps as Python values, which hold the years 1-9999 (as
-        # DATE / DATETIME2 do); T-SQL FLOAT has no NaN or infinity; PostgreSQL text no NUL
+        limits = self.type_limits()
+        return dataclasses.replace(limits, lengths=self.declared_lengths(self._measures()))
+
+    def type_limits(self) -> Limits:
+        """What the flavor's types cannot hold. pyodbc binds dates and timestamps as Python
+        values, which hold the years 1-9999 (as DATE / DATETIME2 do) and microseconds; T-SQL
+        FLOAT has no NaN or infinity; PostgreSQL text no NUL."""
         if self.flavor.dialect == "tsql":
             label = _LABELS.get(self.flavor.name, "T-SQL")
             return Limits(label, special_floats=False, years=(1, 9999), nanoseconds=False)
         return Limits("PostgreSQL", nul_in_text=False, years=(1, 9999), nanoseconds=False)
+
+    def _measures(self) -> dict[str, str]:
+        """How declared text lengths count: NVARCHAR(n) in UTF-16 units, VARCHAR(n) in bytes
+        (UTF-8 collations; an upper bound for single-byte code pages), PostgreSQL in
+        characters."""
+        if self.flavor.dialect == "tsql":
+            return {"nvarchar": "utf16", "nchar": "utf16", "varchar": "bytes", "char": "bytes"}
+        return {"character varying": "characters", "character": "characters"}
 
     @property
     def uri(self) -> str:
@@ -147,6 +162,8 @@ class OdbcTarget(SqlTarget):
             return f"{name}({row[2]},{row[3] or 0})"
         if name in ("DATETIME2", "DATETIMEOFFSET", "TIME") and len(row) > 4 and row[4] is not None:
             return f"{name}({row[4]})"
+        if len(row) > 5 and row[5] not in (None, -1) and name in _LENGTH_TYPES:  # -1: (MAX)
+            return f"{name}({row[5]})"
         return name
 
     def stream_rows(self, cur, schema: pa.Schema):

@@ -151,8 +151,12 @@ class PostgresTarget(SqlTarget):
         self.conn = conn
 
     def value_limits(self) -> Limits:
-        # text and jsonb have no U+0000; timestamps and times keep microseconds
-        return Limits("PostgreSQL", nul_in_text=False, nanoseconds=False)
+        # text and jsonb have no U+0000; timestamps and times keep microseconds; varchar(n)
+        # counts characters
+        lengths = self.declared_lengths(
+            {"character varying": "characters", "character": "characters"}
+        )
+        return Limits("PostgreSQL", nul_in_text=False, nanoseconds=False, lengths=lengths)
 
     @property
     def uri(self) -> str:

@@ -19,6 +19,7 @@ any point leaves it before or after the write.
 from __future__ import annotations
 
 import json
+import re
 from abc import abstractmethod
 from contextlib import AbstractContextManager
 
@@ -194,6 +195,20 @@ class SqlTarget(Target):
         result.sql_types = s.column_types(self.schema, self.table) if self.typed_staging else types
         return result
 
+    def declared_lengths(self, measures: dict[str, str]) -> dict:
+        """Text columns of the existing table with a declared length, as bad_rows.Limits
+        takes them: column -> (length, SQL type, how `measures` says the type counts)."""
+        with self.session(autocommit=True) as s:
+            if s.table_schema(self.schema, self.table) is None:
+                return {}  # created by this run from the source's own lengths
+            types = s.column_types(self.schema, self.table)
+        lengths = {}
+        for column, declared in types.items():
+            found = _LENGTH.match(declared)
+            if found and found.group(1).lower() in measures:
+                lengths[column] = (int(found.group(2)), declared, measures[found.group(1).lower()])
+        return lengths
+
     def staged_casts(self, s: SqlSession) -> dict[str, str] | None:
         """Column -> the SQL type staged values are cast to when applied (None: the staging
         table already has the target's types)."""
@@ -320,6 +335,10 @@ class SqlTarget(Target):
                 "schema": schema,
                 "sql_types": s.column_types(self.schema, self.table),
             }
+
+
+# a length-limited text type as catalogs spell it: varchar(20), NVARCHAR(20), character(3)…
+_LENGTH = re.compile(r"^(character varying|varchar|nvarchar|character|char|nchar)\((\d+)\)$", re.I)
 
 
 def _dry_run_before_ddl(reader, ddl: list[str], created: bool, flavor: str) -> WriteResult:
