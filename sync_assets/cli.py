@@ -218,8 +218,13 @@ def print_summary(defs) -> None:
             m.get("dagster/partition_row_count", m.get("sync/range_row_count", "")),
         )
         note = m.get("sync/skipped") or ("initial load" if m.get("sync/initial_load") else "")
+        rejected = (
+            f"{m['sync/rows_rejected']} rows quarantined" if m.get("sync/rows_rejected") else ""
+        )
         note = "; ".join(
-            p for p in (note, _history_note(m), _checks_note(instance, defs, spec.key)) if p
+            p
+            for p in (note, rejected, _history_note(m), _checks_note(instance, defs, spec.key))
+            if p
         )
         print(
             f"{spec.key.to_user_string():{w}} {m.get('sync/sync_type', ''):15} {m.get('sync/rows_read', 0):>8} "

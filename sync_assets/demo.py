@@ -11,10 +11,11 @@ from pathlib import Path
 
 import duckdb
 
-VERSION = 2
+VERSION = 3
 CUSTOMERS = 5_000
 ORDERS = 120_000  # 1,000 a day over 2025-01-01 .. 2025-04-30
 EVENTS = 60_000
+READINGS = 10_000
 
 _SCHEMA = f"""
 CREATE TABLE demo_meta AS SELECT {VERSION} AS version, 0 AS change_rounds;
@@ -54,6 +55,17 @@ SELECT
     TIMESTAMP '2025-01-01' + to_seconds((i * 173)::BIGINT) AS event_ts,
     {{'source': ['api','batch'][i % 2 + 1], 'attempt': (i % 3)::INTEGER}} AS payload
 FROM range(1, {EVENTS} + 1) r(i);
+
+-- device readings with the types a copy tool gets wrong: UUID, JSON, nanosecond timestamps
+-- (every 250th reading has a nanosecond part, which a Delta table cannot hold exactly)
+CREATE TABLE readings AS
+SELECT
+    i::INTEGER AS reading_id,
+    ('00000000-0000-4000-8000-' || lpad(i::VARCHAR, 12, '0'))::UUID AS device_id,
+    make_timestamp_ns(epoch_ns(TIMESTAMP_NS '2025-03-01 00:00:00') + i * 1000000000
+        + CASE WHEN i % 250 = 0 THEN 3 ELSE 0 END) AS read_at,
+    json_object('celsius', (i % 400) / 10.0, 'ok', i % 7 <> 0)::JSON AS payload
+FROM range(1, {READINGS} + 1) r(i);
 """
 
 
