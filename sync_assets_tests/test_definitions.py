@@ -26,6 +26,8 @@ EXPECTED_KEYS = {
     "warehouse/marts/customer_revenue",
     "warehouse/sales/orders_from_lakehouse",
     "warehouse/sales/customer_feedback",
+    "lakehouse/iot/readings",
+    "warehouse/iot/readings",
 }
 # the demo source's tables, external assets upstream of the objects that read them
 SOURCE_KEYS = {
@@ -33,6 +35,7 @@ SOURCE_KEYS = {
     "demo_source/main/customers",
     "demo_source/main/order_events",
     "notebook_lake/dbo/customer_feedback",
+    "demo_source/main/readings",
 }
 
 
@@ -130,6 +133,9 @@ def test_readme_demo_command_is_idempotent(tmp_path):
     assert len(rows) == len(EXPECTED_KEYS)
     for line in rows:
         read, inserted, updated, deleted = line.split()[2:6]
+        if line.startswith("lakehouse/iot/readings"):  # quarantined rows are retried each run
+            assert (inserted, updated, deleted) == ("0", "0", "0") and "40 rows quarantined" in line
+            continue
         assert (read, inserted, updated, deleted) == ("0", "0", "0", "0"), line
     # source changes reach the lakehouse, and from there the warehouse through the CDF
     third = subprocess.run(
