@@ -182,7 +182,12 @@ def test_too_long_text_for_a_varchar_column_fails_instead_of_truncating(tmp_path
     with psycopg.connect(pg_uri, autocommit=True) as con:
         con.execute("ALTER TABLE sales.items ALTER name TYPE varchar(12)")
     duck(src, "UPDATE items SET name = 'item 3' || repeat(' ', 20) || 'more' WHERE id = 3")
-    with pytest.raises(Exception, match=r"object_id 'items_sync'.*value too long"):
+    # found before the server's own "value too long", naming the column and the row
+    with pytest.raises(
+        Exception,
+        match=r"object_id 'items_sync'.*column 'name' holds a text of length 30 .*\(the row with "
+        r"id = 3\), which the PostgreSQL column's character varying\(12\) cannot hold",
+    ):
         project.materialize("items_sync")
     with psycopg.connect(pg_uri) as con:  # the table is as it was
         assert con.execute(
