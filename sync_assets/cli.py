@@ -12,9 +12,11 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import dagster as dg
+import yaml
 
 from sync_assets.code_location import load_definitions
 from sync_assets.config.loader import ConfigError, default_configs_dir, load_project
@@ -36,7 +38,14 @@ def main(argv: list[str] | None = None) -> int:
         "--configs", help="configs folder (default: $SYNC_ASSETS_CONFIGS or ./configs)"
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("validate", help="load and check every config file; list the sync objects")
+    check_configs = sub.add_parser(
+        "validate", help="load and check every config file; list the sync objects"
+    )
+    check_configs.add_argument(
+        "--explain",
+        action="store_true",
+        help="print each object as normalized (aliases rewritten, defaults filled in)",
+    )
     run = sub.add_parser("materialize", help="materialize every active object (all partitions)")
     run.add_argument(
         "--dry-run",
@@ -76,6 +85,11 @@ def validate(args) -> int:
         print(
             f"{obj.object_id:32} {obj.sync_type:12} {state:8} {obj.source.connection} -> {obj.target.connection}"
         )
+        if getattr(args, "explain", False):
+            for note in project.aliases.get(obj.object_id, []):
+                print(f"    alias: {note}")
+            fields = obj.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+            print(textwrap.indent(yaml.safe_dump(fields, sort_keys=False), "    "))
     print(f"{len(project.sync_objects)} sync objects, {len(project.connections)} connections: OK")
     return 0
 

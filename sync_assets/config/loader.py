@@ -6,6 +6,7 @@ object_id (or connection name) and the field, so a user can fix them all in one 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -15,8 +16,10 @@ import yaml
 from dotenv import dotenv_values
 from pydantic import TypeAdapter, ValidationError
 
+from sync_assets.config.aliases import AliasError, normalized
 from sync_assets.config.models import Connection, ProjectConfig, SyncObject
-from sync_assets.config.semantics import check_object
+from sync_assets.config.semantics import check_object, transpiled
+from sync_assets.connection_types import dialect_of
 
 CONFIGS_ENV = "SYNC_ASSETS_CONFIGS"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -39,7 +42,8 @@ def default_configs_dir() -> Path:
 
 
 def load_project(configs_dir: str | Path | None = None) -> ProjectConfig:
-    """Read every *.yaml / *.yml file in `configs_dir` (recursively) into one ProjectConfig."""
+    """Read every *.yaml / *.yml / *.json file in `configs_dir` (recursively) into one
+    ProjectConfig."""
     root = Path(configs_dir) if configs_dir else default_configs_dir()
     if not root.is_dir():
         raise ConfigError([f"{root}: configs folder not found (set {CONFIGS_ENV})"])
@@ -48,14 +52,18 @@ def load_project(configs_dir: str | Path | None = None) -> ProjectConfig:
     connections: dict[str, Any] = {}
     objects: list[SyncObject] = []
     origins: dict[str, str] = {}
-    for path in sorted([*root.rglob("*.yaml"), *root.rglob("*.yml")]):
+    aliases: dict[str, list[str]] = {}
+    files = [*root.rglob("*.yaml"), *root.rglob("*.yml"), *root.rglob("*.json")]
+    for path in sorted(files):
         doc = _read_yaml(path, env, problems)
         if doc is not None:
-            _collect(path, doc, connections, objects, origins, problems)
+            _collect(path, doc, connections, objects, origins, problems, aliases)
     _cross_checks(connections, objects, origins, problems)
     if problems:
         raise ConfigError(problems)
-    return ProjectConfig(connections=connections, sync_objects=objects, sources=origins)
+    return ProjectConfig(
+        connections=connections, sync_objects=objects, sources=origins, aliases=aliases
+    )
 
 
 def _environment(project_dir: Path) -> dict[str, str]:
@@ -66,8 +74,17 @@ def _environment(project_dir: Path) -> dict[str, str]:
 
 
 def _read_yaml(path: Path, env: dict[str, str], problems: list[str]) -> dict | None:
+    """One config file (YAML, or JSON for *.json) as a dict with ${VAR}s expanded."""
     try:
-        doc = yaml.safe_load(path.read_text())
+        if path.suffix == ".json":
+            doc = json.loads(path.read_text())
+        else:
+            doc = yaml.safe_load(path.read_text())
+    except json.JSONDecodeError as exc:
+        problems.append(
+            f"{path}: line {exc.lineno}, column {exc.colno} JSON syntax error: {exc.msg}"
+        )
+        return None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -105,7 +122,7 @@ def _expand(value: Any, env: dict[str, str], path: Path, problems: list[str]) ->
     return _VAR.sub(substitute, value)
 
 
-def _collect(path, doc, connections, objects, origins, problems) -> None:
+def _collect(path, doc, connections, objects, origins, problems, aliases) -> None:
     for name, raw in (doc.get("connections") or {}).items():
         if name in connections:
             problems.append(f"{path}: connection '{name}': defined twice")
@@ -119,6 +136,12 @@ def _collect(path, doc, connections, objects, origins, problems) -> None:
         problems.append(f"{path}: sync_objects must be a list")
         return
     for index, raw in enumerate(raw_objects):
+        try:
+            raw, notes = normalized(raw)  # the source tools' field names and values
+        except AliasError as exc:
+            field, _, message = str(exc).partition(": ")
+            problems.append(f"{path}: {_object_label(raw, index)}: field '{field}': {message}")
+            continue
         label = _object_label(raw, index)
         try:
             obj = SyncObject.model_validate(raw)
@@ -131,12 +154,14 @@ def _collect(path, doc, connections, objects, origins, problems) -> None:
             )
             continue
         origins[obj.object_id] = str(path)
+        if notes:
+            aliases[obj.object_id] = notes
         objects.append(obj)
 
 
 def _object_label(raw: Any, index: int) -> str:
-    if isinstance(raw, dict) and raw.get("object_id"):
-        return f"object_id '{raw['object_id']}'"
+    if isinstance(raw, dict) and (raw.get("object_id") or raw.get("object_name")):
+        return f"object_id '{raw.get('object_id') or raw.get('object_name')}'"
     return f"sync_objects[{index}] (no object_id)"
 
 
@@ -155,7 +180,7 @@ def _pydantic_problems(
 
 def _cross_checks(connections, objects, origins, problems) -> None:
     targets: dict[tuple, str] = {}
-    for obj in objects:
+    for index, obj in enumerate(objects):
         where = f"{origins[obj.object_id]}: object_id '{obj.object_id}'"
         for role in ("source", "target"):
             name = getattr(obj, role).connection
@@ -165,7 +190,12 @@ def _cross_checks(connections, objects, origins, problems) -> None:
                     f"{where}: field '{role}.connection': unknown connection '{name}' (known: {known})"
                 )
         if obj.source.connection in connections and obj.target.connection in connections:
-            problems.extend(f"{where}: {p}" for p in check_object(obj, connections))
+            # SQL written in another dialect (`dialect:`) is transpiled to the source's first
+            obj, failed = transpiled(obj, dialect_of(connections[obj.source.connection]))
+            objects[index] = obj
+            problems.extend(f"{where}: {p}" for p in failed)
+            if not failed:
+                problems.extend(f"{where}: {p}" for p in check_object(obj, connections))
         key = (obj.target.connection, obj.target.schema_, obj.target.object)
         if obj.active and key in targets:
             problems.append(

@@ -32,6 +32,10 @@ def parse_duration(value):
     return value
 
 
+# a plain column name (the key of a mapping written the other way round)
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ ]*")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -424,6 +428,25 @@ class SyncObject(_Strict):
     # rows holding a value the target cannot hold exactly: fail the sync (nothing written), or
     # quarantine them in rejects/<object_id>/*.jsonl and apply the rest
     on_bad_rows: Literal["fail", "quarantine"] = "fail"
+    # the SQL dialect filter_condition, column_mappings and source.query are written in, when
+    # not the source's (e.g. tsql on a DuckDB source): sqlglot transpiles them at load time
+    dialect: Literal["tsql", "postgres", "duckdb", "snowflake", "spark", "databricks"] | None = None
+
+    @field_validator("column_mappings")
+    @classmethod
+    def _target_names(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        """Target column names are names: an expression there is the other tools' mapping
+        form (target: expression) written into ours (expression: target)."""
+        for expr, target in (value or {}).items():
+            if not target.strip() or set(target) & set("(),;\n"):
+                hint = (
+                    f"; column_mappings map a source column or expression to the target column, so "
+                    f'write {{"{target}": "{expr}"}}'
+                    if _NAME.fullmatch(expr)
+                    else ""
+                )
+                raise ValueError(f"'{target}' is not a column name (mapped from '{expr}'){hint}")
+        return value
 
     @field_validator("lookback", mode="before")
     @classmethod
@@ -566,6 +589,8 @@ class ProjectConfig(_Strict):
     sync_objects: list[SyncObject]
     # file each object came from, for error messages raised after loading
     sources: dict[str, str] = Field(default_factory=dict)
+    # the aliases rewritten per object (config/aliases.py), for `validate --explain`
+    aliases: dict[str, list[str]] = Field(default_factory=dict)
 
     def active_objects(self) -> list[SyncObject]:
         return [o for o in self.sync_objects if o.active]

@@ -15,6 +15,7 @@ def check_object(obj: SyncObject, connections: dict) -> list[str]:
     dialect = dialect_of(connections[obj.source.connection])
     problems = _check_sql(obj, dialect)
     problems += _check_target_columns(obj)
+    problems += _check_partitioned_frequency(obj)
     if obj.source.query and connections[obj.source.connection].type in (
         "delta",
         "fabric_lakehouse",
@@ -35,6 +36,18 @@ def check_object(obj: SyncObject, connections: dict) -> list[str]:
     return problems
 
 
+def _check_partitioned_frequency(obj: SyncObject) -> list[str]:
+    """A partitioned object's schedule runs at its partition cadence: another frequency would
+    be ignored, so it is an error."""
+    if not obj.partition or not obj.frequency or obj.frequency == obj.partition.granularity:
+        return []
+    return [
+        f"field 'frequency': '{obj.frequency}' on a partitioned object, whose schedule syncs its "
+        f"newest complete partition at the partition cadence: set frequency: "
+        f"{obj.partition.granularity} (or change partition.granularity)"
+    ]
+
+
 def _check_change_tracking(source, target) -> list[str]:
     """Change Tracking is a SQL Server / Azure SQL feature; deletes need a SQL target."""
     problems = []
@@ -45,12 +58,88 @@ def _check_change_tracking(source, target) -> list[str]:
     return problems
 
 
-def _check_sql(obj: SyncObject, dialect: str) -> list[str]:
-    problems = []
+def sql_snippets(obj: SyncObject) -> dict[str, str]:
+    """The object's SQL, by field: filter, query, and each mapped expression."""
     snippets = {"filter_condition": obj.filter_condition, "source.query": obj.source.query}
     for expr in obj.column_mappings or {}:
         snippets[f"column_mappings.{expr}"] = expr
-    snippets = {field: text for field, text in snippets.items() if text}
+    return {field: text for field, text in snippets.items() if text}
+
+
+def transpiled(obj: SyncObject, dialect: str) -> tuple[SyncObject, list[str]]:
+    """An object whose SQL is written in `obj.dialect` (e.g. tsql), with that SQL in the
+    source's dialect; what sqlglot cannot transpile is a problem, never a run-time surprise."""
+    if not obj.dialect or obj.dialect == dialect:
+        return obj, []
+    import sqlglot
+    from sqlglot.errors import ErrorLevel, ParseError, UnsupportedError
+
+    problems, done = [], {}
+    for field, text in sql_snippets(obj).items():
+        try:
+            tree = sqlglot.parse_one(text, read=obj.dialect).transform(_strict_convert)
+            done[field] = tree.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE)
+        except (ParseError, UnsupportedError) as exc:
+            problems.append(
+                f"field '{field}': does not transpile from {obj.dialect} to {dialect}: {exc}"
+            )
+    if problems:
+        return obj, problems
+    mappings = obj.column_mappings and {
+        done[f"column_mappings.{e}"]: t for e, t in obj.column_mappings.items()
+    }
+    update = {"filter_condition": done.get("filter_condition", obj.filter_condition)}
+    if mappings is not None:
+        update["column_mappings"] = mappings
+    if obj.source.query:
+        update["source"] = obj.source.model_copy(update={"query": done["source.query"]})
+    return obj.model_copy(update=update), []
+
+
+def _strict_convert(node):
+    """T-SQL CONVERT fails on a bad value; sqlglot writes it as DuckDB's TRY_CAST, which
+    gives NULL instead: keep it a CAST (a style argument has no equivalent: refused)."""
+    from sqlglot import exp
+    from sqlglot.errors import UnsupportedError
+
+    if not isinstance(node, exp.Convert):
+        return node
+    if node.args.get("style") is not None:
+        raise UnsupportedError(f"{node.sql('tsql')}: CONVERT with a style has no equivalent")
+    return exp.Cast(this=node.expression, to=node.this)
+
+
+# DuckDB syntax written like a call that duckdb_functions() does not list
+_DUCKDB_FORMS = {
+    "cast", "try_cast", "extract", "coalesce", "ifnull", "exists", "columns", "interval",
+    "current_timestamp", "current_date", "current_time", "position", "substring", "trim",
+    "overlay", "grouping", "array", "list", "map", "struct", "any", "all", "values", "case",
+}  # fmt: skip
+
+
+def _unknown_duckdb_functions(text: str) -> list[str]:
+    """Names called as functions in `text` that DuckDB does not have (it runs the SQL of
+    DuckDB, Parquet and Delta sources, and can say exactly what it knows)."""
+    import duckdb
+    import sqlglot
+    from sqlglot.tokens import TokenType
+
+    tokens = sqlglot.Dialect.get_or_raise("duckdb").tokenize(text)
+    called = {
+        a.text for a, b in zip(tokens, tokens[1:], strict=False) if b.token_type == TokenType.L_PAREN
+        and a.token_type == TokenType.VAR
+    }  # fmt: skip
+    if not called:
+        return []
+    known = {
+        r[0] for r in duckdb.sql("SELECT DISTINCT function_name FROM duckdb_functions()").fetchall()
+    }
+    return sorted(n for n in called if n.lower() not in known and n.lower() not in _DUCKDB_FORMS)
+
+
+def _check_sql(obj: SyncObject, dialect: str) -> list[str]:
+    problems = []
+    snippets = sql_snippets(obj)
     if not snippets:
         return problems
     # imported here: sqlglot costs every process ~0.1 s, and most objects carry no SQL
@@ -66,7 +155,27 @@ def _check_sql(obj: SyncObject, dialect: str) -> list[str]:
             continue
         if len([p for p in parsed if p is not None]) != 1:
             problems.append(f"field '{field}': expected one SQL expression or statement")
+            continue
+        unknown = _unknown_duckdb_functions(text) if dialect == "duckdb" else []
+        if unknown:
+            problems.append(
+                f"field '{field}': {', '.join(unknown)} is not a DuckDB function (this source "
+                f"runs DuckDB SQL){_as_duckdb(text)}"
+            )
     return problems
+
+
+def _as_duckdb(text: str) -> str:
+    """A hint: the text read as T-SQL (the usual origin), written as DuckDB."""
+    import sqlglot
+    from sqlglot.errors import ErrorLevel, SqlglotError
+
+    try:
+        tree = sqlglot.parse_one(text, read="tsql").transform(_strict_convert)
+        out = tree.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
+    except SqlglotError:
+        return ""
+    return f"; as T-SQL it reads in DuckDB as: {out} (or set dialect: tsql on the object)"
 
 
 def _check_target_columns(obj: SyncObject) -> list[str]:
