@@ -77,61 +77,79 @@ def target_problems(batch: pa.RecordBatch, limits: Limits) -> list[Problem]:
     """The values of a batch the target cannot hold, column by column."""
     problems = []
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
-        kind = column.type
-        if pa.types.is_floating(kind) and not limits.special_floats:
-            mask = pc.fill_null(pc.invert(pc.is_finite(column)), False)
-            problems.append(
-                Problem(
-                    name,
-                    mask,
-                    lambda r, c=column: repr(c[r].as_py()).replace("nan", "NaN"),
-                    f"{limits.target} floating-point columns cannot hold",
-                    "filter it out or map it in column_mappings (e.g. NULLIF on it)",
-                )
-            )
-        elif (
-            pa.types.is_string(kind) or pa.types.is_large_string(kind)
-        ) and not limits.nul_in_text:
-            mask = pc.fill_null(pc.match_substring(column, "\x00"), False)
-            problems.append(
-                Problem(
-                    name,
-                    mask,
-                    lambda r, c=column: f"a NUL character in {c[r].as_py()!r}",
-                    f"{limits.target} text cannot hold",
-                    "strip it in column_mappings (e.g. replace(col, chr(0), ''))",
-                )
-            )
-        if (pa.types.is_timestamp(kind) or pa.types.is_time(kind)) and not limits.nanoseconds:
-            if kind.unit == "ns":
-                ticks = column.cast(pa.int64())  # nanoseconds: a remainder below 1 µs
-                remainder = pc.subtract(ticks, pc.multiply(pc.divide(ticks, 1000), 1000))
-                mask = pc.fill_null(pc.not_equal(remainder, 0), False)
-                problems.append(
-                    Problem(
-                        name,
-                        mask,
-                        lambda r, c=column: pc.cast(c.slice(r, 1), pa.string())[0].as_py(),
-                        f"{limits.target} timestamps and times (microseconds) cannot hold",
-                        "round it in column_mappings (e.g. date_trunc('microsecond', col))",
-                    )
-                )
-        if name in limits.lengths and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
-            problems.append(_too_long(name, column, *limits.lengths[name], limits.target))
-        if (pa.types.is_timestamp(kind) or pa.types.is_date(kind)) and limits.years:
-            low, high = limits.years
-            years = pc.year(column)
-            mask = pc.fill_null(pc.or_(pc.less(years, low), pc.greater(years, high)), False)
-            problems.append(
-                Problem(
-                    name,
-                    mask,
-                    lambda r, y=years: f"a value in the year {y[r].as_py()}",
-                    f"{limits.target} dates and timestamps hold the years {low}-{high} only",
-                    "filter it out or map it in column_mappings",
-                )
-            )
-    return [p for p in problems if p.mask.true_count]
+        for check in _CHECKS:
+            problem = check(name, column, limits)
+            if problem is not None and problem.mask.true_count:
+                problems.append(problem)
+    return problems
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+
+
+def _special_floats(name, column, limits: Limits) -> Problem | None:
+    if limits.special_floats or not pa.types.is_floating(column.type):
+        return None
+    return Problem(
+        name,
+        pc.fill_null(pc.invert(pc.is_finite(column)), False),
+        lambda r: repr(column[r].as_py()).replace("nan", "NaN"),
+        f"{limits.target} floating-point columns cannot hold",
+        "filter it out or map it in column_mappings (e.g. NULLIF on it)",
+    )
+
+
+def _nul_in_text(name, column, limits: Limits) -> Problem | None:
+    if limits.nul_in_text or not _is_text(column.type):
+        return None
+    return Problem(
+        name,
+        pc.fill_null(pc.match_substring(column, "\x00"), False),
+        lambda r: f"a NUL character in {column[r].as_py()!r}",
+        f"{limits.target} text cannot hold",
+        "strip it in column_mappings (e.g. replace(col, chr(0), ''))",
+    )
+
+
+def _nanoseconds(name, column, limits: Limits) -> Problem | None:
+    kind = column.type
+    temporal = pa.types.is_timestamp(kind) or pa.types.is_time(kind)
+    if limits.nanoseconds or not temporal or kind.unit != "ns":
+        return None
+    ticks = column.cast(pa.int64())  # a remainder below one microsecond
+    remainder = pc.subtract(ticks, pc.multiply(pc.divide(ticks, 1000), 1000))
+    return Problem(
+        name,
+        pc.fill_null(pc.not_equal(remainder, 0), False),
+        lambda r: pc.cast(column.slice(r, 1), pa.string())[0].as_py(),
+        f"{limits.target} timestamps and times (microseconds) cannot hold",
+        "round it in column_mappings (e.g. date_trunc('microsecond', col))",
+    )
+
+
+def _declared_length(name, column, limits: Limits) -> Problem | None:
+    if name not in limits.lengths or not _is_text(column.type):
+        return None
+    return _too_long(name, column, *limits.lengths[name], limits.target)
+
+
+def _years(name, column, limits: Limits) -> Problem | None:
+    kind = column.type
+    if not limits.years or not (pa.types.is_timestamp(kind) or pa.types.is_date(kind)):
+        return None
+    low, high = limits.years
+    years = pc.year(column)
+    return Problem(
+        name,
+        pc.fill_null(pc.or_(pc.less(years, low), pc.greater(years, high)), False),
+        lambda r: f"a value in the year {years[r].as_py()}",
+        f"{limits.target} dates and timestamps hold the years {low}-{high} only",
+        "filter it out or map it in column_mappings",
+    )
+
+
+_CHECKS = (_special_floats, _nul_in_text, _nanoseconds, _declared_length, _years)
 
 
 def text_length(column: pa.Array, measure: str) -> pa.Array:
