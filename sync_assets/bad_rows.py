@@ -101,7 +101,7 @@ def _special_floats(name, column, limits: Limits) -> Problem | None:
 
 
 def _nul_in_text(name, column, limits: Limits) -> Problem | None:
-    if limits.nul_in_text or not _is_text(column.type):
+    if limits.nul_in_text or not _is_text(column.type) or not _any_nul(column):
         return None
     return Problem(
         name,
@@ -110,6 +110,13 @@ def _nul_in_text(name, column, limits: Limits) -> Problem | None:
         f"{limits.target} text cannot hold",
         "strip it in column_mappings (e.g. replace(col, chr(0), ''))",
     )
+
+
+def _any_nul(column: pa.Array) -> bool:
+    """Whether the column's character data holds a zero byte at all: one memchr over the
+    buffer (a tenth of the per-value search); the exact rows are found only then."""
+    data = column.buffers()[2]
+    return data is not None and data.to_pybytes().find(b"\x00") != -1
 
 
 def _nanoseconds(name, column, limits: Limits) -> Problem | None:
