@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import struct
 import uuid
 from decimal import Decimal
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -27,7 +27,7 @@ VALUES = {
     "int16": (-32768, 0),
     "int32": (2147483647, -1),
     "int64": (9223372036854775807, 0),
-    "float32": (float(np.float32(0.1)), -0.5),
+    "float32": (struct.unpack("f", struct.pack("f", 0.1))[0], -0.5),  # 0.1 as a float32
     "float64": (1.7976931348623157e308, 5e-324),
     "dec": (Decimal("-99999999999999.9999"), Decimal("0.0001")),
     "dec38": (Decimal("99999999999999999999999999999.999999999"), Decimal("-0.000000001")),
