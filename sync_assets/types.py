@@ -338,15 +338,16 @@ def _misfit(batch: pa.RecordBatch, index: int, to: pa.DataType, exc: Exception) 
         try:
             convert(column.slice(row, 1), to)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            first = batch.schema.names[0]
+            from sync_assets.bad_rows import first_key  # the error path: no import cycle at load
+
             value = (
                 pc.cast(column.slice(row, 1), pa.string()).to_pylist()[0]
                 if not pa.types.is_nested(column.type)
                 else column[row]
             )
             return (
-                f"column '{name}' holds {value} (the row with {first} = "
-                f"{batch.column(0)[row].as_py()!r}), which the target stores as {to} and cannot "
+                f"column '{name}' holds {value} ({first_key(batch, row)}), which the target "
+                f"stores as {to} and cannot "
                 f"hold exactly ({str(exc).splitlines()[0]}); round or convert it in column_mappings"
             )
     return f"column '{name}' does not fit {to}: {exc}"

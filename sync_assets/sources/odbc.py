@@ -76,14 +76,11 @@ def _with_postgres_types(cur, sql: str, described: pa.Schema) -> pa.Schema:
         f"SELECT {columns} FROM (SELECT 1) AS one LEFT JOIN (SELECT * FROM ({sql}) AS s LIMIT 0) "
         "AS q ON true"
     )
-    fields = []
-    for field, name in zip(described, cur.fetchone(), strict=True):
-        base, _, length = name.partition("(")
-        field = field.with_type(_POSTGRES_TYPES.get(name, field.type))
-        if base == "character varying" and length:
-            field = field.with_metadata({MAX_LENGTH: length.rstrip(")")})
-        fields.append(field)
-    return pa.schema(fields)
+    # pg_typeof spells no typmod: varchar(n) lengths are not known here
+    types = cur.fetchone()
+    return pa.schema(
+        [f.with_type(_POSTGRES_TYPES.get(t, f.type)) for f, t in zip(described, types, strict=True)]
+    )
 
 
 class OdbcSession(SourceSession):

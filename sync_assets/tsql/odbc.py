@@ -16,6 +16,7 @@ import uuid
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sync_assets.bad_rows import text_length
 from sync_assets.config.models import TsqlConnection
 from sync_assets.secrets import connection_secrets, redact
 from sync_assets.sql.flavors import FLAVORS, Flavor
@@ -147,11 +148,8 @@ def _longest(column: pa.Array) -> int:
     """Longest value of a text or binary column (at least 1): the bind buffer's width. Text
     is bound as UTF-16 (SQL_WVARCHAR), where a character outside the BMP (an emoji) takes
     two code units: a width in code points truncated such values."""
-    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        astral = pc.count_substring_regex(column, r"[\x{10000}-\x{10FFFF}]")
-        longest = pc.max(pc.add(pc.utf8_length(column), astral)).as_py()
-    else:
-        longest = pc.max(pc.binary_length(column)).as_py()
+    text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+    longest = pc.max(text_length(column, "utf16" if text else "bytes")).as_py()
     return max(int(longest or 0), 1)
 
 
