@@ -1,4 +1,4 @@
-"""Jobs and schedules from each object's `frequency`."""
+"""Jobs and schedules from each object's `frequency` (or each of its `strategies`)."""
 
 from __future__ import annotations
 
@@ -19,31 +19,48 @@ def cron_for(frequency: str) -> str:
     return CRONS.get(frequency, frequency)
 
 
+STRATEGY_TAG = "sync/strategy"
+
+
+STRATEGY_TAG = "sync/strategy"
+
+
 def schedules_for(
     objects: list[SyncObject], keys: dict[str, dg.AssetKey]
 ) -> list[dg.ScheduleDefinition]:
-    """One stopped-by-default schedule per object with a frequency."""
+    """One stopped-by-default schedule per object with a frequency, or per enabled strategy
+    with one (its runs carry the strategy's name in the `sync/strategy` tag)."""
     schedules = []
     for obj in objects:
-        if not obj.frequency:
+        cadences = _cadences(obj)
+        if not cadences:
             continue
         job = dg.define_asset_job(
             f"sync_{obj.object_id}", selection=dg.AssetSelection.assets(keys[obj.object_id])
         )
-        if obj.partition:
-            # partitioned objects run their latest complete partition at the partition cadence
-            schedules.append(
-                dg.build_schedule_from_partitioned_job(job, name=f"sync_{obj.object_id}_schedule")
-            )
-        else:
-            schedules.append(
-                dg.ScheduleDefinition(
-                    name=f"sync_{obj.object_id}_schedule",
-                    job=job,
-                    cron_schedule=cron_for(obj.frequency),
+        for name, frequency, tags in cadences:
+            if obj.partition:
+                # partitioned objects run their latest complete partition at the partition
+                # cadence (the frequency is checked to be that cadence)
+                schedules.append(dg.build_schedule_from_partitioned_job(job, name=name, tags=tags))
+            else:
+                schedules.append(
+                    dg.ScheduleDefinition(
+                        name=name, job=job, cron_schedule=cron_for(frequency), tags=tags
+                    )
                 )
-            )
     return schedules
+
+
+def _cadences(obj: SyncObject) -> list[tuple[str, str, dict]]:
+    """(schedule name, frequency, run tags) of each schedule of `obj`."""
+    if obj.strategies:
+        return [
+            (f"sync_{obj.object_id}_{s.name}_schedule", s.frequency, {STRATEGY_TAG: s.name})
+            for s in obj.strategies
+            if s.enabled and s.frequency
+        ]
+    return [(f"sync_{obj.object_id}_schedule", obj.frequency, {})] if obj.frequency else []
 
 
 def unpartitioned_job(objects: list[SyncObject], keys: dict[str, dg.AssetKey]):

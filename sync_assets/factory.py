@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from sync_assets.automation import STRATEGY_TAG
 from sync_assets.checks import check_specs, run_checks
 from sync_assets.config.models import ProjectConfig, SyncObject
 from sync_assets.connection_types import make_source
@@ -28,6 +29,9 @@ class SyncRunConfig(dg.Config):
 
     # plan and count what the run would do, report it in the metadata, write nothing
     dry_run: bool = False
+    # which of the object's `strategies` runs (default: the run's sync/strategy tag, else
+    # the first strategy)
+    strategy: str | None = None
 
 
 def io_manager_key(connection_name: str) -> str:
@@ -52,7 +56,8 @@ def build_asset(obj: SyncObject, project: ProjectConfig, base_dir: str) -> dg.As
     )
     def _sync(context: dg.AssetExecutionContext, config: SyncRunConfig):
         iom: SyncIOManager = getattr(context.resources, io_key)
-        target = iom.target_for(obj)
+        run_obj = _strategy_variant(obj, config.strategy or context.run.tags.get(STRATEGY_TAG))
+        target = iom.target_for(run_obj)
         window = None
         if obj.partition:
             tw = context.partition_time_window
@@ -63,11 +68,16 @@ def build_asset(obj: SyncObject, project: ProjectConfig, base_dir: str) -> dg.As
         with _naming_failures(obj, window, "reading the source", secrets):
             source = make_source(source_conn, base_dir)
             rejects = Path(base_dir) / "rejects" / obj.object_id
-            batch = plan_sync(obj, source, state, window, target, rejects)
+            batch = plan_sync(run_obj, source, state, window, target, rejects)
+        if obj.strategies:
+            batch.strategy = config.strategy or context.run.tags.get(STRATEGY_TAG)
+            batch.strategy = batch.strategy or obj.default_strategy
         if config.dry_run:
             batch.plan = dataclasses.replace(batch.plan, dry_run=True)
         context.log.info(
-            batch.skip_reason or f"{obj.object_id}: {batch.plan.mode} from {source_label(obj)}"
+            batch.skip_reason
+            or f"{obj.object_id}: {batch.plan.mode} from {source_label(obj)}"
+            + (f" (strategy {batch.strategy})" if batch.strategy else "")
         )
         # the IO manager writes the batch when the output is yielded; checks read the result
         yield dg.Output(batch, output_name=spec.key.to_python_identifier())
@@ -75,7 +85,7 @@ def build_asset(obj: SyncObject, project: ProjectConfig, base_dir: str) -> dg.As
             with _naming_failures(obj, window, "running the asset checks", secrets):
                 results = list(
                     run_checks(
-                        obj,
+                        run_obj,
                         make_source(source_conn, base_dir),
                         target,
                         window,
@@ -86,6 +96,14 @@ def build_asset(obj: SyncObject, project: ProjectConfig, base_dir: str) -> dg.As
             yield from results
 
     return _sync
+
+
+def _strategy_variant(obj: SyncObject, strategy: str | None) -> SyncObject:
+    """The object as the run's strategy syncs it; an unknown name fails the run at once."""
+    try:
+        return obj.variant(strategy or obj.default_strategy)
+    except ValueError as exc:
+        raise dg.Failure(f"object_id '{obj.object_id}': {exc}", allow_retries=False) from None
 
 
 @contextmanager

@@ -55,7 +55,7 @@ class SyncIOManager(dg.IOManager):
         return make_target(obj, self.connection, self.base_dir)
 
     def handle_output(self, context: dg.OutputContext, batch: SyncBatch) -> None:
-        obj = self.objects[context.asset_key]
+        obj = batch.obj or self.objects[context.asset_key]
         target = self.target_for(obj)
         partition = _partition_label(context)
         counter = _RowCounter()

@@ -84,6 +84,8 @@ def write_metadata(
         meta["sync/skipped"] = batch.skip_reason
     if batch.full_resync:
         meta["sync/initial_load"] = True
+    if batch.strategy:
+        meta["sync/strategy"] = batch.strategy
     if batch.plan.dry_run:
         meta["sync/dry_run"] = True  # counts are what the run would do; nothing was written
     if result.ddl:

@@ -45,8 +45,11 @@ class Project:
         object_id: str,
         partition: str | None = None,
         partition_range: tuple[str, str] | None = None,
+        tags: dict | None = None,
+        run_config: dict | None = None,
     ) -> dict:
-        """Materialize one object; return its materialization metadata as plain values."""
+        """Materialize one object; return its materialization metadata as plain values.
+        `run_config` is the asset's SyncRunConfig (e.g. {"full_refresh": True})."""
         defs = self.definitions()
         project = load_project(self.configs)
         obj = next(o for o in project.sync_objects if o.object_id == object_id)
@@ -54,18 +57,18 @@ class Project:
 
         key = asset_key(obj, project)
         asset = next(a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and key in a.keys)
-        tags = {}
+        tags = dict(tags or {})
         if partition_range:
-            tags = {
-                "dagster/asset_partition_range_start": partition_range[0],
-                "dagster/asset_partition_range_end": partition_range[1],
-            }
+            tags["dagster/asset_partition_range_start"] = partition_range[0]
+            tags["dagster/asset_partition_range_end"] = partition_range[1]
+        config = {"ops": {asset.op.name: {"config": run_config}}} if run_config else None
         result = dg.materialize(
             [asset],
             resources=dict(defs.resources),
             instance=self.instance,
             partition_key=partition,
             tags=tags,
+            run_config=config,
         )
         assert result.success
         event = result.get_asset_materialization_events()[0]

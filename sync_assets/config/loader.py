@@ -24,6 +24,8 @@ from sync_assets.connection_types import dialect_of
 CONFIGS_ENV = "SYNC_ASSETS_CONFIGS"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _CONNECTION = TypeAdapter(Connection)
+# "merge_keys: sync_type merge needs ..." (a model rule's message, field first)
+_NAMED = re.compile(r"^([a-z_][a-z0-9_.]*): (.+)$", re.S)
 
 
 class ConfigError(ValueError):
@@ -172,9 +174,12 @@ def _pydantic_problems(
     lines = []
     for err in exc.errors(include_url=False, include_input=False):
         loc = err["loc"][1:] if tagged and len(err["loc"]) > 1 else err["loc"]
-        field = ".".join(str(p) for p in loc) or "-"
+        field = ".".join(str(p) for p in loc)
         message = err["msg"].removeprefix("Value error, ")
-        lines.append(f"{path}: {label}: field '{field}': {message}")
+        named = _NAMED.match(message)
+        if not field and named:  # a rule of the whole model that names its field first
+            field, message = named.group(1), named.group(2)
+        lines.append(f"{path}: {label}: field '{field or '-'}': {message}")
     return lines
 
 

@@ -32,6 +32,17 @@ def parse_duration(value):
     return value
 
 
+def check_frequency(value: str | None) -> str | None:
+    """One of FREQUENCIES (any case), or a cron expression."""
+    if value is None or value.lower() in FREQUENCIES:
+        return value.lower() if value else value
+    if not is_valid_cron_string(value):
+        raise ValueError(
+            f"'{value}' is neither one of {', '.join(FREQUENCIES)} nor a valid cron expression"
+        )
+    return value
+
+
 # a plain column name (the key of a mapping written the other way round)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ ]*")
 
@@ -380,8 +391,62 @@ CHANGE_SYNC_TYPES = ("change_tracking", "cdf")
 ChangeMode = Literal["full", "incremental", "full_incremental"]
 
 
+# the fields a strategy of `strategies:` may set for its runs (the rest are the object's)
+STRATEGY_FIELDS = (
+    "sync_type",
+    "sync_column",
+    "frequency",
+    "batch_size",
+    "lookback",
+    "skip_unchanged",
+    "delete_missing",
+    "hash_columns",
+    "exclude_columns",
+    "change_mode",
+)
+
+
+class StrategySpec(_Strict):
+    """One way of syncing an object (seed 002's `strategies:`): e.g. `incremental` every 15
+    minutes, `hash` daily, `full` weekly, all on one asset with one state and one pool.
+    Fields left out are the object's."""
+
+    name: str = Field(pattern=IDENT)
+    sync_type: SyncType
+    sync_column: str | None = None
+    frequency: str | None = None
+    # whether the strategy gets a schedule (schedules start stopped; see the README)
+    enabled: bool = True
+    batch_size: int | None = Field(default=None, ge=1, le=10_000_000)
+    lookback: dt.timedelta | None = None
+    skip_unchanged: bool | None = None
+    delete_missing: bool | None = None
+    hash_columns: list[str] | None = None
+    exclude_columns: list[str] | None = None
+    change_mode: ChangeMode | None = None
+
+    @field_validator("frequency")
+    @classmethod
+    def _frequency(cls, value: str | None) -> str | None:
+        return check_frequency(value)
+
+    @field_validator("lookback", mode="before")
+    @classmethod
+    def _duration(cls, value):
+        return parse_duration(value)
+
+    def overrides(self) -> dict:
+        """The object fields this strategy sets (JSON form, by alias)."""
+        given = self.model_dump(mode="json", exclude_unset=True)
+        return {k: v for k, v in given.items() if k in STRATEGY_FIELDS}
+
+
 class SyncObject(_Strict):
-    """One table kept in sync; becomes one Dagster asset when active."""
+    """One table kept in sync; becomes one Dagster asset when active.
+
+    With `strategies:`, the object's own fields are those of its first strategy (the one a
+    run without a strategy tag uses); `variant(name)` is the object as another strategy runs it.
+    """
 
     object_id: str = Field(pattern=IDENT)
     name: str | None = None
@@ -431,6 +496,27 @@ class SyncObject(_Strict):
     # the SQL dialect filter_condition, column_mappings and source.query are written in, when
     # not the source's (e.g. tsql on a DuckDB source): sqlglot transpiles them at load time
     dialect: Literal["tsql", "postgres", "duckdb", "snowflake", "spark", "databricks"] | None = None
+    # several ways of syncing this one table, each with its own schedule (seed 002)
+    strategies: list[StrategySpec] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _first_strategy(cls, data):
+        """With `strategies:`, the object's sync fields default to its first strategy's."""
+        if not isinstance(data, dict) or not isinstance(data.get("strategies"), list):
+            return data
+        first = data["strategies"][0] if data["strategies"] else None
+        if not isinstance(first, dict):
+            return data
+        given = sorted(set(STRATEGY_FIELDS) & set(data))
+        if given:
+            raise ValueError(
+                f"{given[0]}: with strategies, {', '.join(given)} belong to each strategy "
+                "(the object's runs are its first strategy's); move them there"
+            )
+        merged = dict(data)
+        merged.update({k: v for k, v in first.items() if k in STRATEGY_FIELDS and k != "frequency"})
+        return merged
 
     @field_validator("column_mappings")
     @classmethod
@@ -456,13 +542,7 @@ class SyncObject(_Strict):
     @field_validator("frequency")
     @classmethod
     def _frequency(cls, value: str | None) -> str | None:
-        if value is None or value.lower() in FREQUENCIES:
-            return value.lower() if value else value
-        if not is_valid_cron_string(value):
-            raise ValueError(
-                f"'{value}' is neither one of {', '.join(FREQUENCIES)} nor a valid cron expression"
-            )
-        return value
+        return check_frequency(value)
 
     @model_validator(mode="after")
     def _sync_type_fields(self) -> SyncObject:
@@ -490,6 +570,8 @@ class SyncObject(_Strict):
             )
         self._hash_fields()
         self._scd_fields()
+        if self.strategies is not None:
+            self._strategies_valid()
         if self.lookback is not None:
             if not self.sync_column or self.sync_type == "full":
                 raise ValueError(
@@ -560,6 +642,48 @@ class SyncObject(_Strict):
         if overlap:
             raise ValueError(f"exclude_columns: {sorted(overlap)} are merge keys")
 
+    def _strategies_valid(self) -> None:
+        names = [s.name for s in self.strategies or []]
+        if self.strategies == []:
+            raise ValueError("strategies: give at least one strategy (or leave it out)")
+        if len(set(names)) != len(names):
+            raise ValueError(f"strategies: names must be unique, got {names}")
+        kinds = {s.sync_type for s in self.strategies or []}
+        if len(kinds) > 1 and not self.merge_keys:
+            # a watermark run after a full or hash run re-reads rows: only an upsert keeps
+            # them single
+            raise ValueError(
+                "merge_keys: strategies of different sync types share one target and state, "
+                "so rows are upserted on merge_keys: give merge_keys"
+            )
+        for index, strategy in enumerate(self.strategies or []):
+            try:
+                self.variant(strategy.name)
+            except ValueError as exc:
+                field, message = _split(exc)
+                where = f"strategies.{index}" + (f".{field}" if field else "")
+                raise ValueError(f"{where}: {message} (strategy {strategy.name})") from None
+
+    def variant(self, strategy: str | None) -> SyncObject:
+        """The object as strategy `strategy` runs it (itself without strategies or name)."""
+        if not self.strategies or strategy is None:
+            return self
+        chosen = {s.name: s for s in self.strategies}.get(strategy)
+        if chosen is None:
+            known = ", ".join(s.name for s in self.strategies)
+            raise ValueError(f"strategy '{strategy}' is not one of this object's ({known})")
+        fields = self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        fields.pop("strategies")
+        for name in self.strategies[0].overrides():  # the first strategy's, not the object's
+            fields.pop(name, None)
+        fields.update(chosen.overrides())
+        fields.pop("frequency", None)  # a strategy's schedule is its own (automation.py)
+        return SyncObject.model_validate(fields)
+
+    @property
+    def default_strategy(self) -> str | None:
+        return self.strategies[0].name if self.strategies else None
+
     @property
     def target_columns_by_source(self) -> dict[str, str] | None:
         """column_mappings as given: source column or expression -> target column."""
@@ -580,6 +704,23 @@ class SyncObject(_Strict):
         if self.delete_missing is not None:
             return self.delete_missing
         return self.sync_type in ("merge", "hash") and not self.sync_column
+
+
+_FIELD_FIRST = re.compile(r"^([a-z_][a-z0-9_.]*): (.+)$", re.S)
+
+
+def _split(exc: Exception) -> tuple[str, str]:
+    """(field, message) of a validation error's first problem ("" if it names no field)."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return "", str(exc)
+    first = errors(include_url=False)[0]
+    where = ".".join(str(p) for p in first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    named = _FIELD_FIRST.match(message)
+    if not where and named:
+        return named.group(1), named.group(2)
+    return where, message
 
 
 class ProjectConfig(_Strict):

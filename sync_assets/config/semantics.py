@@ -39,12 +39,17 @@ def check_object(obj: SyncObject, connections: dict) -> list[str]:
 def _check_partitioned_frequency(obj: SyncObject) -> list[str]:
     """A partitioned object's schedule runs at its partition cadence: another frequency would
     be ignored, so it is an error."""
-    if not obj.partition or not obj.frequency or obj.frequency == obj.partition.granularity:
+    if not obj.partition:
         return []
+    given = [("frequency", obj.frequency)] + [
+        (f"strategies[{i}].frequency", s.frequency) for i, s in enumerate(obj.strategies or [])
+    ]
     return [
-        f"field 'frequency': '{obj.frequency}' on a partitioned object, whose schedule syncs its "
+        f"field '{field}': '{value}' on a partitioned object, whose schedule syncs its "
         f"newest complete partition at the partition cadence: set frequency: "
         f"{obj.partition.granularity} (or change partition.granularity)"
+        for field, value in given
+        if value and value != obj.partition.granularity
     ]
 
 

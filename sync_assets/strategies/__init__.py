@@ -76,6 +76,7 @@ def plan_sync(
         raise
     batch.resources = stack
     batch.bad_rows = bad_rows
+    batch.obj = obj
     batch.plan_seconds = time.monotonic() - started
     batch.rss_start_mb = rss_start
     if batch.reader is None:

@@ -49,6 +49,8 @@ class SyncBatch:
     rss_start_mb: float | None = None  # process RSS when the sync began (see memory.py)
     notes: dict = field(default_factory=dict)  # extra sync/* metadata of the decision taken
     bad_rows: object = None  # bad_rows.BadRows: this run's refused or quarantined rows
+    obj: SyncObject | None = None  # the object as this run syncs it (its strategy's variant)
+    strategy: str | None = None  # the name of that strategy, for objects with `strategies`
     # what the stream holds open (source session, read-ahead thread), released by close()
     resources: ExitStack = field(default_factory=ExitStack, repr=False)
 
