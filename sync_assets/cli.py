@@ -27,6 +27,7 @@ from sync_assets.demo import (
     ensure_demo_source,
     ensure_notebook_table,
 )
+from sync_assets.operations import OperationError, reset, status
 from sync_assets.paths import resolve
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -52,11 +53,26 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="plan and count what each sync would do (metadata sync/dry_run), write nothing",
     )
+    run.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="replace every target with all its source rows, whatever the stored state says",
+    )
     check = sub.add_parser(
         "test-connection",
         help="connect to each connection and check the permissions its objects need",
     )
     check.add_argument("names", nargs="*", help="connection names (default: all)")
+    reset_cmd = sub.add_parser(
+        "reset",
+        help="clear an object's stored state (or one partition's): its next run is a full refresh",
+    )
+    reset_cmd.add_argument("object_id")
+    reset_cmd.add_argument("--partition", help="only this partition key")
+    sub.add_parser(
+        "status",
+        help="per object: last sync, stored watermark or version, rows, next scheduled ticks",
+    )
     demo = sub.add_parser(
         "demo", help="build the demo source if needed, then materialize everything"
     )
@@ -72,8 +88,10 @@ def main(argv: list[str] | None = None) -> int:
             "materialize": materialize,
             "demo": run_demo,
             "test-connection": test_connection,
+            "reset": reset_object,
+            "status": show_status,
         }[args.command](args)
-    except ConfigError as exc:
+    except (ConfigError, OperationError) as exc:
         print(exc, file=sys.stderr)
         return 2
 
@@ -91,6 +109,37 @@ def validate(args) -> int:
             fields = obj.model_dump(mode="json", by_alias=True, exclude_defaults=True)
             print(textwrap.indent(yaml.safe_dump(fields, sort_keys=False), "    "))
     print(f"{len(project.sync_objects)} sync objects, {len(project.connections)} connections: OK")
+    return 0
+
+
+def reset_object(args) -> int:
+    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_DIR))
+    project = load_project()
+    done = reset(project, str(default_configs_dir().parent), args.object_id, args.partition)
+    print(
+        f"{args.object_id}: reset {done['sync/reset']} ({done['sync/reset_watermarks']} "
+        f"watermarks, {done['sync/reset_fingerprints']} fingerprints cleared); "
+        "the next run is a full refresh"
+    )
+    return 0
+
+
+def show_status(args) -> int:
+    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_DIR))
+    project = load_project()
+    rows = status(project, str(default_configs_dir().parent), load_definitions())
+    w = max([24] + [len(r["object_id"]) for r in rows])
+    header = f"{'object_id':{w}} {'type':15} {'last sync':25} {'watermark':28} {'rows':>9}  next"
+    print(header + "\n" + "-" * len(header))
+    for r in rows:
+        kind = r["sync_type"] + (f"/{r['strategy']}" if r["strategy"] else "")
+        note = "; ".join(r["next"]) or "no schedule"
+        if r["pending_refresh"]:
+            note = f"reset: {r['pending_refresh']} key(s) wait for a full refresh; {note}"
+        print(
+            f"{r['object_id']:{w}} {kind:15} {r['last_sync'] or 'never':25} "
+            f"{str(r['watermark'] or '-')[:28]:28} {r['rows'] if r['rows'] is not None else '-':>9}  {note}"
+        )
     return 0
 
 
@@ -148,10 +197,10 @@ def _run_groups(defs) -> list[tuple[list[str], str | None]]:
     return groups
 
 
-def _dry_run_config(defs, keys: list[str]) -> dict:
-    """Run config that sets dry_run on every sync op of a run."""
+def _run_config(defs, keys: list[str], **config) -> dict:
+    """Run config that sets `config` (dry_run, full_refresh) on every sync op of a run."""
     ops = {defs.resolve_assets_def(dg.AssetKey.from_user_string(k)).op.name for k in keys}
-    return {"ops": {op: {"config": {"dry_run": True}} for op in sorted(ops)}}
+    return {"ops": {op: {"config": config} for op in sorted(ops)}}
 
 
 def materialize(args) -> int:
@@ -172,8 +221,9 @@ def materialize(args) -> int:
         ]
         if partition_range:
             cmd += ["--partition-range", partition_range]
-        if getattr(args, "dry_run", False):
-            cmd += ["--config-json", json.dumps(_dry_run_config(defs, keys))]
+        config = {flag: True for flag in ("dry_run", "full_refresh") if getattr(args, flag, False)}
+        if config:
+            cmd += ["--config-json", json.dumps(_run_config(defs, keys, **config))]
         print(
             f"$ dagster asset materialize --select {','.join(keys)}"
             + (f" --partition-range {partition_range}" if partition_range else ""),

@@ -20,7 +20,7 @@ from sync_assets.connection_types import make_source
 from sync_assets.io_managers import SyncError, SyncIOManager
 from sync_assets.secrets import connection_secrets, redact
 from sync_assets.specs import backfill_policy_for, pool_for, source_label, spec_for
-from sync_assets.state import SyncState
+from sync_assets.state import WHOLE, SyncState
 from sync_assets.strategies import Window, plan_sync
 
 
@@ -32,6 +32,9 @@ class SyncRunConfig(dg.Config):
     # which of the object's `strategies` runs (default: the run's sync/strategy tag, else
     # the first strategy)
     strategy: str | None = None
+    # replace the run's partitions (or the table) with everything the source holds, whatever
+    # the stored state says (`sync-assets materialize --full-refresh`)
+    full_refresh: bool = False
 
 
 def io_manager_key(connection_name: str) -> str:
@@ -68,7 +71,11 @@ def build_asset(obj: SyncObject, project: ProjectConfig, base_dir: str) -> dg.As
         with _naming_failures(obj, window, "reading the source", secrets):
             source = make_source(source_conn, base_dir)
             rejects = Path(base_dir) / "rejects" / obj.object_id
-            batch = plan_sync(run_obj, source, state, window, target, rejects)
+            keys = window.keys if window else (WHOLE,)
+            refresh = _refresh_reason(config, state, keys)
+            batch = plan_sync(run_obj, source, state, window, target, rejects, bool(refresh))
+            if refresh:
+                batch.notes["sync/full_refresh_reason"] = refresh
         if obj.strategies:
             batch.strategy = config.strategy or context.run.tags.get(STRATEGY_TAG)
             batch.strategy = batch.strategy or obj.default_strategy
@@ -96,6 +103,15 @@ def build_asset(obj: SyncObject, project: ProjectConfig, base_dir: str) -> dg.As
             yield from results
 
     return _sync
+
+
+def _refresh_reason(config: SyncRunConfig, state: SyncState, keys) -> str | None:
+    """Why this run is a full refresh (None: it is not)."""
+    if config.full_refresh:
+        return "run config full_refresh"
+    if state.needs_refresh(keys):
+        return "the state was reset (sync-assets reset)"
+    return None
 
 
 def _strategy_variant(obj: SyncObject, strategy: str | None) -> SyncObject:

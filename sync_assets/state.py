@@ -19,14 +19,24 @@ class SyncState:
     watermarks: dict[str, object] = field(default_factory=dict)
     # windows whose target content was last written from a source with this fingerprint
     fingerprints: list[dict] = field(default_factory=list)
+    # partition keys (WHOLE: the table) `sync-assets reset` cleared: their next run is a
+    # full refresh
+    refresh: list[str] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data: dict | None) -> SyncState:
         data = data or {}
-        return cls(dict(data.get("watermarks", {})), list(data.get("fingerprints", [])))
+        return cls(
+            dict(data.get("watermarks", {})),
+            list(data.get("fingerprints", [])),
+            list(data.get("refresh", [])),
+        )
 
     def to_dict(self) -> dict:
-        return {"watermarks": self.watermarks, "fingerprints": self.fingerprints}
+        data = {"watermarks": self.watermarks, "fingerprints": self.fingerprints}
+        if self.refresh:
+            data["refresh"] = self.refresh
+        return data
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True, default=str)
@@ -48,16 +58,37 @@ class SyncState:
             kept.append(
                 {"start": _iso(start), "end": _iso(end), "fingerprint": fingerprint, "rows": rows}
             )
-        return SyncState(dict(self.watermarks), kept)
+        return SyncState(dict(self.watermarks), kept, list(self.refresh))
 
     def with_watermark(self, keys, value) -> SyncState:
         """A copy with `value` as the watermark of every key in `keys`."""
         marks = dict(self.watermarks)
         marks.update({k: value for k in keys})
-        return SyncState(marks, list(self.fingerprints))
+        return SyncState(marks, list(self.fingerprints), list(self.refresh))
 
     def without_fingerprints(self, start, end) -> SyncState:
         return self.with_fingerprint(start, end, None, 0)
+
+    # ------------------------------------------------------------------ resets
+
+    def without_keys(self, keys, start=None, end=None) -> SyncState:
+        """A copy that forgets `keys` (None: everything): their watermarks, the fingerprints
+        of windows overlapping [start, end), and their pending refresh."""
+        if keys is None:
+            return SyncState()
+        marks = {k: v for k, v in self.watermarks.items() if k not in keys}
+        kept = [e for e in self.fingerprints if not _overlaps(e, start, end)]
+        return SyncState(marks, kept, [k for k in self.refresh if k not in keys])
+
+    def reset(self, keys, start=None, end=None) -> SyncState:
+        """What `sync-assets reset` stores: `keys` forgotten and marked for a full refresh."""
+        cleared = self.without_keys(keys, start, end)
+        cleared.refresh = sorted(set(cleared.refresh) | set(keys))
+        return cleared
+
+    def needs_refresh(self, keys) -> bool:
+        """Whether a run of `keys` must be a full refresh (one of them was reset)."""
+        return bool(set(self.refresh) & set(keys))
 
 
 def _iso(value: dt.datetime | None) -> str | None:

@@ -17,9 +17,12 @@ module here plus its statements in `sql/statements.py`.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from contextlib import ExitStack
 from pathlib import Path
+
+import pyarrow as pa
 
 from sync_assets import memory
 from sync_assets.bad_rows import BadRows
@@ -33,14 +36,17 @@ from sync_assets.streams import Prefetch
 __all__ = ["Planner", "SyncBatch", "Window", "plan_sync", "strategy_for"]
 
 
-def strategy_for(obj: SyncObject) -> Strategy:
-    """The strategy that plans `obj`'s runs."""
+def strategy_for(obj: SyncObject, full_refresh: bool = False) -> Strategy:
+    """The strategy that plans `obj`'s runs (a full refresh reads everything: the change
+    feeds load in full, hash compares with nothing, the others read a snapshot)."""
     if obj.sync_type == "change_tracking":
         return change_tracking.plan
     if obj.sync_type == "cdf":
         return cdf.plan
     if obj.sync_type == "hash":
         return hash_diff.plan
+    if full_refresh:
+        return snapshot.plan
     if obj.sync_column and obj.sync_type != "full" and not obj.deletes_missing:
         return watermark.plan
     return snapshot.plan
@@ -53,13 +59,19 @@ def plan_sync(
     window: Window | None,
     target=None,
     rejects: Path | None = None,
+    full_refresh: bool = False,
 ) -> SyncBatch:
     """Open a source session and build the SyncBatch for one run of `obj`.
 
     `target` (optional) lets an unchanged-source skip check that the target still holds the
     row count the stored fingerprint describes (a table truncated by hand is synced again).
-    `rejects` is the folder of quarantined rows (on_bad_rows: quarantine).
+    `rejects` is the folder of quarantined rows (on_bad_rows: quarantine). `full_refresh`
+    replaces the run's window (or the table) with everything the source holds, whatever the
+    stored state says; the new state is stored as after a first load.
     """
+    if full_refresh:
+        obj = refreshing(obj)
+        state = state.without_keys(window.keys if window else None, *_span(window))
     started = time.monotonic()
     rss_start = memory.start()
     stack = ExitStack()
@@ -68,12 +80,15 @@ def plan_sync(
         bad_rows = BadRows(obj.object_id, obj.on_bad_rows, obj.merge_keys, rejects)
         session.bad_rows = bad_rows
         planner = Planner(obj, source, session, state, window, target)
-        batch = strategy_for(obj)(planner)
+        planner.full_refresh = full_refresh
+        batch = strategy_for(obj, full_refresh)(planner)
         if obj.scd_type == 2:  # any strategy's rows, kept as history
             batch = scd2.historize(planner, batch)
     except BaseException:
         stack.close()
         raise
+    if full_refresh:
+        batch = as_refresh(planner, batch)
     batch.resources = stack
     batch.bad_rows = bad_rows
     batch.obj = obj
@@ -86,3 +101,32 @@ def plan_sync(
         stack.callback(ahead.close)
         batch.reader = ahead.reader()
     return batch
+
+
+def refreshing(obj: SyncObject) -> SyncObject:
+    """The object as a full refresh runs it: nothing skipped, change feeds read in full."""
+    if obj.scd_type == 2:
+        raise ValueError(
+            "full_refresh: an scd_type 2 target holds the history of every key, which a full "
+            "refresh would replace with the current rows; it is refused"
+        )
+    return obj.model_copy(update={"skip_unchanged": False, "change_mode": "full"})
+
+
+def as_refresh(p: Planner, batch: SyncBatch) -> SyncBatch:
+    """The batch written as a replace of the run's window (or table); an empty source
+    empties it too."""
+    if batch.reader is None:
+        sql = p.select([])
+        empty = pa.RecordBatchReader.from_batches(p.session.schema(sql), iter(()))
+        batch = SyncBatch(p.obj.object_id, batch.plan, batch.state, empty, source_sql=sql)
+    batch.plan = dataclasses.replace(
+        batch.plan, mode="replace", merge_keys=(), delete_missing=False, deletes=False
+    )
+    batch.full_resync = True
+    batch.notes["sync/full_refresh"] = True
+    return batch
+
+
+def _span(window: Window | None):
+    return (window.start, window.end) if window else (None, None)

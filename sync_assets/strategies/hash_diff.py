@@ -170,7 +170,8 @@ def _load_target_hashes(p: Planner, con, schema: pa.Schema, keys) -> None:
     """Table `tgt` (keys, HASH) of the live target rows in the run's window; a table that
     does not exist yet, or lacks the hash column, has no hashes to match."""
     hash_key = p.obj.hash_key
-    existing = p.target.arrow_schema() if p.target is not None else None
+    # a full refresh compares with no stored hashes: every row is written again
+    existing = p.target.arrow_schema() if p.target is not None and not p.full_refresh else None
     if existing is None:
         fields = [schema.field(k) for k in keys] + [pa.field(HASH, pa.uint64())]
         con.register("tgt_in", pa.table({f.name: pa.array([], f.type) for f in fields}))

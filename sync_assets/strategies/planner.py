@@ -85,6 +85,8 @@ class Planner:
         self.obj, self.source, self.session = obj, source, session
         self.state, self.window, self.target = state, window, target
         self.dialect = source.dialect
+        # a full refresh: compare with nothing stored (hash), replace what the run owns
+        self.full_refresh = False
         self.relation = source.relation(obj.source)
         self.types = self._column_types()
 

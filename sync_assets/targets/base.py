@@ -56,6 +56,8 @@ class WritePlan:
     soft_delete: bool = False
     # plan and count, write nothing: the target and its state stay as they are
     dry_run: bool = False
+    # commit the state even when no row is written (`sync-assets reset`)
+    state_only: bool = False
 
 
 def with_soft_delete(reader: pa.RecordBatchReader, plan: WritePlan) -> pa.RecordBatchReader:

@@ -214,7 +214,7 @@ class _Rewrite:
             written = self._write(self.rows, keep_empty=window_keys)
             return WriteResult(rows_inserted=written, rows_deleted=deleted)
         written = self._write(self.rows, append=True)
-        return WriteResult(rows_inserted=written, committed=written > 0)
+        return WriteResult(rows_inserted=written, committed=written > 0 or self.plan.state_only)
 
     def _merge(self) -> WriteResult:
         if self.plan.deletes:
