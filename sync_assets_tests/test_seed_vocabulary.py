@@ -37,7 +37,8 @@ def test_seed_field_names_and_upper_case_values_are_accepted(tmp_path, capsys, m
         tmp_path,
         [
             seed_object(
-                object_name="CUSTOMER_SYNC",
+                object_id="CUSTOMER_SYNC",
+                object_name="Customer Data Sync",
                 active_yn="Y",
                 sync_type="INCREMENTAL",
                 sync_column="updated_at",
@@ -46,7 +47,7 @@ def test_seed_field_names_and_upper_case_values_are_accepted(tmp_path, capsys, m
                 source_type="DUCKDB",
             ),
             seed_object(
-                object_name="CUST_DAILY_SYNC",
+                object_id="CUST_DAILY_SYNC",
                 active_yn="N",
                 sync_type="FULL",
                 sync_frequency="CUSTOM",
@@ -60,11 +61,12 @@ def test_seed_field_names_and_upper_case_values_are_accepted(tmp_path, capsys, m
         "CUSTOMER_SYNC", True, "incremental", "hourly",
     )  # fmt: skip
     assert hourly.description == "sync_direction: SOURCE_TO_TARGET; source_type: DUCKDB"
+    assert hourly.name == "Customer Data Sync"
     assert (daily.active, daily.sync_type, daily.frequency) == (False, "full", "0 2 * * *")
     monkeypatch.setenv("SYNC_ASSETS_CONFIGS", str(configs))  # main sets it; restored after
     assert main(["--configs", str(configs), "validate", "--explain"]) == 0
     out = capsys.readouterr().out
-    assert "alias: object_name -> object_id" in out
+    assert "alias: object_name -> name" in out
     assert "alias: frequency: CUSTOM + cron -> frequency: <cron>" in out
     assert "frequency: 0 2 * * *" in out  # the normalized object
 
@@ -96,8 +98,8 @@ def test_the_other_tools_mapping_form_is_caught(tmp_path):
     "fields, message",
     [
         (
-            {"object_name": "a", "object_id": "a"},
-            "field 'object_name': give either object_name or object_id",
+            {"object_id": "a", "object_name": "A", "name": "A"},
+            "field 'object_name': give either object_name or name",
         ),
         ({"object_id": "a", "active_yn": "maybe"}, "field 'active': 'maybe' is neither Y nor N"),
         ({"object_id": "a", "sync_frequency": "CUSTOM"}, "field 'frequency': CUSTOM needs a cron"),

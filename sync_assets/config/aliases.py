@@ -12,7 +12,7 @@ from typing import Any
 
 # alias -> our field
 FIELD_ALIASES = {
-    "object_name": "object_id",
+    "object_name": "name",  # their display name ("Customer Data Sync"); object_id is the id
     "active_yn": "active",
     "sync_frequency": "frequency",
 }

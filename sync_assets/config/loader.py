@@ -162,8 +162,8 @@ def _collect(path, doc, connections, objects, origins, problems, aliases) -> Non
 
 
 def _object_label(raw: Any, index: int) -> str:
-    if isinstance(raw, dict) and (raw.get("object_id") or raw.get("object_name")):
-        return f"object_id '{raw.get('object_id') or raw.get('object_name')}'"
+    if isinstance(raw, dict) and raw.get("object_id"):
+        return f"object_id '{raw['object_id']}'"
     return f"sync_objects[{index}] (no object_id)"
 
 
