@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from sync_assets.config.models import SyncObject
+from sync_assets.partitions import partitions_def
 
 CRONS = {
     "continuous": "*/5 * * * *",
@@ -20,9 +21,11 @@ def cron_for(frequency: str) -> str:
 
 
 STRATEGY_TAG = "sync/strategy"
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
 STRATEGY_TAG = "sync/strategy"
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
 def schedules_for(
@@ -39,7 +42,9 @@ def schedules_for(
             f"sync_{obj.object_id}", selection=dg.AssetSelection.assets(keys[obj.object_id])
         )
         for name, frequency, tags in cadences:
-            if obj.partition:
+            if obj.partition and obj.partition.is_range:
+                schedules.append(_every_range(name, job, obj, frequency, tags))
+            elif obj.partition:
                 # partitioned objects run their latest complete partition at the partition
                 # cadence (the frequency is checked to be that cadence)
                 schedules.append(dg.build_schedule_from_partitioned_job(job, name=name, tags=tags))
@@ -50,6 +55,20 @@ def schedules_for(
                     )
                 )
     return schedules
+
+
+def _every_range(name: str, job, obj: SyncObject, frequency: str, tags: dict):
+    """A schedule whose ticks sync every integer range of `obj` in one run (the ranges have
+    no cadence of their own)."""
+    keys = partitions_def(obj.partition).get_partition_keys()
+    ranged = {RANGE_START: keys[0], RANGE_END: keys[-1], **tags}
+
+    def every_range(context: dg.ScheduleEvaluationContext):
+        return dg.RunRequest(run_key=None, tags=ranged)
+
+    return dg.ScheduleDefinition(
+        name=name, job=job, cron_schedule=cron_for(frequency), execution_fn=every_range, tags=tags
+    )
 
 
 def _cadences(obj: SyncObject) -> list[tuple[str, str, dict]]:

@@ -18,6 +18,7 @@ from sync_assets.checks import check_specs, run_checks
 from sync_assets.config.models import ProjectConfig, SyncObject
 from sync_assets.connection_types import make_source
 from sync_assets.io_managers import SyncError, SyncIOManager
+from sync_assets.partitions import keys_window
 from sync_assets.secrets import connection_secrets, redact
 from sync_assets.specs import backfill_policy_for, pool_for, source_label, spec_for
 from sync_assets.state import WHOLE, SyncState
@@ -63,8 +64,8 @@ def build_asset(obj: SyncObject, project: ProjectConfig, base_dir: str) -> dg.As
         target = iom.target_for(run_obj)
         window = None
         if obj.partition:
-            tw = context.partition_time_window
-            window = Window(tw.start, tw.end, tuple(context.partition_keys))
+            keys = tuple(context.partition_keys)
+            window = Window(*keys_window(obj.partition, keys), keys)
         secrets = connection_secrets(source_conn) + connection_secrets(target_conn)
         with _naming_failures(obj, window, "reading the target's sync state", secrets):
             state = SyncState.from_dict(target.read_state())

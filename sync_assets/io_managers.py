@@ -22,9 +22,10 @@ from sync_assets.config.models import SyncObject
 from sync_assets.connection_types import make_target, record
 from sync_assets.faults import crashpoint
 from sync_assets.metadata import write_metadata
+from sync_assets.partitions import keys_window
 from sync_assets.secrets import connection_secrets, redact
 from sync_assets.strategies.planner import SyncBatch
-from sync_assets.targets.base import Target, TargetWindow, WriteResult
+from sync_assets.targets.base import Target, WriteResult, target_window
 
 
 class SyncError(RuntimeError):
@@ -106,16 +107,8 @@ class SyncIOManager(dg.IOManager):
         obj = self.objects[key]
         window = None
         if context.has_asset_partitions and obj.partition:
-            tw = context.asset_partitions_time_window
-            window = TargetWindow(
-                column=obj.target_column_for(obj.partition.column),
-                start=tw.start,
-                end=tw.end,
-                keys=tuple(context.asset_partition_keys),
-                granularity=obj.partition.granularity,
-                fmt=obj.partition.format,
-                timezone=obj.partition.timezone,
-            )
+            keys = tuple(context.asset_partition_keys)
+            window = target_window(obj, *keys_window(obj.partition, keys), keys)
         return self.target_for(obj).read(window)
 
 

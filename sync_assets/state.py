@@ -91,13 +91,19 @@ class SyncState:
         return bool(set(self.refresh) & set(keys))
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value else None
+def _iso(value: dt.datetime | int | None) -> str | int | None:
+    """A window bound as stored: ISO text, or the integer of an integer range."""
+    if isinstance(value, int) or value is None:
+        return value
+    return value.isoformat()
 
 
 def _overlaps(entry: dict, start, end) -> bool:
     if start is None or entry.get("start") is None:
         return True  # the whole table overlaps everything
-    e_start = dt.datetime.fromisoformat(entry["start"])
-    e_end = dt.datetime.fromisoformat(entry["end"])
+    e_start, e_end = entry["start"], entry["end"]
+    if isinstance(start, int) != isinstance(e_start, int):
+        return True  # the partitioning changed kind: nothing stored still describes a window
+    if not isinstance(e_start, int):
+        e_start, e_end = dt.datetime.fromisoformat(e_start), dt.datetime.fromisoformat(e_end)
     return e_start < end and start < e_end

@@ -177,8 +177,9 @@ def _pydantic_problems(
         field = ".".join(str(p) for p in loc)
         message = err["msg"].removeprefix("Value error, ")
         named = _NAMED.match(message)
-        if not field and named:  # a rule of the whole model that names its field first
-            field, message = named.group(1), named.group(2)
+        if named:  # a rule of a whole (sub)model that names its field first
+            field = ".".join(p for p in (field, named.group(1)) if p)
+            message = named.group(2)
         lines.append(f"{path}: {label}: field '{field or '-'}': {message}")
     return lines
 

@@ -330,21 +330,57 @@ class TargetSpec(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+# most keys an integer-range partitioning may have (each is a Dagster partition)
+MAX_RANGE_KEYS = 10_000
+
+
 class PartitionSpec(_Strict):
-    """A time-window partitioning on a source column."""
+    """A partitioning on a source column: time windows (`granularity`, dates or timestamps),
+    or integer ranges (`step`, seed 002's partition_step) of `step` values from `start`
+    (default 0) up to at least `end`."""
 
     column: str
-    granularity: Literal["hourly", "daily", "weekly", "monthly"]
-    start: dt.datetime | dt.date
-    end: dt.datetime | dt.date | None = None
+    granularity: Literal["hourly", "daily", "weekly", "monthly"] | None = None
+    step: int | None = Field(default=None, ge=1)
+    start: dt.datetime | dt.date | int | None = None
+    end: dt.datetime | dt.date | int | None = None
     timezone: str = "UTC"
     # strftime format for string partition columns; defaults by granularity.
     format: str | None = None
 
+    @model_validator(mode="after")
+    def _time_or_range(self) -> PartitionSpec:
+        if self.step is None:
+            if self.granularity is None:
+                raise ValueError(
+                    "granularity: give granularity (hourly, daily, weekly, monthly) for time "
+                    "windows, or step for integer ranges"
+                )
+            if not isinstance(self.start, dt.date) or isinstance(self.end, int):
+                raise ValueError("start: time windows start (and end) at a date or timestamp")
+            return self
+        if self.granularity is not None:
+            raise ValueError("step: integer ranges (step) take no granularity; give one of the two")
+        if self.start is None:
+            object.__setattr__(self, "start", 0)  # frozen model: the default origin
+        if not isinstance(self.start, int) or not isinstance(self.end, int):
+            raise ValueError(
+                "end: integer ranges need an integer end (the highest value the column may "
+                "reach; the partitions are a fixed set, so raise it as the table grows)"
+            )
+        keys = -(-(self.end - self.start) // self.step)
+        if keys < 1:
+            raise ValueError(f"end: {self.end} is not above start {self.start}")
+        if keys > MAX_RANGE_KEYS:
+            raise ValueError(
+                f"step: {keys} partitions of {self.step} from {self.start} to {self.end}; "
+                f"at most {MAX_RANGE_KEYS}: raise step"
+            )
+        return self
+
     @property
-    def start_str(self) -> str:
-        fmt = "%Y-%m-%d-%H:%M" if self.granularity == "hourly" else "%Y-%m-%d"
-        return self.start.strftime(fmt)
+    def is_range(self) -> bool:
+        return self.step is not None
 
 
 class ChecksSpec(_Strict):

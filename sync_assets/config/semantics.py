@@ -38,8 +38,9 @@ def check_object(obj: SyncObject, connections: dict) -> list[str]:
 
 def _check_partitioned_frequency(obj: SyncObject) -> list[str]:
     """A partitioned object's schedule runs at its partition cadence: another frequency would
-    be ignored, so it is an error."""
-    if not obj.partition:
+    be ignored, so it is an error. (Integer ranges have no cadence: a frequency syncs every
+    range, in one run.)"""
+    if not obj.partition or obj.partition.is_range:
         return []
     given = [("frequency", obj.frequency)] + [
         (f"strategies[{i}].frequency", s.frequency) for i, s in enumerate(obj.strategies or [])

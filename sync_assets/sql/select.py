@@ -42,7 +42,15 @@ class Bounds:
 
 
 def window_bounds(column, arrow_type, start: dt.datetime, end: dt.datetime, fmt: str | None):
-    """Window bounds for a partition column; string columns compare formatted text."""
+    """Window bounds for a partition column; string columns compare formatted text, integer
+    ranges compare integers."""
+    if isinstance(start, int):
+        if not pa.types.is_integer(arrow_type):
+            raise TypeError(
+                f"partition column '{column}' has type {arrow_type}; integer-range partitions "
+                "(step) need an integer column"
+            )
+        return Bounds(column, arrow_type, start, end, kind="window")
     if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
         fmt = fmt or "%Y-%m-%d"
         return Bounds(column, arrow_type, start.strftime(fmt), end.strftime(fmt), kind="window")

@@ -21,7 +21,7 @@ from sync_assets.sources.base import Source, SourceSession
 from sync_assets.sql.literals import quote_ident
 from sync_assets.sql.select import Bounds, probe_sql, select_sql, window_bounds
 from sync_assets.state import WHOLE, SyncState
-from sync_assets.targets.base import Target, TargetWindow, WritePlan
+from sync_assets.targets.base import Target, TargetWindow, WritePlan, target_window
 
 
 @dataclass(frozen=True)
@@ -126,16 +126,7 @@ class Planner:
         """The slice of the target the run owns."""
         if not self.window:
             return None
-        part = self.obj.partition
-        return TargetWindow(
-            column=self.obj.target_column_for(part.column),
-            start=self.window.start,
-            end=self.window.end,
-            keys=self.window.keys,
-            granularity=part.granularity,
-            fmt=part.format,
-            timezone=part.timezone,
-        )
+        return target_window(self.obj, self.window.start, self.window.end, self.window.keys)
 
     # ------------------------------------------------------------------ reading the source
 

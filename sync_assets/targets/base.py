@@ -28,15 +28,33 @@ class TargetWindow:
     """The slice of the target a partitioned write owns: lo <= column < hi."""
 
     column: str
-    start: dt.datetime
+    start: dt.datetime  # integers for integer-range partitions
     end: dt.datetime
     keys: tuple[str, ...]
-    granularity: str
+    granularity: str | None  # None: integer ranges of `step` from `origin`
     fmt: str | None = None
     timezone: str = "UTC"
+    step: int | None = None
+    origin: int = 0
 
     def bounds(self, arrow_type: pa.DataType) -> Bounds:
         return window_bounds(self.column, arrow_type, self.start, self.end, self.fmt)
+
+
+def target_window(obj, start, end, keys: tuple[str, ...]) -> TargetWindow:
+    """The target slice of `obj`'s partitions `keys`, which cover [start, end)."""
+    part = obj.partition
+    return TargetWindow(
+        column=obj.target_column_for(part.column),
+        start=start,
+        end=end,
+        keys=keys,
+        granularity=part.granularity,
+        fmt=part.format,
+        timezone=part.timezone,
+        step=part.step,
+        origin=part.start if part.is_range else 0,
+    )
 
 
 @dataclass(frozen=True)

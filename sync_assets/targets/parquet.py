@@ -45,6 +45,9 @@ INCOMING = "__sync_incoming"
 def partition_key_sql(column: str, arrow_type: pa.DataType, window: TargetWindow) -> str:
     """DuckDB expression giving the Dagster partition key of a row (session TimeZone = window's)."""
     col = quote_ident(column)
+    if window.step is not None:  # "<lo>-<hi>" of the integer range holding the value
+        lo = f"({window.origin} + ({col} - {window.origin}) // {window.step} * {window.step})"
+        return f"CAST({lo} AS VARCHAR) || '-' || CAST({lo} + {window.step - 1} AS VARCHAR)"
     if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
         ts = f"strptime({col}, {quote_string(window.fmt or '%Y-%m-%d')})"
     else:
