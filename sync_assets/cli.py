@@ -27,6 +27,7 @@ from sync_assets.demo import (
     ensure_demo_source,
     ensure_notebook_table,
 )
+from sync_assets.importers import ImportProblem, importers, known_connections
 from sync_assets.operations import OperationError, reset, status
 from sync_assets.paths import resolve
 
@@ -63,6 +64,24 @@ def main(argv: list[str] | None = None) -> int:
         help="connect to each connection and check the permissions its objects need",
     )
     check.add_argument("names", nargs="*", help="connection names (default: all)")
+    imp = sub.add_parser(
+        "import",
+        help="write our configs from another tool's (synapse-sync, azsql-ct, synchub), with a report",
+    )
+    imp.add_argument("tool", choices=sorted(importers()))
+    imp.add_argument("file", help="their config: CSV / SQL INSERTs / JSON, or pipeline YAML")
+    imp.add_argument("-o", "--output", help="file to write (default: configs/<tool>_<name>.yaml)")
+    imp.add_argument("--force", action="store_true", help="overwrite the output file")
+    imp.add_argument("--fabric", default="fabric", help="synapse-sync: the Fabric connection")
+    imp.add_argument("--synapse", default="synapse", help="synapse-sync: the Synapse connection")
+    imp.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        metavar="SCHEMA.TABLE=COL[,COL]",
+        help="azsql-ct: a table's primary key (azsql-ct reads it from the database)",
+    )
+    imp.add_argument("--datastores", help="synchub: its datastores.yaml (connections)")
     reset_cmd = sub.add_parser(
         "reset",
         help="clear an object's stored state (or one partition's): its next run is a full refresh",
@@ -89,9 +108,10 @@ def main(argv: list[str] | None = None) -> int:
             "demo": run_demo,
             "test-connection": test_connection,
             "reset": reset_object,
+            "import": import_config,
             "status": show_status,
         }[args.command](args)
-    except (ConfigError, OperationError) as exc:
+    except (ConfigError, OperationError, ImportProblem) as exc:
         print(exc, file=sys.stderr)
         return 2
 
@@ -110,6 +130,45 @@ def validate(args) -> int:
             print(textwrap.indent(yaml.safe_dump(fields, sort_keys=False), "    "))
     print(f"{len(project.sync_objects)} sync objects, {len(project.connections)} connections: OK")
     return 0
+
+
+def import_config(args) -> int:
+    """Write the other tool's config as ours, print the report, validate the folder."""
+    configs = default_configs_dir()
+    source = Path(args.file)
+    output = (
+        Path(args.output)
+        if args.output
+        else configs / f"{args.tool.replace('-', '_')}_{source.stem}.yaml"
+    )
+    if output.exists() and not args.force:
+        print(f"{output} exists: give --force to overwrite it, or -o another file", file=sys.stderr)
+        return 2
+    options = {
+        "fabric": args.fabric,
+        "synapse": args.synapse,
+        "known": known_connections(configs, skip=output),
+        "keys": dict(_key_option(k) for k in args.key),
+        "datastores": args.datastores,
+    }
+    imported = importers()[args.tool].import_file(source, **options)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(imported.yaml_text())
+    print(imported.report() + f"\n\nwrote {output}")
+    try:
+        load_project(configs)
+    except ConfigError as exc:
+        print(f"\nvalidation of {configs} (fix these, then run sync-assets validate):\n{exc}")
+        return 1
+    print(f"\nvalidation of {configs}: OK")
+    return 0
+
+
+def _key_option(text: str) -> tuple[str, list[str]]:
+    table, sep, columns = text.partition("=")
+    if not sep or not columns.strip():
+        raise ImportProblem(f"--key {text}: give SCHEMA.TABLE=COL[,COL]")
+    return table.strip(), [c.strip() for c in columns.split(",") if c.strip()]
 
 
 def reset_object(args) -> int:

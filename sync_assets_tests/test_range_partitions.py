@@ -115,3 +115,11 @@ def test_a_non_integer_column_fails_with_its_type(tmp_path):
         Exception, match="integer-range partitions \\(step\\) need an integer column"
     ):
         project.materialize("items_ranged", partition="0-99")
+
+
+def test_rows_beyond_the_last_range_fail_the_run_that_includes_it(tmp_path):
+    project, src = _ranged(tmp_path, {"type": "duckdb", "path": str(tmp_path / "t.duckdb")})
+    insert_items(src, 450, 2)
+    project.materialize("items_ranged", partition="0-99")  # the last range is not in this run
+    with pytest.raises(Exception, match=r"2 source rows have id >= 400, beyond the last range"):
+        project.materialize("items_ranged", partition_range=ALL)

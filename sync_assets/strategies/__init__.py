@@ -81,6 +81,7 @@ def plan_sync(
         session.bad_rows = bad_rows
         planner = Planner(obj, source, session, state, window, target)
         planner.full_refresh = full_refresh
+        planner.check_range_coverage()
         batch = strategy_for(obj, full_refresh)(planner)
         if obj.scd_type == 2:  # any strategy's rows, kept as history
             batch = scd2.historize(planner, batch)

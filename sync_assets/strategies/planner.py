@@ -143,6 +143,23 @@ class Planner:
             predicates,
         )
 
+    def check_range_coverage(self) -> None:
+        """Integer ranges are a fixed set: a run that includes the last range fails when
+        source rows lie at or beyond `partition.end`, which no range would ever sync."""
+        part = self.obj.partition
+        if not (part and part.is_range and self.window) or self.window.end < part.end:
+            return
+        beyond = Bounds(part.column, self.types[part.column], part.end, None, kind="window")
+        sql = select_sql(
+            self.relation, None, self.obj.filter_condition, [beyond], self.dialect
+        ).replace("SELECT *", "SELECT COUNT(*) AS n", 1)
+        n = self.session.fetch_small(sql).column(0)[0].as_py()
+        if n:
+            raise ValueError(
+                f"field 'partition.end': {n} source rows have {part.column} >= {part.end}, "
+                "beyond the last range: raise partition.end (the ranges are a fixed set)"
+            )
+
     def probe(self, fingerprint: bool) -> dict:
         """Row count, high watermark and (optionally) content fingerprint, in one scan."""
         sql = probe_sql(
