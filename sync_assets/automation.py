@@ -38,10 +38,13 @@ def schedules_for(
         cadences = _cadences(obj)
         if not cadences:
             continue
-        job = dg.define_asset_job(
-            f"sync_{obj.object_id}", selection=dg.AssetSelection.assets(keys[obj.object_id])
-        )
         for name, frequency, tags in cadences:
+            # a job per schedule: Dagster copies a schedule's job with it, and two copies of
+            # one job would be two definitions of the same name
+            job = dg.define_asset_job(
+                name.removesuffix("_schedule"),
+                selection=dg.AssetSelection.assets(keys[obj.object_id]),
+            )
             if obj.partition and obj.partition.is_range:
                 schedules.append(_every_range(name, job, obj, frequency, tags))
             elif obj.partition:

@@ -27,7 +27,8 @@ from sync_assets.demo import (
     ensure_demo_source,
     ensure_notebook_table,
 )
-from sync_assets.importers import ImportProblem, importers, known_connections
+from sync_assets.importers import ImportProblem, known_connections
+from sync_assets.importers.registry import IMPORTERS
 from sync_assets.operations import OperationError, reset, status
 from sync_assets.paths import resolve
 
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         "import",
         help="write our configs from another tool's (synapse-sync, azsql-ct, synchub), with a report",
     )
-    imp.add_argument("tool", choices=sorted(importers()))
+    imp.add_argument("tool", choices=sorted(IMPORTERS))
     imp.add_argument("file", help="their config: CSV / SQL INSERTs / JSON, or pipeline YAML")
     imp.add_argument("-o", "--output", help="file to write (default: configs/<tool>_<name>.yaml)")
     imp.add_argument("--force", action="store_true", help="overwrite the output file")
@@ -151,7 +152,7 @@ def import_config(args) -> int:
         "keys": dict(_key_option(k) for k in args.key),
         "datastores": args.datastores,
     }
-    imported = importers()[args.tool].import_file(source, **options)
+    imported = IMPORTERS[args.tool].import_file(source, **options)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(imported.yaml_text())
     print(imported.report() + f"\n\nwrote {output}")
@@ -188,7 +189,7 @@ def show_status(args) -> int:
     project = load_project()
     rows = status(project, str(default_configs_dir().parent), load_definitions())
     w = max([24] + [len(r["object_id"]) for r in rows])
-    header = f"{'object_id':{w}} {'type':15} {'last sync':25} {'watermark':28} {'rows':>9}  next"
+    header = f"{'object_id':{w}} {'type':18} {'last sync':25} {'watermark':28} {'rows':>9}  next"
     print(header + "\n" + "-" * len(header))
     for r in rows:
         kind = r["sync_type"] + (f"/{r['strategy']}" if r["strategy"] else "")
@@ -196,7 +197,7 @@ def show_status(args) -> int:
         if r["pending_refresh"]:
             note = f"reset: {r['pending_refresh']} key(s) wait for a full refresh; {note}"
         print(
-            f"{r['object_id']:{w}} {kind:15} {r['last_sync'] or 'never':25} "
+            f"{r['object_id']:{w}} {kind:18} {r['last_sync'] or 'never':25} "
             f"{str(r['watermark'] or '-')[:28]:28} {r['rows'] if r['rows'] is not None else '-':>9}  {note}"
         )
     return 0
@@ -326,9 +327,7 @@ def print_summary(defs) -> None:
     instance = dg.DagsterInstance.get()
     specs = synced_specs(defs)
     w = max([36] + [len(s.key.to_user_string()) for s in specs])
-    header = (
-        f"{'asset':{w}} {'type':15} {'read':>8} {'ins':>8} {'upd':>7} {'del':>7} {'rows':>9}  note"
-    )
+    header = f"{'asset':{w}} {'type/strategy':15} {'read':>8} {'ins':>8} {'upd':>7} {'del':>7} {'rows':>9}  note"
     print("\n" + header + "\n" + "-" * len(header))
     for spec in specs:
         event = instance.get_latest_materialization_event(spec.key)
@@ -349,8 +348,11 @@ def print_summary(defs) -> None:
             for p in (note, rejected, _history_note(m), _checks_note(instance, defs, spec.key))
             if p
         )
+        kind = m.get("sync/sync_type", "") + (
+            f"/{m['sync/strategy']}" if "sync/strategy" in m else ""
+        )
         print(
-            f"{spec.key.to_user_string():{w}} {m.get('sync/sync_type', ''):15} {m.get('sync/rows_read', 0):>8} "
+            f"{spec.key.to_user_string():{w}} {kind:15} {m.get('sync/rows_read', 0):>8} "
             f"{m.get('sync/rows_inserted', 0):>8} {m.get('sync/rows_updated', 0):>7} {m.get('sync/rows_deleted', 0):>7} {rows:>9}  {note}"
         )
 

@@ -13,6 +13,8 @@ import datetime as dt
 
 import dagster as dg
 import pyarrow as pa
+from dagster._core.scheduler.instigation import InstigatorStatus, InstigatorType
+from dagster._utils.schedules import cron_string_iterator
 
 from sync_assets.config.models import ProjectConfig, SyncObject
 from sync_assets.connection_types import make_target
@@ -139,16 +141,12 @@ def _when(event) -> str | None:
 
 
 def _running_schedules(instance) -> set[str]:
-    from dagster._core.scheduler.instigation import InstigatorStatus, InstigatorType
-
     states = instance.all_instigator_state(instigator_type=InstigatorType.SCHEDULE)
     return {s.name for s in states if s.status == InstigatorStatus.RUNNING}
 
 
 def _next_ticks(defs: dg.Definitions, obj: SyncObject, running: set[str]) -> list[str]:
     """ "<when> (<schedule>, running|stopped)" for each schedule of the object."""
-    from dagster._utils.schedules import cron_string_iterator
-
     now = dt.datetime.now(dt.UTC)
     ticks = []
     for unresolved in defs.schedules or []:

@@ -28,6 +28,7 @@ EXPECTED_KEYS = {
     "warehouse/sales/customer_feedback",
     "lakehouse/iot/readings",
     "warehouse/iot/readings",
+    "bronze/crm/customers_by_id_range",
 }
 # the demo source's tables, external assets upstream of the objects that read them
 SOURCE_KEYS = {
@@ -68,7 +69,11 @@ def test_code_location_specs():
     assert {s.name for s in defs.schedules} == {
         "sync_customers_to_lakehouse_schedule",
         "sync_orders_to_warehouse_schedule",
+        "sync_customers_by_id_range_frequent_schedule",
+        "sync_customers_by_id_range_nightly_hash_schedule",
     }
+    ranged = specs["bronze/crm/customers_by_id_range"].partitions_def
+    assert ranged.get_partition_keys()[:2] == ["0-999", "1000-1999"]
 
 
 def test_materialization_metadata(demo_env):

@@ -118,10 +118,3 @@ def known_connections(configs: Path, skip: Path | None = None) -> dict[str, str]
         for name, conn in (connections or {}).items() if isinstance(connections, dict) else ():
             known[name] = conn.get("type") if isinstance(conn, dict) else None
     return known
-
-
-def importers() -> dict:
-    """Tool name -> the module that imports it (each has `import_file(path, **options)`)."""
-    from sync_assets.importers import azsql_ct, synapse_sync, synchub
-
-    return {"synapse-sync": synapse_sync, "azsql-ct": azsql_ct, "synchub": synchub}
