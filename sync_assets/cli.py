@@ -121,8 +121,9 @@ def validate(args) -> int:
     project = load_project()
     for obj in project.sync_objects:
         state = "active" if obj.active else "inactive"
+        kind = obj.sync_type + (f" +{len(obj.strategies) - 1}" if obj.strategies else "")
         print(
-            f"{obj.object_id:32} {obj.sync_type:12} {state:8} {obj.source.connection} -> {obj.target.connection}"
+            f"{obj.object_id:32} {kind:12} {state:8} {obj.source.connection} -> {obj.target.connection}"
         )
         if getattr(args, "explain", False):
             for note in project.aliases.get(obj.object_id, []):

@@ -74,7 +74,16 @@ def build_asset(obj: SyncObject, project: ProjectConfig, base_dir: str) -> dg.As
             rejects = Path(base_dir) / "rejects" / obj.object_id
             keys = window.keys if window else (WHOLE,)
             refresh = _refresh_reason(config, state, keys)
-            batch = plan_sync(run_obj, source, state, window, target, rejects, bool(refresh))
+            batch = plan_sync(
+                run_obj,
+                source,
+                state,
+                window,
+                target,
+                rejects,
+                bool(refresh),
+                _stale_hash(obj, run_obj),
+            )
             if refresh:
                 batch.notes["sync/full_refresh_reason"] = refresh
         if obj.strategies:
@@ -104,6 +113,12 @@ def build_asset(obj: SyncObject, project: ProjectConfig, base_dir: str) -> dg.As
             yield from results
 
     return _sync
+
+
+def _stale_hash(obj: SyncObject, run_obj: SyncObject) -> str | None:
+    """The hash column a run of another strategy leaves stale (None: no hash strategy)."""
+    hashes = any(s.sync_type == "hash" for s in obj.strategies or [])
+    return run_obj.hash_key if hashes and run_obj.sync_type != "hash" else None
 
 
 def _refresh_reason(config: SyncRunConfig, state: SyncState, keys) -> str | None:

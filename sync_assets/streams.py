@@ -91,6 +91,25 @@ def with_soft_delete_columns(
     return pa.RecordBatchReader.from_batches(schema, batches())
 
 
+def with_null_column(
+    reader: pa.RecordBatchReader, name: str, type_: pa.DataType, before: str | None = None
+) -> pa.RecordBatchReader:
+    """The stream with a NULL column `name` added (before the column `before` when the
+    stream has it, else last)."""
+    names = reader.schema.names
+    at = names.index(before) if before in names else len(names)
+    fields = list(reader.schema)
+    schema = pa.schema(fields[:at] + [pa.field(name, type_)] + fields[at:])
+
+    def batches():
+        for batch in reader:
+            columns = batch.columns
+            nulls = pa.nulls(batch.num_rows, type_)
+            yield pa.RecordBatch.from_arrays(columns[:at] + [nulls] + columns[at:], schema=schema)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
 _END = object()
 
 

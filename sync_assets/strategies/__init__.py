@@ -26,12 +26,13 @@ import pyarrow as pa
 
 from sync_assets import memory
 from sync_assets.bad_rows import BadRows
+from sync_assets.columns import DELETED_FLAG
 from sync_assets.config.models import SyncObject
 from sync_assets.sources.base import Source
 from sync_assets.state import SyncState
 from sync_assets.strategies import cdf, change_tracking, hash_diff, scd2, snapshot, watermark
 from sync_assets.strategies.planner import Planner, Strategy, SyncBatch, Window
-from sync_assets.streams import Prefetch
+from sync_assets.streams import Prefetch, with_null_column
 
 __all__ = ["Planner", "SyncBatch", "Window", "plan_sync", "strategy_for"]
 
@@ -60,6 +61,7 @@ def plan_sync(
     target=None,
     rejects: Path | None = None,
     full_refresh: bool = False,
+    stale_hash: str | None = None,
 ) -> SyncBatch:
     """Open a source session and build the SyncBatch for one run of `obj`.
 
@@ -67,7 +69,8 @@ def plan_sync(
     row count the stored fingerprint describes (a table truncated by hand is synced again).
     `rejects` is the folder of quarantined rows (on_bad_rows: quarantine). `full_refresh`
     replaces the run's window (or the table) with everything the source holds, whatever the
-    stored state says; the new state is stored as after a first load.
+    stored state says; the new state is stored as after a first load. `stale_hash` is the
+    hash column of an object whose hash strategy shares the target with this run's strategy.
     """
     if full_refresh:
         obj = refreshing(obj)
@@ -90,6 +93,10 @@ def plan_sync(
         raise
     if full_refresh:
         batch = as_refresh(planner, batch)
+    if stale_hash and batch.reader is not None and stale_hash not in batch.reader.schema.names:
+        # rows this run writes no longer match their stored hash: NULL makes the object's
+        # hash strategy compare (and rewrite) them, rather than trust a stale hash
+        batch.reader = with_null_column(batch.reader, stale_hash, pa.string(), DELETED_FLAG)
     batch.resources = stack
     batch.bad_rows = bad_rows
     batch.obj = obj
