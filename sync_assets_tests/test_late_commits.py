@@ -132,12 +132,12 @@ def test_lookback_settings_are_checked(tmp_path):
         days=1.5
     )
     cases = {
-        "lookback: re-read rows are upserted on merge_keys": {
+        "field 'lookback': re-read rows are upserted on merge_keys": {
             "sync_type": "incremental",
             "sync_column": "updated_at",
         },
-        "lookback: only watermark syncs": {"sync_type": "full", "merge_keys": ["id"]},
-        "lookback: give a positive duration": {
+        "field 'lookback': only watermark syncs": {"sync_type": "full", "merge_keys": ["id"]},
+        "field 'lookback': give a positive duration": {
             "sync_type": "incremental",
             "sync_column": "updated_at",
             "merge_keys": ["id"],

@@ -348,21 +348,34 @@ class PartitionSpec(_Strict):
     # strftime format for string partition columns; defaults by granularity.
     format: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _range_origin(cls, data):
+        """Integer ranges start at 0 unless told otherwise."""
+        if isinstance(data, dict) and data.get("step") is not None and data.get("start") is None:
+            return {**data, "start": 0}
+        return data
+
     @model_validator(mode="after")
     def _time_or_range(self) -> PartitionSpec:
         if self.step is None:
-            if self.granularity is None:
-                raise ValueError(
-                    "granularity: give granularity (hourly, daily, weekly, monthly) for time "
-                    "windows, or step for integer ranges"
-                )
-            if not isinstance(self.start, dt.date) or isinstance(self.end, int):
-                raise ValueError("start: time windows start (and end) at a date or timestamp")
-            return self
+            self._time_window_rules()
+        else:
+            self._range_rules()
+        return self
+
+    def _time_window_rules(self) -> None:
+        if self.granularity is None:
+            raise ValueError(
+                "granularity: give granularity (hourly, daily, weekly, monthly) for time "
+                "windows, or step for integer ranges"
+            )
+        if not isinstance(self.start, dt.date) or isinstance(self.end, int):
+            raise ValueError("start: time windows start (and end) at a date or timestamp")
+
+    def _range_rules(self) -> None:
         if self.granularity is not None:
             raise ValueError("step: integer ranges (step) take no granularity; give one of the two")
-        if self.start is None:
-            object.__setattr__(self, "start", 0)  # frozen model: the default origin
         if not isinstance(self.start, int) or not isinstance(self.end, int):
             raise ValueError(
                 "end: integer ranges need an integer end (the highest value the column may "
@@ -376,7 +389,6 @@ class PartitionSpec(_Strict):
                 f"step: {keys} partitions of {self.step} from {self.start} to {self.end}; "
                 f"at most {MAX_RANGE_KEYS}: raise step"
             )
-        return self
 
     @property
     def is_range(self) -> bool:
