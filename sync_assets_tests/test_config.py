@@ -45,7 +45,7 @@ def test_good_config_loads(tmp_path):
 @pytest.mark.parametrize(
     "extra, field, message",
     [
-        ("    batch_sise: 10\n", "batch_sise", "Extra inputs are not permitted"),
+        ("    batch_sise: 10\n", "batch_sise", "unknown field (a typo?"),
         ("    batch_size: lots\n", "batch_size", "valid integer"),
         ("    frequency: every tuesday\n", "frequency", "valid cron expression"),
         (
@@ -77,14 +77,18 @@ def test_unknown_connection(tmp_path):
 
 def test_duplicate_object_id(tmp_path):
     text = error_of(write(tmp_path, GOOD + GOOD.replace("object: orders}", "object: orders2}")))
-    assert "object_id 'orders': duplicate" in text
+    assert "object_id 'orders': field 'object_id': duplicate" in text
 
 
 def test_yaml_syntax_error_names_line(tmp_path):
     configs = write(tmp_path, GOOD)
     (configs / "broken.yaml").write_text("sync_objects:\n  - object_id: [unclosed\n")
     text = error_of(configs)
-    assert "broken.yaml: line" in text and "YAML syntax error" in text
+    assert (
+        "broken.yaml:3: YAML syntax error (column 1): expected ',' or ']', but got '<stream end>'"
+        in text
+        and "YAML syntax error" in text
+    )
 
 
 def test_bad_sql_in_mappings_and_filter(tmp_path):
@@ -203,5 +207,6 @@ def test_tsql_connection_errors_name_the_connection_and_hide_secrets(tmp_path, m
     assert "connection 'fab'" in text and "needs tenant_id" in text and "very-secret" not in text
     assert (
         "connection 'box'" in text
-        and "staging (COPY INTO) is available on synapse and fabric_warehouse only" in text
+        and "field 'staging': COPY INTO staging is available on synapse and fabric_warehouse only"
+        in text
     )

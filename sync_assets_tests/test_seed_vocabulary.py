@@ -75,7 +75,7 @@ def test_json_config_files_load_like_yaml(tmp_path):
     configs = write(tmp_path, [seed_object(object_id="c", sync_type="full")], "p.json", json.dumps)
     assert [o.object_id for o in load_project(configs).sync_objects] == ["c"]
     (configs / "p.json").write_text('{"connections": {,}}')
-    with pytest.raises(ConfigError, match=r"p.json: line 1, column 18 JSON syntax error"):
+    with pytest.raises(ConfigError, match=r"p.json:1: JSON syntax error \(column 18\)"):
         load_project(configs)
 
 

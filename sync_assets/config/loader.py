@@ -1,7 +1,11 @@
 """Load and validate the YAML files under the configs folder.
 
-Every problem found is reported in one `ConfigError` whose lines name the file, the
-object_id (or connection name) and the field, so a user can fix them all in one pass.
+Every problem found is reported in one `ConfigError`, one line per problem, as
+`<file>:<line>: object_id '<id>' | connection '<name>': field '<dotted.path>': <message>`, so
+a user can fix them all in one pass. Follow-on problems (objects naming a connection that
+failed validation) are left out, and no secret is echoed: values of secret-named fields are
+redacted from every line, parser messages lose the text they quote, and a key that holds a
+value (`password:value`, `client_secret=…`) is named by its field part only.
 """
 
 from __future__ import annotations
@@ -16,16 +20,28 @@ import yaml
 from dotenv import dotenv_values
 from pydantic import TypeAdapter, ValidationError
 
-from sync_assets.config.aliases import AliasError, normalized
+from sync_assets.config.aliases import FIELD_ALIASES, AliasError, normalized
 from sync_assets.config.models import Connection, ProjectConfig, SyncObject
 from sync_assets.config.semantics import check_object, transpiled
-from sync_assets.connection_types import dialect_of
+from sync_assets.config.yaml_lines import (
+    DuplicateKeyError,
+    Located,
+    load_json,
+    load_yaml,
+    safe_problem,
+)
+from sync_assets.connection_types import default_schema, dialect_of
+from sync_assets.secrets import redact
 
 CONFIGS_ENV = "SYNC_ASSETS_CONFIGS"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _CONNECTION = TypeAdapter(Connection)
 # "merge_keys: sync_type merge needs ..." (a model rule's message, field first)
 _NAMED = re.compile(r"^([a-z_][a-z0-9_.]*): (.+)$", re.S)
+# fields whose values are secrets, in any connection type
+_SECRET_FIELD = re.compile(r"(?i)(password|pwd|secret|token|private_key|account_key|sas|signature)")
+# a key that swallowed its value: `password:value` (no space) or `client_secret=value`
+_KEY_WITH_VALUE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*[:=]\s*\S")
 
 
 class ConfigError(ValueError):
@@ -49,22 +65,22 @@ def load_project(configs_dir: str | Path | None = None) -> ProjectConfig:
     root = Path(configs_dir) if configs_dir else default_configs_dir()
     if not root.is_dir():
         raise ConfigError([f"{root}: configs folder not found (set {CONFIGS_ENV})"])
-    env = _environment(root.parent)
-    problems: list[str] = []
-    connections: dict[str, Any] = {}
-    objects: list[SyncObject] = []
-    origins: dict[str, str] = {}
-    aliases: dict[str, list[str]] = {}
+    load = _Load(_environment(root.parent))
     files = [*root.rglob("*.yaml"), *root.rglob("*.yml"), *root.rglob("*.json")]
     for path in sorted(files):
-        doc = _read_yaml(path, env, problems)
+        doc = load.read(path)
         if doc is not None:
-            _collect(path, doc, connections, objects, origins, problems, aliases)
-    _cross_checks(connections, objects, origins, problems)
-    if problems:
-        raise ConfigError(problems)
+            load.collect(path, doc)
+    _cross_checks(load)
+    if load.problems:
+        raise ConfigError(
+            [redact(p, sorted(load.secrets, key=len, reverse=True)) for p in load.problems]
+        )
     return ProjectConfig(
-        connections=connections, sync_objects=objects, sources=origins, aliases=aliases
+        connections=load.connections,
+        sync_objects=load.objects,
+        sources=load.origins,
+        aliases=load.aliases,
     )
 
 
@@ -75,90 +91,186 @@ def _environment(project_dir: Path) -> dict[str, str]:
     return values
 
 
-def _read_yaml(path: Path, env: dict[str, str], problems: list[str]) -> dict | None:
-    """One config file (YAML, or JSON for *.json) as a dict with ${VAR}s expanded."""
-    try:
-        if path.suffix == ".json":
-            doc = json.loads(path.read_text())
-        else:
-            doc = yaml.safe_load(path.read_text())
-    except json.JSONDecodeError as exc:
-        problems.append(
-            f"{path}: line {exc.lineno}, column {exc.colno} JSON syntax error: {exc.msg}"
-        )
-        return None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problems.append(f"{path}:{where} YAML syntax error: {getattr(exc, 'problem', exc)}")
-        return None
-    if doc is None:
-        return None
-    if not isinstance(doc, dict):
-        problems.append(f"{path}: expected a mapping with 'connections' and/or 'sync_objects'")
-        return None
-    unknown = set(doc) - {"connections", "sync_objects"}
-    if unknown:
-        problems.append(f"{path}: unknown top-level key(s) {sorted(unknown)}")
-    return _expand(doc, env, path, problems)
+class _Load:
+    """What one load collects: the valid connections and objects, where each came from, and
+    every problem found."""
 
+    def __init__(self, env: dict[str, str]):
+        self.env = env
+        self.problems: list[str] = []
+        self.connections: dict[str, Any] = {}
+        self.broken: set[str] = set()  # connections that failed validation
+        self.objects: list[SyncObject] = []
+        self.origins: dict[str, str] = {}
+        self.raws: dict[str, Any] = {}  # object_id -> the object as read (for lines)
+        self.aliases: dict[str, list[str]] = {}
+        self.secrets: set[str] = set()
 
-def _expand(value: Any, env: dict[str, str], path: Path, problems: list[str]) -> Any:
-    """Replace ${VAR} and ${VAR:-default} in every string of a parsed YAML document."""
-    if isinstance(value, dict):
-        return {k: _expand(v, env, path, problems) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_expand(v, env, path, problems) for v in value]
-    if not isinstance(value, str):
-        return value
+    # ------------------------------------------------------------------ files
 
-    def substitute(match: re.Match) -> str:
-        name, default = match.group(1), match.group(2)
-        if name in env:
-            return env[name]
-        if default is not None:
-            return default
-        problems.append(f"{path}: environment variable {name} is not set (used as ${{{name}}})")
-        return ""
-
-    return _VAR.sub(substitute, value)
-
-
-def _collect(path, doc, connections, objects, origins, problems, aliases) -> None:
-    for name, raw in (doc.get("connections") or {}).items():
-        if name in connections:
-            problems.append(f"{path}: connection '{name}': defined twice")
-            continue
+    def read(self, path: Path) -> dict | None:
+        """One config file (YAML, or JSON for *.json) as Located mappings, or None."""
         try:
-            connections[name] = _CONNECTION.validate_python(raw)
+            text = path.read_text(encoding="utf-8")
+            doc = load_json(text) if path.suffix == ".json" else load_yaml(text)
+        except UnicodeDecodeError as exc:
+            return self._fail(f"{path}: not UTF-8 text (byte {exc.start}): save it as UTF-8")
+        except DuplicateKeyError as exc:
+            return self._fail(f"{path}:{exc.line}: {exc}" if exc.line else f"{path}: {exc}")
+        except json.JSONDecodeError as exc:
+            return self._fail(
+                f"{path}:{exc.lineno}: JSON syntax error (column {exc.colno}): {exc.msg}"
+            )
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            where = f"{path}:{mark.line + 1}" if mark else str(path)
+            column = f" (column {mark.column + 1})" if mark else ""
+            return self._fail(f"{where}: YAML syntax error{column}: {safe_problem(exc)}")
+        except (yaml.YAMLError, ValueError) as exc:  # e.g. an impossible date: 2025-02-30
+            return self._fail(
+                f"{path}: not readable as YAML: {safe_problem(exc) if isinstance(exc, yaml.YAMLError) else exc}"
+            )
+        if doc is None:
+            return None
+        if not isinstance(doc, dict):
+            return self._fail(
+                f"{path}:1: expected a mapping with 'connections' and/or 'sync_objects'"
+            )
+        for key in sorted(set(doc) - {"connections", "sync_objects"}, key=str):
+            self.problems.append(
+                f"{path}:{doc.lines.get(key)}: unknown top-level key '{key}' (expected "
+                "connections and/or sync_objects)"
+            )
+        return doc
+
+    def _fail(self, problem: str) -> None:
+        self.problems.append(problem)
+        return None
+
+    # ------------------------------------------------------------------ entries
+
+    def collect(self, path: Path, doc: dict) -> None:
+        connections = doc.get("connections")
+        if connections is not None and not isinstance(connections, dict):
+            self.problems.append(
+                f"{path}:{doc.lines.get('connections')}: field 'connections': expected a "
+                f"mapping of name: {{type: ...}}, got a {type(connections).__name__}"
+            )
+        elif connections:
+            for name, raw in connections.items():
+                self._connection(path, connections, name, raw)
+        objects = doc.get("sync_objects")
+        if objects is not None and not isinstance(objects, list):
+            self.problems.append(
+                f"{path}:{doc.lines.get('sync_objects')}: field 'sync_objects': expected a "
+                f"list of objects (each starting with '- '), got a {type(objects).__name__}"
+            )
+            return
+        for index, raw in enumerate(objects or []):
+            self._object(path, index, raw, doc.lines.get("sync_objects"))
+
+    def _connection(self, path: Path, connections: Located, name, raw) -> None:
+        where = f"{path}:{connections.lines.get(name)}: connection '{name}'"
+        self._remember_secrets(raw)
+        raw = self._expand(raw, where, ())
+        self._remember_secrets(raw)
+        if name in self.connections or name in self.broken:
+            self.problems.append(f"{where}: defined twice (also in another file)")
+            return
+        try:
+            self.connections[name] = _CONNECTION.validate_python(raw)
         except ValidationError as exc:
-            problems.extend(_pydantic_problems(path, f"connection '{name}'", exc, tagged=True))
-    raw_objects = doc.get("sync_objects") or []
-    if not isinstance(raw_objects, list):
-        problems.append(f"{path}: sync_objects must be a list")
-        return
-    for index, raw in enumerate(raw_objects):
+            self.broken.add(name)
+            self.problems.extend(_pydantic_problems(where, raw, exc, tagged=True))
+
+    def _object(self, path: Path, index: int, raw, list_line: int | None) -> None:
+        line = getattr(raw, "line", None) or list_line
+        where = f"{path}:{line}: {_object_label(raw, index)}"
+        if not isinstance(raw, dict):
+            self.problems.append(f"{where}: expected a mapping of fields (object_id: ..., ...)")
+            return
+        located = raw
+        raw = self._expand(raw, f"{path}:{{line}}: {_object_label(raw, index)}", (), located)
         try:
             raw, notes = normalized(raw)  # the source tools' field names and values
         except AliasError as exc:
             field, _, message = str(exc).partition(": ")
-            problems.append(f"{path}: {_object_label(raw, index)}: field '{field}': {message}")
-            continue
-        label = _object_label(raw, index)
+            self.problems.append(f"{_at(where, located, field)}: field '{field}': {message}")
+            return
         try:
             obj = SyncObject.model_validate(raw)
         except ValidationError as exc:
-            problems.extend(_pydantic_problems(path, label, exc))
-            continue
-        if obj.object_id in origins:
-            problems.append(
-                f"{path}: object_id '{obj.object_id}': duplicate (also in {origins[obj.object_id]})"
+            self.problems.extend(_pydantic_problems(where, located, exc))
+            return
+        if obj.object_id in self.origins:
+            self.problems.append(
+                f"{where}: field 'object_id': duplicate (also in {self.origins[obj.object_id]})"
             )
-            continue
-        origins[obj.object_id] = str(path)
+            return
+        self.origins[obj.object_id] = str(path)
+        self.raws[obj.object_id] = (located, where)
         if notes:
-            aliases[obj.object_id] = notes
-        objects.append(obj)
+            self.aliases[obj.object_id] = notes
+        self.objects.append(obj)
+
+    # ------------------------------------------------------------------ ${VAR}s and secrets
+
+    def _expand(self, value: Any, where: str, field: tuple, located=None) -> Any:
+        """Replace ${VAR} and ${VAR:-default} in every string; a missing variable is a
+        problem naming the entry and the field."""
+        if isinstance(value, dict):
+            out = Located(
+                (k, self._expand(v, where, (*field, k), located)) for k, v in value.items()
+            )
+            out.line, out.lines = getattr(value, "line", None), getattr(value, "lines", {})
+            return out
+        if isinstance(value, list):
+            return [self._expand(v, where, (*field, i), located) for i, v in enumerate(value)]
+        if not isinstance(value, str):
+            return value
+
+        def substitute(match: re.Match) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in self.env:
+                return self.env[name]
+            if default is not None:
+                return default
+            dotted = ".".join(str(p) for p in field)
+            at = where.replace("{line}", str(located.line_of(field))) if located else where
+            self.problems.append(
+                f"{at}: field '{dotted}': environment variable {name} is not set (used as "
+                f"${{{name}}}): set it in the environment or .env, or give ${{{name}:-default}}"
+            )
+            return ""
+
+        return _VAR.sub(substitute, value)
+
+    def _remember_secrets(self, raw: Any) -> None:
+        """Values of secret-named fields (at any depth), to redact from every problem."""
+        if isinstance(raw, dict):
+            for key, value in raw.items():
+                if isinstance(value, str) and _SECRET_FIELD.search(str(key)) and len(value) >= 3:
+                    self.secrets.add(value)
+                self._remember_secrets(value)
+            for key in raw:  # a key that swallowed its value: `password:hunter2`
+                match = _KEY_WITH_VALUE.match(str(key))
+                if match and _SECRET_FIELD.search(match.group(1)):
+                    self.secrets.add(str(key)[match.end() - 1 :])
+
+
+def _at(where: str, located, field: str) -> str:
+    """`where` (file:line: label) with the line of `field` when it is known (written as
+    the field, or as an alias of it)."""
+    if not isinstance(located, Located):
+        return where
+    parts = tuple(field.split("."))
+    names = [parts] + [(a, *parts[1:]) for a, f in FIELD_ALIASES.items() if f == parts[0]]
+    found = [located.line_of(n) for n in names if n[0] in located]
+    line = found[0] if found else None
+    if line is None:
+        return where
+    path_part, _, rest = where.partition(": ")
+    return f"{path_part.rsplit(':', 1)[0]}:{line}: {rest}"
 
 
 def _object_label(raw: Any, index: int) -> str:
@@ -168,43 +280,87 @@ def _object_label(raw: Any, index: int) -> str:
 
 
 def _pydantic_problems(
-    path: Path, label: str, exc: ValidationError, tagged: bool = False
+    where: str, located, exc: ValidationError, tagged: bool = False
 ) -> list[str]:
-    """One line per pydantic error; `tagged` drops the union tag pydantic puts first."""
+    """One line per pydantic error at the line of its field; `tagged` drops the union tag
+    pydantic puts first."""
     lines = []
     for err in exc.errors(include_url=False, include_input=False):
-        loc = err["loc"][1:] if tagged and len(err["loc"]) > 1 else err["loc"]
+        loc = err["loc"][1:] if tagged else err["loc"]  # the union's tag comes first
         field = ".".join(str(p) for p in loc)
         message = err["msg"].removeprefix("Value error, ")
         named = _NAMED.match(message)
         if named:  # a rule of a whole (sub)model that names its field first
             field = ".".join(p for p in (field, named.group(1)) if p)
             message = named.group(2)
-        lines.append(f"{path}: {label}: field '{field or '-'}': {message}")
+        if err["type"] == "extra_forbidden":
+            field, message = _unknown_field(field, message)
+        at = _at(where, located, field) if field else where
+        lines.append(f"{at}: field '{field or '-'}': {message}")
     return lines
 
 
-def _cross_checks(connections, objects, origins, problems) -> None:
-    targets: dict[tuple, str] = {}
-    for index, obj in enumerate(objects):
-        where = f"{origins[obj.object_id]}: object_id '{obj.object_id}'"
+def _unknown_field(field: str, message: str) -> tuple[str, str]:
+    """An unknown key, named without any value it swallowed."""
+    head, _, last = field.rpartition(".")
+    match = _KEY_WITH_VALUE.match(last)
+    if not match:
+        return field, "unknown field (a typo? every field is listed in the README)"
+    name = ".".join(p for p in (head, match.group(1)) if p)
+    return name, (
+        "a key and its value ran together (write `name: value`, with a space after the colon, "
+        "not `name:value` or `name=value`); the value is not shown"
+    )
+
+
+def _cross_checks(load: _Load) -> None:
+    """Checks across fields and connections, for every object that validated."""
+    connections, targets = load.connections, {}
+    for index, obj in enumerate(load.objects):
+        located, where = load.raws[obj.object_id]
+
+        def problem(text: str, located=located, where=where) -> str:
+            named = re.match(r"field '([^']*)'", text)
+            return f"{_at(where, located, named.group(1)) if named else where}: {text}"
+
+        known = True
         for role in ("source", "target"):
             name = getattr(obj, role).connection
-            if name not in connections:
-                known = ", ".join(sorted(connections)) or "none"
-                problems.append(
-                    f"{where}: field '{role}.connection': unknown connection '{name}' (known: {known})"
+            if name in load.broken:  # its own problems are reported: no follow-on line
+                known = False
+            elif name not in connections:
+                known = False
+                names = ", ".join(sorted(connections | dict.fromkeys(load.broken))) or "none"
+                load.problems.append(
+                    problem(
+                        f"field '{role}.connection': unknown connection '{name}' (known: {names})"
+                    )
                 )
-        if obj.source.connection in connections and obj.target.connection in connections:
+        if known:
             # SQL written in another dialect (`dialect:`) is transpiled to the source's first
             obj, failed = transpiled(obj, dialect_of(connections[obj.source.connection]))
-            objects[index] = obj
-            problems.extend(f"{where}: {p}" for p in failed)
+            load.objects[index] = obj
+            load.problems.extend(problem(p) for p in failed)
             if not failed:
-                problems.extend(f"{where}: {p}" for p in check_object(obj, connections))
+                load.problems.extend(problem(p) for p in check_object(obj, connections))
+                load.problems.extend(problem(p) for p in _same_table(obj, connections))
         key = (obj.target.connection, obj.target.schema_, obj.target.object)
         if obj.active and key in targets:
-            problems.append(
-                f"{where}: field 'target': same target table as object_id '{targets[key]}'"
+            load.problems.append(
+                problem(f"field 'target': same target table as object_id '{targets[key]}'")
             )
         targets.setdefault(key, obj.object_id)
+
+
+def _same_table(obj: SyncObject, connections: dict) -> list[str]:
+    """A target that is its own source would be overwritten while it is read."""
+    src, tgt = obj.source, obj.target
+    if src.query or src.connection != tgt.connection:
+        return []
+    default = default_schema(connections[src.connection])
+    if (src.schema_ or default, src.object) != (tgt.schema_ or default, tgt.object):
+        return []
+    return [
+        f"field 'target': the target is the source table itself ({src.connection}: "
+        f"{src.schema_ or default}.{src.object}): name another table"
+    ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dagster._utils.schedules import is_valid_cron_string
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -74,7 +75,7 @@ class PostgresConnection(_Strict):
 
     type: Literal["postgres"]
     host: str | None = None
-    port: int = 5432
+    port: int = Field(default=5432, ge=1, le=65535)
     database: str | None = None
     user: str | None = None
     password: str | None = None
@@ -85,7 +86,7 @@ class PostgresConnection(_Strict):
     @model_validator(mode="after")
     def _dsn_or_fields(self) -> PostgresConnection:
         if not self.dsn and not (self.host and self.database):
-            raise ValueError("give either dsn, or host and database")
+            raise ValueError("host: give either dsn, or host and database")
         return self
 
 
@@ -94,7 +95,9 @@ def _check_service_principal(conn) -> None:
     if conn.authentication == "service_principal":
         missing = [f for f in ("tenant_id", "client_id", "client_secret") if not getattr(conn, f)]
         if missing:
-            raise ValueError(f"authentication service_principal needs {', '.join(missing)}")
+            raise ValueError(
+                f"{missing[0]}: authentication service_principal needs {', '.join(missing)}"
+            )
 
 
 class DeltaMaintenance(_Strict):
@@ -224,7 +227,7 @@ class TsqlConnection(_Strict):
     odbc_connect: str | None = None
     driver: str | None = None
     server: str | None = None
-    port: int | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
     database: str | None = None
     authentication: Literal[
         "sql", "service_principal", "managed_identity", "azure_cli", "default"
@@ -250,11 +253,11 @@ class TsqlConnection(_Strict):
     @model_validator(mode="after")
     def _where_and_who(self) -> TsqlConnection:
         if not self.odbc_connect and not (self.server and self.database):
-            raise ValueError("give either odbc_connect, or server and database")
+            raise ValueError("server: give either odbc_connect, or server and database")
         _check_service_principal(self)
         if self.staging and self.flavor not in ("synapse", "fabric_warehouse"):
             raise ValueError(
-                "staging (COPY INTO) is available on synapse and fabric_warehouse only"
+                "staging: COPY INTO staging is available on synapse and fabric_warehouse only"
             )
         return self
 
@@ -316,7 +319,7 @@ class SourceSpec(_Strict):
     @model_validator(mode="after")
     def _object_or_query(self) -> SourceSpec:
         if bool(self.object) == bool(self.query):
-            raise ValueError("give exactly one of object (with optional schema) or query")
+            raise ValueError("object: give exactly one of object (with optional schema) or query")
         return self
 
 
@@ -328,6 +331,13 @@ class TargetSpec(_Strict):
     object: str = Field(pattern=IDENT)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _as_naive(value: dt.date) -> dt.datetime:
+    """A date or datetime as a naive datetime, to compare the two."""
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None)
+    return dt.datetime(value.year, value.month, value.day)
 
 
 # most keys an integer-range partitioning may have (each is a Dagster partition)
@@ -364,6 +374,17 @@ class PartitionSpec(_Strict):
             self._range_rules()
         return self
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"'{value}' is not a time zone of the IANA database (e.g. UTC, Europe/Amsterdam)"
+            ) from None
+        return value
+
     def _time_window_rules(self) -> None:
         if self.granularity is None:
             raise ValueError(
@@ -372,6 +393,8 @@ class PartitionSpec(_Strict):
             )
         if not isinstance(self.start, dt.date) or isinstance(self.end, int):
             raise ValueError("start: time windows start (and end) at a date or timestamp")
+        if self.end is not None and _as_naive(self.end) <= _as_naive(self.start):
+            raise ValueError(f"end: {self.end} is not after start {self.start}")
 
     def _range_rules(self) -> None:
         if self.granularity is not None:

@@ -78,14 +78,14 @@ def transpiled(obj: SyncObject, dialect: str) -> tuple[SyncObject, list[str]]:
     if not obj.dialect or obj.dialect == dialect:
         return obj, []
     import sqlglot
-    from sqlglot.errors import ErrorLevel, ParseError, UnsupportedError
+    from sqlglot.errors import ErrorLevel, SqlglotError
 
     problems, done = [], {}
     for field, text in sql_snippets(obj).items():
         try:
             tree = sqlglot.parse_one(text, read=obj.dialect).transform(_strict_convert)
             done[field] = tree.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE)
-        except (ParseError, UnsupportedError) as exc:
+        except SqlglotError as exc:  # parse, token (an unclosed quote) and unsupported errors
             problems.append(
                 f"field '{field}': does not transpile from {obj.dialect} to {dialect}: {exc}"
             )
@@ -150,7 +150,7 @@ def _check_sql(obj: SyncObject, dialect: str) -> list[str]:
         return problems
     # imported here: sqlglot costs every process ~0.1 s, and most objects carry no SQL
     import sqlglot
-    from sqlglot.errors import ParseError
+    from sqlglot.errors import ParseError, SqlglotError
 
     for field, text in snippets.items():
         try:
@@ -159,8 +159,16 @@ def _check_sql(obj: SyncObject, dialect: str) -> list[str]:
             first = exc.errors[0]["description"] if exc.errors else str(exc)
             problems.append(f"field '{field}': not valid {dialect} SQL: {first}")
             continue
-        if len([p for p in parsed if p is not None]) != 1:
+        except SqlglotError as exc:  # e.g. an unclosed quote (TokenError)
+            problems.append(f"field '{field}': not valid {dialect} SQL: {str(exc)[:200]}")
+            continue
+        statements = [p for p in parsed if p is not None]
+        if len(statements) != 1:
             problems.append(f"field '{field}': expected one SQL expression or statement")
+            continue
+        wrong = _not_a_read(field, statements[0])
+        if wrong:
+            problems.append(f"field '{field}': {wrong}")
             continue
         unknown = _unknown_duckdb_functions(text) if dialect == "duckdb" else []
         if unknown:
@@ -169,6 +177,20 @@ def _check_sql(obj: SyncObject, dialect: str) -> list[str]:
                 f"runs DuckDB SQL){_as_duckdb(text)}"
             )
     return problems
+
+
+def _not_a_read(field: str, tree) -> str | None:
+    """Why `tree` is not what `field` may hold: a query reads, an expression computes; DDL,
+    DML and commands never run in a sync's read."""
+    from sqlglot import exp
+
+    changes = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter,
+               exp.Command, exp.TruncateTable, exp.Use, exp.Set, exp.Grant)  # fmt: skip
+    if isinstance(tree, changes):
+        return f"{type(tree).__name__.upper()} is not allowed here: the sync only reads the source"
+    if field == "source.query" and not isinstance(tree, exp.Query):
+        return "a query must be a SELECT (or a set operation of SELECTs)"
+    return None
 
 
 def _as_duckdb(text: str) -> str:
