@@ -8,7 +8,7 @@ and hands a lazy SyncBatch to the target connection's IO manager.
 # no `from __future__ import annotations` here: Dagster reads the `context` annotation
 # of the asset function at definition time
 import dataclasses
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -17,12 +17,13 @@ from sync_assets.automation import STRATEGY_TAG
 from sync_assets.checks import check_specs, run_checks
 from sync_assets.config.models import ProjectConfig, SyncObject
 from sync_assets.connection_types import make_source
+from sync_assets.faults import crashpoint
 from sync_assets.io_managers import SyncError, SyncIOManager
 from sync_assets.partitions import keys_window
 from sync_assets.secrets import connection_secrets, redact
 from sync_assets.specs import backfill_policy_for, pool_for, source_label, spec_for
 from sync_assets.state import WHOLE, SyncState
-from sync_assets.strategies import Window, plan_sync
+from sync_assets.strategies import SyncBatch, Window, plan_sync
 
 
 class SyncRunConfig(dg.Config):
@@ -67,37 +68,15 @@ def build_asset(obj: SyncObject, project: ProjectConfig, base_dir: str) -> dg.As
             keys = tuple(context.partition_keys)
             window = Window(*keys_window(obj.partition, keys), keys)
         secrets = connection_secrets(source_conn) + connection_secrets(target_conn)
-        with _naming_failures(obj, window, "reading the target's sync state", secrets):
-            state = SyncState.from_dict(target.read_state())
-        with _naming_failures(obj, window, "reading the source", secrets):
-            source = make_source(source_conn, base_dir)
-            rejects = Path(base_dir) / "rejects" / obj.object_id
-            keys = window.keys if window else (WHOLE,)
-            refresh = _refresh_reason(config, state, keys)
-            batch = plan_sync(
-                run_obj,
-                source,
-                state,
-                window,
-                target,
-                rejects,
-                bool(refresh),
-                _stale_hash(obj, run_obj),
-            )
-            if refresh:
-                batch.notes["sync/full_refresh_reason"] = refresh
-        if obj.strategies:
-            batch.strategy = config.strategy or context.run.tags.get(STRATEGY_TAG)
-            batch.strategy = batch.strategy or obj.default_strategy
-        if config.dry_run:
-            batch.plan = dataclasses.replace(batch.plan, dry_run=True)
-        context.log.info(
-            batch.skip_reason
-            or f"{obj.object_id}: {batch.plan.mode} from {source_label(obj)}"
-            + (f" (strategy {batch.strategy})" if batch.strategy else "")
-        )
-        # the IO manager writes the batch when the output is yielded; checks read the result
-        yield dg.Output(batch, output_name=spec.key.to_python_identifier())
+        run = _Run(obj, run_obj, config, context, target, window, secrets)
+        # one writer from reading the state to the commit, across processes (locks.py)
+        with ExitStack() as held:
+            with _naming_failures(obj, window, "waiting for the target's writer lock", secrets):
+                held.enter_context(target.writer_lock())
+            batch = run.plan(source_conn, base_dir)
+            crashpoint("planned")
+            # the IO manager writes the batch when the output is yielded; checks read the result
+            yield dg.Output(batch, output_name=spec.key.to_python_identifier())
         if checks:
             with _naming_failures(obj, window, "running the asset checks", secrets):
                 results = list(
@@ -113,6 +92,39 @@ def build_asset(obj: SyncObject, project: ProjectConfig, base_dir: str) -> dg.As
             yield from results
 
     return _sync
+
+
+class _Run:
+    """One run of one object: what it plans from (the stored state, the source)."""
+
+    def __init__(self, obj, run_obj, config, context, target, window, secrets):
+        self.obj, self.run_obj, self.config, self.context = obj, run_obj, config, context
+        self.target, self.window, self.secrets = target, window, secrets
+
+    def plan(self, source_conn, base_dir: str) -> SyncBatch:
+        obj, config, window, tags = self.obj, self.config, self.window, self.context.run.tags
+        with _naming_failures(obj, window, "reading the target's sync state", self.secrets):
+            state = SyncState.from_dict(self.target.read_state())
+        with _naming_failures(obj, window, "reading the source", self.secrets):
+            source = make_source(source_conn, base_dir)
+            rejects = Path(base_dir) / "rejects" / obj.object_id
+            refresh = _refresh_reason(config, state, window.keys if window else (WHOLE,))
+            stale = _stale_hash(obj, self.run_obj)
+            batch = plan_sync(
+                self.run_obj, source, state, window, self.target, rejects, bool(refresh), stale
+            )
+            if refresh:
+                batch.notes["sync/full_refresh_reason"] = refresh
+        if obj.strategies:
+            batch.strategy = config.strategy or tags.get(STRATEGY_TAG) or obj.default_strategy
+        if config.dry_run:
+            batch.plan = dataclasses.replace(batch.plan, dry_run=True)
+        self.context.log.info(
+            batch.skip_reason
+            or f"{obj.object_id}: {batch.plan.mode} from {source_label(obj)}"
+            + (f" (strategy {batch.strategy})" if batch.strategy else "")
+        )
+        return batch
 
 
 def _stale_hash(obj: SyncObject, run_obj: SyncObject) -> str | None:

@@ -49,10 +49,11 @@ def reset(
         raise OperationError(
             f"object_id '{object_id}': {target.uri} does not exist yet; its first run is a full load"
         )
-    before = SyncState.from_dict(target.read_state())
-    after = before.reset(keys, start, end)
-    empty = pa.RecordBatchReader.from_batches(schema, iter(()))
-    target.write(empty, WritePlan("append", state_only=True), after.to_dict())
+    with target.writer_lock():  # not while a run of the object is between state and commit
+        before = SyncState.from_dict(target.read_state())
+        after = before.reset(keys, start, end)
+        empty = pa.RecordBatchReader.from_batches(schema, iter(()))
+        target.write(empty, WritePlan("append", state_only=True), after.to_dict())
     done = {
         "sync/reset": partition or "all partitions" if obj.partition else "table",
         "sync/reset_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -151,6 +152,12 @@ class Target(ABC):
         """The table's Arrow schema (None if it does not exist); targets whose describe()
         counts rows answer this from their catalog alone."""
         return self.describe()["schema"]
+
+    def writer_lock(self) -> AbstractContextManager:
+        """Held by a run from reading the stored state to its commit, so two runs of the
+        object from separate processes or instances never interleave (locks.py). Default:
+        none beyond the engine's own transaction."""
+        return nullcontext()
 
     def value_limits(self):
         """What this target's types cannot hold (a bad_rows.Limits), None: every Arrow value."""

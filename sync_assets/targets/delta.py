@@ -7,6 +7,7 @@ object's sync state rides in that commit's metadata, so data and state move toge
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -18,6 +19,7 @@ from sync_assets.bad_rows import Limits
 from sync_assets.columns import DELETED_AT_COLUMN
 from sync_assets.config.models import DeltaConnection, FabricLakehouseConnection
 from sync_assets.lakehouse import delta_location
+from sync_assets.locks import beside, file_lock
 from sync_assets.paths import is_url
 from sync_assets.sql.flavors import DELTA
 from sync_assets.sql.literals import quote_ident
@@ -78,6 +80,12 @@ class DeltaTarget(Target):
             return None
 
     # ------------------------------------------------------------------ state
+
+    def writer_lock(self):
+        """A file lock beside a local table; on object storage delta-rs' optimistic commit
+        refuses a conflicting second writer."""
+        path = beside(self.location, "sync-lock")
+        return file_lock(path, self.object_id) if path else nullcontext()
 
     def read_state(self) -> dict | None:
         table = self._table()

@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from sync_assets import duck
 from sync_assets.config.models import DuckDBConnection
+from sync_assets.locks import file_lock
 from sync_assets.paths import resolve
 from sync_assets.sql.flavors import DUCKDB
 from sync_assets.sql.literals import quote_string
@@ -92,6 +93,11 @@ class DuckDBTarget(SqlTarget):
         if all(f.type == g.type for f, g in zip(fields, reader.schema, strict=True)):
             return reader
         return cast_reader(reader, pa.schema(fields))
+
+    def writer_lock(self):
+        """A file lock beside the DuckDB file: DuckDB itself lets one process write a file,
+        and refuses a second at once, with no wait and no name."""
+        return file_lock(Path(f"{self.path}.sync-lock"), self.object_id)
 
     @contextmanager
     def session(self, autocommit: bool = False):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from contextlib import nullcontext
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -20,6 +21,7 @@ from sync_assets import duck
 from sync_assets.columns import DELETED_AT_COLUMN
 from sync_assets.config.models import ParquetConnection
 from sync_assets.faults import crashpoint
+from sync_assets.locks import beside, file_lock
 from sync_assets.parquet_table import ParquetTable
 from sync_assets.paths import join, resolve
 from sync_assets.sql.flavors import DUCKDB
@@ -69,6 +71,11 @@ class ParquetTarget(Target):
         self.conn = conn
         self.object_id = object_id
         self.table = ParquetTable(join(resolve(base_dir, conn.root), schema, table))
+
+    def writer_lock(self):
+        """A file lock beside the table's folder (local roots)."""
+        path = beside(str(self.table.location), "sync-lock")
+        return file_lock(path, self.object_id) if path else nullcontext()
 
     @property
     def uri(self) -> str:

@@ -21,11 +21,12 @@ from __future__ import annotations
 import json
 import re
 from abc import abstractmethod
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 
 import pyarrow as pa
 
 from sync_assets.faults import crashpoint
+from sync_assets.locks import wait_for
 from sync_assets.sql import statements as sql
 from sync_assets.sql.flavors import Flavor
 from sync_assets.targets.base import (
@@ -145,6 +146,25 @@ class SqlTarget(Target):
                 return None
             text = s.scalar(sql.state_select_sql(self.flavor), self.object_id, self.state_name)
             return json.loads(text) if text else None
+
+    @contextmanager
+    def writer_lock(self):
+        """PostgreSQL (natively or through ODBC): a session advisory lock on the table's name,
+        held on its own connection for the run; other engines: their transaction."""
+        if self.flavor.dialect != "postgres":
+            yield
+            return
+        key = f"sync_assets:{self.table_sql}"
+        with self.session(autocommit=True) as s:
+            wait_for(
+                lambda: bool(s.scalar("SELECT pg_try_advisory_lock(hashtextextended(?, 0))", key)),
+                self.object_id,
+                f"{self.table_sql} (a PostgreSQL advisory lock)",
+            )
+            try:
+                yield
+            finally:
+                s.scalar("SELECT pg_advisory_unlock(hashtextextended(?, 0))", key)
 
     # ------------------------------------------------------------------ write
 
