@@ -69,14 +69,20 @@ def build_asset(obj: SyncObject, project: ProjectConfig, base_dir: str) -> dg.As
             window = Window(*keys_window(obj.partition, keys), keys)
         secrets = connection_secrets(source_conn) + connection_secrets(target_conn)
         run = _Run(obj, run_obj, config, context, target, window, secrets)
-        # one writer from reading the state to the commit, across processes (locks.py)
-        with ExitStack() as held:
-            with _naming_failures(obj, window, "waiting for the target's writer lock", secrets):
-                held.enter_context(target.writer_lock())
+        # one writer from reading the state to the commit, across processes (locks.py); the
+        # batch holds the lock, and the IO manager releases it when it closes the batch
+        held = ExitStack()
+        with _naming_failures(obj, window, "waiting for the target's writer lock", secrets):
+            held.enter_context(target.writer_lock())
+        try:
             batch = run.plan(source_conn, base_dir)
-            crashpoint("planned")
-            # the IO manager writes the batch when the output is yielded; checks read the result
-            yield dg.Output(batch, output_name=spec.key.to_python_identifier())
+        except BaseException:
+            held.close()
+            raise
+        batch.resources.enter_context(held)
+        crashpoint("planned")
+        # the IO manager writes the batch when the output is yielded; checks read the result
+        yield dg.Output(batch, output_name=spec.key.to_python_identifier())
         if checks:
             with _naming_failures(obj, window, "running the asset checks", secrets):
                 results = list(

@@ -63,3 +63,22 @@ def test_a_second_writer_waits_or_fails_clearly(tmp_path, kind, request):
     assert waiting.returncode == 0, out[-3000:]
     assert_same_rows(source_rows(src), project.target_table("items_sync"), "id")
     assert project.target_table("items_sync").num_rows == 300
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "parquet", "postgres"])
+def test_a_failed_run_releases_the_lock(tmp_path, kind, request, monkeypatch):
+    """A run that fails holding the lock releases it: the next run in the same process gets
+    it at once (a failed write releasing it is covered by test_bad_rows' varchar case, whose
+    rerun would otherwise wait for the lock)."""
+    from sync_assets_tests.conftest import target_connection
+
+    monkeypatch.setenv("SYNC_ASSETS_LOCK_WAIT_S", "1")
+    server = request.getfixturevalue("pg_server") if kind == "postgres" else None
+    project, _ = items_project(
+        tmp_path, target_connection(kind, tmp_path, server), sync_type="merge",
+        merge_keys=["id"], filter_condition="no_such_column > 0",
+    )  # fmt: skip
+    with pytest.raises(Exception, match="reading the source failed"):
+        project.materialize("items_sync")  # fails while planning, holding the lock
+    project.update_object("items_sync", filter_condition=None)
+    assert project.materialize("items_sync")["sync/rows_inserted"] == 300
