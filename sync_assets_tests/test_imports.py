@@ -186,23 +186,30 @@ def _uri(pg_server, datastores: Path, name: str) -> str:
     return pg_server.uri(store["dbname"])
 
 
+def _synchub(tmp_path, pg_server, monkeypatch, example: str, source_sql: str):
+    """The source database filled by `source_sql`, then `example` imported with its
+    datastores pointing at the test server; (project, source uri, dest uri, import exit code)."""
+    stores = _datastores(tmp_path, pg_server)
+    src, dest = _uri(pg_server, stores, "source_db"), _uri(pg_server, stores, "dest_db")
+    _pg(src, source_sql)
+    monkeypatch.setenv("SOURCE_DB_PASSWORD", "unused")
+    monkeypatch.setenv("DEST_DB_PASSWORD", "unused")
+    project = Project(tmp_path, {}, [])
+    args = ["synchub", str(EXAMPLES / example), "--datastores", str(stores)]
+    return project, src, dest, _import(project, monkeypatch, *args)
+
+
 def test_synchub_users_sync_imports_with_range_partitions_and_runs(
     tmp_path, pg_server, monkeypatch, capsys
 ):
-    stores = _datastores(tmp_path, pg_server)
-    src = _uri(pg_server, stores, "source_db")
-    _pg(
-        src,
+    project, src, dest, code = _synchub(
+        tmp_path, pg_server, monkeypatch, "users_sync.yaml",
         """CREATE TABLE public.users AS SELECT i::int AS id, 'user ' || i AS name,
            'u' || i || '@example.com' AS email,
            TIMESTAMP '2025-01-01' + i * INTERVAL '1 minute' AS updated_at
            FROM generate_series(1, 25000) i""",
-    )
-    monkeypatch.setenv("SOURCE_DB_PASSWORD", "unused")
-    monkeypatch.setenv("DEST_DB_PASSWORD", "unused")
-    project = Project(tmp_path, {}, [])
-    args = ["synchub", str(EXAMPLES / "users_sync.yaml"), "--datastores", str(stores)]
-    assert _import(project, monkeypatch, *args) == 0
+    )  # fmt: skip
+    assert code == 0
     out = capsys.readouterr().out
     assert "password written as ${SOURCE_DB_PASSWORD}" in out and "your_password" not in out
     (obj,) = load_project(project.configs).sync_objects
@@ -213,7 +220,6 @@ def test_synchub_users_sync_imports_with_range_partitions_and_runs(
 
     meta = project.materialize("users_sync", partition_range=("0-9999", "990000-999999"))
     assert meta["sync/rows_inserted"] == 25000
-    dest = _uri(pg_server, stores, "dest_db")
     assert _pg(dest, "SELECT count(*), max(id) FROM public.users_copy") == [(25000, 25000)]
     _pg(src, "UPDATE public.users SET name = 'renamed', updated_at = now() WHERE id IN (5, 15005)")
     meta = project.materialize("users_sync", partition="10000-19999")
@@ -224,10 +230,8 @@ def test_synchub_users_sync_imports_with_range_partitions_and_runs(
 def test_synchub_multi_strategy_pipeline_imports_and_each_strategy_runs(
     tmp_path, pg_server, monkeypatch, capsys
 ):
-    stores = _datastores(tmp_path, pg_server)
-    src = _uri(pg_server, stores, "source_db")
-    _pg(
-        src,
+    project, src, dest, code = _synchub(
+        tmp_path, pg_server, monkeypatch, "advanced_sync_pipeline.yaml",
         """CREATE TABLE public.customers AS SELECT i AS id, 'customer ' || i AS name
                FROM generate_series(1, 5) i;
            CREATE TABLE public.orders AS SELECT i AS id, 1 + i % 5 AS customer_id,
@@ -235,14 +239,9 @@ def test_synchub_multi_strategy_pipeline_imports_and_each_strategy_runs(
                (i * 2.5)::numeric(10,2) AS total, CASE WHEN i % 10 = 0 THEN 'void' ELSE 'active' END AS status,
                TIMESTAMP '2025-01-01' + i * INTERVAL '1 hour' AS updated_at
                FROM generate_series(1, 200) i""",
-    )
-    dest = _uri(pg_server, stores, "dest_db")
+    )  # fmt: skip
+    assert code == 0
     _pg(dest, "CREATE SCHEMA analytics")
-    monkeypatch.setenv("SOURCE_DB_PASSWORD", "unused")
-    monkeypatch.setenv("DEST_DB_PASSWORD", "unused")
-    project = Project(tmp_path, {}, [])
-    args = ["synchub", str(EXAMPLES / "advanced_sync_pipeline.yaml"), "--datastores", str(stores)]
-    assert _import(project, monkeypatch, *args) == 0
     out = capsys.readouterr().out
     assert "enrichment (dimension lookups, Python transformations) has no counterpart" in out
     (obj,) = load_project(project.configs).sync_objects

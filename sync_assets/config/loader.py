@@ -171,9 +171,8 @@ class _Load:
 
     def _connection(self, path: Path, connections: Located, name, raw) -> None:
         where = f"{path}:{connections.lines.get(name)}: connection '{name}'"
-        self._remember_secrets(raw)
         raw = self._expand(raw, where, ())
-        self._remember_secrets(raw)
+        self._remember_secrets(raw)  # after expansion: the values, not their ${VAR} names
         if name in self.connections or name in self.broken:
             self.problems.append(f"{where}: defined twice (also in another file)")
             return

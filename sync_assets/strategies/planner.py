@@ -150,9 +150,8 @@ class Planner:
         if not (part and part.is_range and self.window) or self.window.end < part.end:
             return
         beyond = Bounds(part.column, self.types[part.column], part.end, None, kind="window")
-        sql = select_sql(
-            self.relation, None, self.obj.filter_condition, [beyond], self.dialect
-        ).replace("SELECT *", "SELECT COUNT(*) AS n", 1)
+        rows = select_sql(self.relation, None, self.obj.filter_condition, [beyond], self.dialect)
+        sql = f"SELECT COUNT(*) AS n FROM ({rows}) AS beyond"
         n = self.session.fetch_small(sql).column(0)[0].as_py()
         if n:
             raise ValueError(
