@@ -18,6 +18,7 @@ from sync_assets import delta_read, delta_write, duck
 from sync_assets.bad_rows import Limits
 from sync_assets.columns import DELETED_AT_COLUMN
 from sync_assets.config.models import DeltaConnection, FabricLakehouseConnection
+from sync_assets.faults import crashpoint
 from sync_assets.lakehouse import delta_location
 from sync_assets.locks import beside, file_lock
 from sync_assets.paths import is_url
@@ -142,6 +143,7 @@ class DeltaTarget(Target):
         if result.committed and (
             result.rows_inserted or result.rows_updated or result.rows_deleted
         ):
+            crashpoint("maintenance")
             result.extra.update(self.maintain())
         return result
 
