@@ -73,3 +73,19 @@ def items_project(
     return Project(
         tmp_path, {"src": {"type": "duckdb", "path": str(src)}, "tgt": target_conn}, [spec]
     ), src
+
+
+def deletion_marks(project: Project) -> dict:
+    """id -> _is_deleted of every row of a soft-delete target (a key twice fails the size
+    check)."""
+    rows = project.target_table("items_sync").select(["id", "_is_deleted"]).to_pylist()
+    marks = {r["id"]: bool(r["_is_deleted"]) for r in rows}
+    assert len(marks) == len(rows), "a key appears twice"
+    return marks
+
+
+def expected_marks(before: dict, src: Path) -> dict:
+    """The marks after a soft-delete merge: every key seen before marked deleted unless it is
+    still in the source, every source key live."""
+    live = set(source_rows(src).column("id").to_pylist())
+    return {**{k: True for k in before}, **{k: False for k in live}}

@@ -19,6 +19,8 @@ import pytest
 from sync_assets.faults import CRASH_ENV
 from sync_assets_tests.data import (
     delete_items,
+    deletion_marks,
+    expected_marks,
     insert_items,
     items_project,
     source_rows,
@@ -120,14 +122,6 @@ def test_partition_replace_survives_kill(tmp_path, target_conn, target_kind):
     assert_same_rows(source_rows(src), project.target_table("items_sync"), "id")
 
 
-def _marks(project) -> dict:
-    """id -> _is_deleted of every target row (a duplicated key would fail the dict size check)."""
-    rows = project.target_table("items_sync").select(["id", "_is_deleted"]).to_pylist()
-    marks = {r["id"]: bool(r["_is_deleted"]) for r in rows}
-    assert len(marks) == len(rows), "a key appears twice"
-    return marks
-
-
 @pytest.mark.parametrize(
     "target_kind, point",
     [c for c in CASES if c[1] in ("mid_stream", "before_commit", "files_written")],
@@ -137,15 +131,14 @@ def test_soft_delete_merge_survives_kill(tmp_path, target_conn, target_kind, poi
         tmp_path, target_conn, sync_type="merge", merge_keys=["id"], soft_delete=True
     )
     project.materialize("items_sync")
-    before = _marks(project)
+    before = deletion_marks(project)
     insert_items(src, 10_000, 1500)
     delete_items(src, "id % 11 = 0")
-    live = set(source_rows(src).column("id").to_pylist())
-    after = {**{k: True for k in before}, **{k: False for k in live}}
+    after = expected_marks(before, src)
     killed_sync(project, "items_sync", point)
-    assert _marks(project) in (before, after)
+    assert deletion_marks(project) in (before, after)
     project.materialize("items_sync")
-    assert _marks(project) == after
+    assert deletion_marks(project) == after
 
 
 @pytest.mark.parametrize(
