@@ -72,6 +72,7 @@ class SyncIOManager(dg.IOManager):
             bad_rows.publish()
         except Exception as exc:
             bad_rows.discard()
+            batch.close(after_failure=True)
             secrets = connection_secrets(self.connection)
             cause = counter.source_error or bad_rows.error or exc
             if counter.source_error is not None:  # the read failed, not the write

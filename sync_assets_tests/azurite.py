@@ -101,6 +101,14 @@ class Azurite:
                 name = f"{prefix}/{path.relative_to(folder).as_posix()}"
                 client.upload_blob(name, path.read_bytes(), overwrite=True)
 
+    def halt(self) -> None:
+        """Stop the emulator, as a lost storage endpoint, keeping its blobs: `start()` serves
+        them again on the same port. (SIGTERM, not SIGKILL: Azurite saves its blob index
+        only on a clean exit, and the stand-in must not lose what the target committed.)"""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 import warnings
 from pathlib import Path
 from urllib.parse import urlparse
@@ -77,6 +78,29 @@ def _timestamps_with_nulls(to_struct):
         )
 
     return convert
+
+
+def abort_dead_session() -> None:
+    """Roll back what a dead client (killed, or cut off from the server) left open.
+    Snowflake aborts a dead session's open transaction (the session expires, or
+    SYSTEM$ABORT_SESSION); fakesnow never does, so the dead client's transaction would
+    conflict with the next client's statements or swallow them. Every fakesnow session has
+    its own DuckDB cursor on one shared database: roll each back (the tests run one at a
+    time per process, so no live session is inside a transaction now). Stand-in only: not
+    product code."""
+    import duckdb
+    import fakesnow.server
+
+    time.sleep(1.0)  # the server finishes a statement the client sent before it died
+    cursors = [fakesnow.server.shared_fs.duck_conn]
+    cursors += [conn._duck_conn for conn in fakesnow.server.sessions.values()]
+    for cursor in cursors:
+        try:
+            cursor.execute("ROLLBACK")
+        except duckdb.TransactionException:
+            pass  # not inside a transaction
+        except duckdb.ConnectionException:
+            pass  # a closed session
 
 
 def snowflake_connection(server: dict, **extra) -> dict:

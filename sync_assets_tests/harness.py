@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -151,3 +155,26 @@ def write_marker(project: Project, object_id: str):
             f"SELECT {q('updated_at')} FROM {sql.state_table(target.flavor)} WHERE {q('object_id')} = ?",
             object_id,
         )
+
+
+def start_sync(
+    project: Project, cwd: Path, object_id: str = "items_sync", **env
+) -> subprocess.Popen:
+    """Materialize `object_id` in a child process on its own instance (crash_runner), with
+    extra environment (crash, pause and lock settings); stdout and stderr together."""
+    cmd = [sys.executable, "-m", "sync_assets_tests.crash_runner", str(project.root), object_id]
+    return subprocess.Popen(
+        cmd,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=str(cwd),
+    )
+
+
+def wait_for_file(path: Path, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.1)

@@ -65,6 +65,25 @@ class PostgresServer:
             "UTF8",
             "--no-sync",
         )
+        self.resume()
+        return self
+
+    def _wait(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"PostgreSQL did not start; see {self.base / 'log'}")
+
+    def halt(self) -> None:
+        """Stop the server at once, as a crash or a lost host would (data kept: `resume()`)."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def resume(self) -> None:
+        """Start a halted server again on the same port and data."""
         options = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.base} -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=50"
@@ -81,17 +100,6 @@ class PostgresServer:
             "start",
         )
         self._wait()
-        return self
-
-    def _wait(self) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"PostgreSQL did not start; see {self.base / 'log'}")
 
     def stop(self) -> None:
         try:

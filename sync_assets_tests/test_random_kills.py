@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from sync_assets.faults import KILL_AFTER_ENV, TRACE_ENV
+from sync_assets_tests.conftest import abort_dead_session
 from sync_assets_tests.data import (
     delete_items,
     deletion_marks,
@@ -175,7 +176,7 @@ class Case:
         self.kills.append(kill)
         _report(kill)
         if self.kind == "snowflake" and answer["killed"]:
-            _abort_dead_session()
+            abort_dead_session()
         return kill
 
 
@@ -191,21 +192,6 @@ def _report(kill: dict) -> None:
     if path:
         with open(path, "a") as out:
             out.write(json.dumps(kill) + "\n")
-
-
-def _abort_dead_session() -> None:
-    """Roll back what the killed client left open. Snowflake aborts a dead session's open
-    transaction (its session expires, or SYSTEM$ABORT_SESSION); fakesnow serves every
-    session on one DuckDB connection and never does, so an open transaction of the dead
-    client would swallow the next client's statements. Stand-in only: not product code."""
-    import duckdb
-    import fakesnow.server
-
-    time.sleep(1.0)  # the server finishes a statement the client sent before it died
-    try:
-        fakesnow.server.shared_fs.duck_conn.execute("ROLLBACK")
-    except duckdb.TransactionException:
-        pass  # the kill fell outside a transaction
 
 
 def _change(case: Case, round_no: int, rng: random.Random) -> None:

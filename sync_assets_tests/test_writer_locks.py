@@ -7,36 +7,12 @@ appends nothing twice."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-
 import pytest
 
 from sync_assets_tests.data import items_project, source_rows
-from sync_assets_tests.harness import assert_same_rows
+from sync_assets_tests.harness import assert_same_rows, start_sync, wait_for_file
 
 LOCKED_KINDS = ["duckdb", "parquet", "delta", "postgres", "odbc"]
-
-
-def _start(project, tmp_path, **env) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "sync_assets_tests.crash_runner", str(project.root), "items_sync"]
-    return subprocess.Popen(
-        cmd,
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=str(tmp_path),
-    )
-
-
-def _wait_for(path, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.1)
 
 
 @pytest.mark.parametrize("kind", LOCKED_KINDS)
@@ -48,16 +24,16 @@ def test_a_second_writer_waits_or_fails_clearly(tmp_path, kind, request):
     # an appending incremental object: interleaved runs would append the rows twice
     project, src = items_project(tmp_path, conn, sync_type="incremental", sync_column="updated_at")
     mark = tmp_path / "paused"
-    first = _start(
+    first = start_sync(
         project, tmp_path, SYNC_ASSETS_PAUSE_AT="planned:6", SYNC_ASSETS_PAUSE_MARK=str(mark)
     )
-    _wait_for(mark)
-    refused = _start(project, tmp_path, SYNC_ASSETS_LOCK_WAIT_S="0.5")
+    wait_for_file(mark)
+    refused = start_sync(project, tmp_path, SYNC_ASSETS_LOCK_WAIT_S="0.5")
     out, _ = refused.communicate(timeout=120)
     assert refused.returncode != 0
     assert "another sync of items_sync holds the lock" in out
     assert "waiting for the target's writer lock failed" in out
-    waiting = _start(project, tmp_path, SYNC_ASSETS_LOCK_WAIT_S="60")
+    waiting = start_sync(project, tmp_path, SYNC_ASSETS_LOCK_WAIT_S="60")
     assert first.wait(timeout=120) == 0, first.stdout.read()[-3000:]
     out, _ = waiting.communicate(timeout=120)
     assert waiting.returncode == 0, out[-3000:]

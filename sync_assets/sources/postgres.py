@@ -129,6 +129,30 @@ class PostgresSession(SourceSession):
         return plain_reader(cur.fetch_record_batch(), self.lengths, self.bad_rows)
 
 
+def end_session(con) -> None:
+    """End a session's transaction (rolled back: a committed one is already over) and close
+    the connection. On a connection the server
+    dropped mid-read the rollback fails: the read's own error is what the run reports, so
+    that failure is not raised over it (the server has ended the transaction itself)."""
+    try:
+        con.rollback()
+    except Exception:
+        if not _lost(con):
+            raise
+    finally:
+        con.close()
+
+
+def _lost(con) -> bool:
+    """Whether the server is gone (libpq's connection status is no longer OK)."""
+    try:
+        with con.cursor() as cur:
+            cur.execute("SELECT 1")
+        return False
+    except Exception:
+        return True
+
+
 class PostgresSource(Source):
     dialect = "postgres"
     kind = "postgres"
@@ -148,5 +172,4 @@ class PostgresSource(Source):
             session = PostgresSession(con, lengths)  # held here until the stream is consumed
             yield session
         finally:
-            con.rollback()
-            con.close()
+            end_session(con)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -65,9 +65,15 @@ class SyncBatch:
         """Seconds spent planning (probe and opening the source)."""
         return self.plan_seconds
 
-    def close(self) -> None:
-        """Release the source session (the stream is unusable afterwards)."""
-        self.resources.close()
+    def close(self, after_failure: bool = False) -> None:
+        """Release the source session and the writer lock (the stream is unusable after).
+        After a failed write, an error while releasing (e.g. a rollback on a connection the
+        server dropped) is not raised over the write's own error."""
+        if after_failure:
+            with suppress(Exception):
+                self.resources.close()
+        else:
+            self.resources.close()
 
 
 class Planner:

@@ -6,14 +6,22 @@ column takes the stream as it is, else into a TEMP table that the statements cas
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 import pyarrow as pa
 
 from sync_assets.bad_rows import Limits
 from sync_assets.config.models import PostgresConnection
 from sync_assets.secrets import redact
-from sync_assets.sources.postgres import connect, plain_reader, plain_schema, postgres_uri
+from sync_assets.sources.postgres import (
+    connect,
+    end_session,
+    plain_reader,
+    plain_schema,
+    postgres_uri,
+)
 from sync_assets.sql.flavors import POSTGRES
 from sync_assets.sql.literals import quote_ident, quote_string
 from sync_assets.streams import closing, nested_as_json
@@ -139,6 +147,16 @@ def _copyable(t: pa.DataType) -> pa.DataType:
     return _COPY_WIDEN.get(t, t)
 
 
+def _dsn_location(dsn: str) -> str:
+    """host:port/database of a libpq URI or key=value DSN, without its credentials."""
+    if "://" in dsn:
+        url = urlsplit(dsn)
+        return f"{url.hostname or 'localhost'}:{url.port or 5432}{url.path or '/'}"
+    pairs = dict(re.findall(r"(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", dsn))
+    pairs = {k: v.strip("'") for k, v in pairs.items()}
+    return f"{pairs.get('host', 'localhost')}:{pairs.get('port', 5432)}/{pairs.get('dbname', '')}"
+
+
 class PostgresTarget(SqlTarget):
     kind = "postgres"
     flavor = POSTGRES
@@ -161,7 +179,7 @@ class PostgresTarget(SqlTarget):
     @property
     def uri(self) -> str:
         c = self.conn
-        where = f"{c.host}:{c.port}/{c.database}" if c.host else redact(c.dsn or "", [c.password])
+        where = f"{c.host}:{c.port}/{c.database}" if c.host else _dsn_location(c.dsn or "")
         return f"postgresql://{where}#{self.schema}.{self.table}"
 
     def column_type(self, field: pa.Field) -> str:
@@ -189,8 +207,7 @@ class PostgresTarget(SqlTarget):
         try:
             yield PostgresSqlSession(con)
         finally:
-            con.rollback()
-            con.close()
+            end_session(con)  # a dropped connection's rollback does not hide the error
 
     def read(self, window: TargetWindow | None = None, columns=None) -> pa.RecordBatchReader:
         con = self._connect()
