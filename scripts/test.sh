@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Install the test dependencies (and, when apt-get can, a PostgreSQL server, unixODBC and the
-# PostgreSQL ODBC driver), run the tests.
+# Install the test dependencies (and, when apt-get can, a PostgreSQL server, unixODBC, the
+# PostgreSQL ODBC driver and Chromium for the UI test), run the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SYSTEM_PACKAGES="postgresql unixodbc odbc-postgresql"
+SYSTEM_PACKAGES="postgresql unixodbc odbc-postgresql chromium"
 have_pg() { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1; }
+have_chromium() { command -v chromium >/dev/null 2>&1; }
 have_odbc() { ls /usr/lib/*/odbc/psqlodbcw.so >/dev/null 2>&1 && ls /usr/lib/*/libodbc.so.2 >/dev/null 2>&1; }
-if ! have_pg || ! have_odbc; then
+if ! have_pg || ! have_odbc || ! have_chromium; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $SYSTEM_PACKAGES >/dev/null
   else
