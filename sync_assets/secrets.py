@@ -7,7 +7,10 @@ import re
 from sync_assets.connection_types import secret_values
 
 _URI_PASSWORD = re.compile(r"(://[^:/@\s]*:)([^@\s]+)(@)")
-_KEY_VALUE = re.compile(r"(?i)\b(password|pwd|secret|token|account_key|client_secret)=([^;\s&]+)")
+# an ODBC value may be braced ({...}, "}}" for a brace), and then hold ";"
+_VALUE = r"(\{(?:[^}]|\}\})*\}|[^;\s&]+)"
+_KEY_VALUE = re.compile(r"(?i)\b(password|pwd|secret|token|account_key|client_secret)=" + _VALUE)
+_ATTRIBUTE = re.compile(r"\s*([^=;]+?)\s*=\s*" + _VALUE.replace("&", "") + r"\s*(?:;|$)")
 
 
 def redact(text: str, secrets: list[str | None] = ()) -> str:
@@ -22,10 +25,25 @@ def redact(text: str, secrets: list[str | None] = ()) -> str:
 _SECRET_OPTION = re.compile(r"(?i)(key|secret|token|sas|password|signature)")
 
 
+def odbc_attributes(text: str) -> dict[str, str]:
+    """KEY=value pairs of an ODBC connection string (keys upper-cased, braces removed)."""
+    pairs = {}
+    for key, value in _ATTRIBUTE.findall(text):
+        if value.startswith("{") and value.endswith("}"):
+            value = value[1:-1].replace("}}", "}")
+        pairs[key.upper()] = value
+    return pairs
+
+
 def connection_secrets(connection) -> list[str]:
-    """The secret values of a connection config (its type's secret fields, and storage
-    options named like keys, tokens or SAS)."""
+    """The secret values of a connection config: its type's secret fields, storage options
+    and connector arguments named like keys, tokens or SAS, and the secret attributes of a
+    raw ODBC connection string."""
     values = secret_values(connection)
-    options = getattr(connection, "storage_options", None) or {}
-    values += [v for k, v in options.items() if _SECRET_OPTION.search(k)]
+    for options in ("storage_options", "additional_snowflake_connection_args"):
+        given = getattr(connection, options, None) or {}
+        values += [str(v) for k, v in given.items() if _SECRET_OPTION.search(k)]
+    odbc = getattr(connection, "odbc_connect", None)
+    if odbc:
+        values += [v for k, v in odbc_attributes(odbc).items() if k in ("PWD", "PASSWORD")]
     return [v for v in values if v]

@@ -67,3 +67,77 @@ def test_no_password_in_events_errors_or_tables(tmp_path, pg_server, form):
     ]:
         assert SECRET not in text, f"the password is in {where}"
     assert "rows_inserted" in _events_text(project.instance)  # the events were read
+
+
+def _ui_text(project) -> str:
+    """What the webserver shows of the code location: the repository snapshot it loads (asset
+    specs and their metadata, resources, jobs, schedules), serialized."""
+    from dagster._core.remote_representation.external_data import RepositorySnap
+    from dagster._serdes import serialize_value
+
+    repository = project.definitions().get_repository_def()
+    return serialize_value(RepositorySnap.from_def(repository))
+
+
+def _odbc_connect(pg_server, database: str, password: str) -> dict:
+    """A tsql connection (flavor postgres) given as a raw ODBC connection string, the
+    password braced because it holds a `;`."""
+    return {
+        "type": "tsql",
+        "flavor": "postgres",
+        "odbc_connect": f"DRIVER={{PostgreSQL Unicode}};SERVER=127.0.0.1;PORT={pg_server.port};"
+        f"DATABASE={database};UID=postgres;PWD={{{password}}}",
+    }
+
+
+# (connection kind, the secret, how a failing run of it is made)
+KINDS = ["tsql_fields", "tsql_odbc_connect", "snowflake", "onelake_account_key"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_no_secret_of_any_connection_type(tmp_path, kind, request):
+    """Each connection type with its secret: a successful and a failing run, then the error,
+    the instance's events, what the UI loads and the target's tables hold no trace of it."""
+    from sync_assets_tests.azurite import DEV_KEY
+    from sync_assets_tests.conftest import odbc_connection, onelake_connection, snowflake_connection
+
+    secret, tables = "Sup3r;Secret-pw", lambda: ""
+    if kind.startswith("tsql"):
+        pg_server = request.getfixturevalue("pg_server")
+        uri = pg_server.create_database(f"secrets_{kind}")
+        if kind == "tsql_fields":
+            conn = dict(odbc_connection(uri), password=secret)
+            broken = dict(conn, port=1)
+        else:
+            conn = _odbc_connect(pg_server, uri.rsplit("/", 1)[1], secret)
+            broken = {
+                **conn,
+                "odbc_connect": conn["odbc_connect"].replace(f"={pg_server.port};", "=1;"),
+            }
+        tables = lambda: _tables_text(uri)  # noqa: E731
+    elif kind == "snowflake":
+        server = request.getfixturevalue("fakesnow_server")
+        conn = dict(snowflake_connection(server), password=secret)
+        args = dict(conn["additional_snowflake_connection_args"], port=1)
+        broken = dict(conn, additional_snowflake_connection_args=args)
+    else:  # the emulator's account key, given as a storage option as a user would give theirs
+        secret = DEV_KEY
+        azurite = request.getfixturevalue("azurite")
+        conn = onelake_connection(azurite, storage_options={"azure_storage_account_key": secret})
+        broken = dict(conn, workspace="no-such-workspace")
+    project, _ = items_project(tmp_path, conn, sync_type="merge", merge_keys=["id"])
+    project.materialize("items_sync")
+    ui_ok = _ui_text(project)
+    project.write({"src": project.connections["src"], "tgt": broken}, project.objects)
+    with pytest.raises(Exception) as failure:
+        project.materialize("items_sync")
+    assert "items_sync" in str(failure.value)
+    for where, text in [
+        ("the error", str(failure.value)),
+        ("the instance's events", _events_text(project.instance)),
+        ("what the UI loads", ui_ok + _ui_text(project)),
+        ("the target's tables", tables()),
+    ]:
+        for part in {secret, *secret.split(";")}:
+            assert part not in text, f"the secret (or its part {part!r}) is in {where}"
+    assert "rows_inserted" in _events_text(project.instance)  # the events were read

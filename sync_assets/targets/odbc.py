@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from sync_assets.bad_rows import Limits
 from sync_assets.config.models import TsqlConnection
-from sync_assets.secrets import connection_secrets, redact
+from sync_assets.secrets import odbc_attributes
 from sync_assets.sql import statements as sql
 from sync_assets.streams import closing, nested_as_json
 from sync_assets.targets.base import TargetWindow
@@ -128,11 +128,11 @@ class OdbcTarget(SqlTarget):
     @property
     def uri(self) -> str:
         c = self.conn
-        where = (
-            f"{c.server}/{c.database}"
-            if c.server
-            else redact(c.odbc_connect or "", connection_secrets(c))
-        )
+        if c.server:
+            where = f"{c.server}/{c.database}"
+        else:  # only where it points: the rest of a raw connection string may hold secrets
+            given = odbc_attributes(c.odbc_connect or "")
+            where = f"{given.get('SERVER', '')}/{given.get('DATABASE', '')}"
         return f"{self.flavor.name}://{where}#{self.schema}.{self.table}"
 
     # ------------------------------------------------------------------ engine hooks (Snowflake overrides them)
