@@ -42,10 +42,8 @@ def build_definitions(project: ProjectConfig, base_dir: str | Path) -> dg.Defini
     for name in sorted({o.target.connection for o in objects}):
         conn = project.connections[name]
         mine = {keys[o.object_id]: o for o in objects if o.target.connection == name}
-        manager = SyncIOManager(name, conn, base_dir, mine)
-        resources[io_manager_key(name)] = dg.IOManagerDefinition.hardcoded_io_manager(
-            manager, description=f"{manager.family}: connection '{name}'"
-        )
+        env_vars = project.env_vars.get(name, {})
+        resources[io_manager_key(name)] = io_manager_def(name, conn, base_dir, mine, env_vars)
     job = unpartitioned_job(objects, keys)
     synced = [build_asset(o, project, base_dir) for o in objects]
     return dg.Definitions(
@@ -57,6 +55,43 @@ def build_definitions(project: ProjectConfig, base_dir: str | Path) -> dg.Defini
         schedules=schedules_for(objects, keys),
         executor=EXECUTOR,
     )
+
+
+def io_manager_def(name, conn, base_dir, mine, env_vars: dict[str, str]) -> dg.IOManagerDefinition:
+    """The IO manager resource of one target connection. Fields the config gave as Dagster's
+    EnvVar (`{env: VAR}`) are declared as its config, defaulting to that variable: the UI
+    shows the variable's name (never its value), and each run reads it when it starts, so a
+    rotated password needs no reload."""
+    description = f"{SyncIOManager(name, conn, base_dir, mine).family}: connection '{name}'"
+    if not env_vars:
+        manager = SyncIOManager(name, conn, base_dir, mine)
+        return dg.IOManagerDefinition.hardcoded_io_manager(manager, description=description)
+    schema = {
+        _config_key(f): dg.Field(dg.StringSource, default_value={"env": var}, is_required=False)
+        for f, var in env_vars.items()
+    }
+
+    def from_environment(context) -> SyncIOManager:
+        values = {f: context.resource_config[_config_key(f)] for f in env_vars}
+        return SyncIOManager(name, with_values(conn, values), base_dir, mine)
+
+    return dg.IOManagerDefinition(from_environment, config_schema=schema, description=description)
+
+
+def _config_key(dotted: str) -> str:
+    return dotted.replace(".", "__")
+
+
+def with_values(conn, values: dict[str, str]):
+    """The connection with fields (dotted: `storage_options.key`) set to new values."""
+    update: dict = {}
+    for dotted, value in values.items():
+        head, _, key = dotted.partition(".")
+        if key:  # a key of a mapping field (storage_options, options, ...)
+            update[head] = {**(update.get(head) or getattr(conn, head)), key: value}
+        else:
+            update[head] = value
+    return conn.model_copy(update=update)
 
 
 def load_definitions(configs_dir: str | Path | None = None) -> dg.Definitions:

@@ -141,3 +141,40 @@ def test_no_secret_of_any_connection_type(tmp_path, kind, request):
         for part in {secret, *secret.split(";")}:
             assert part not in text, f"the secret (or its part {part!r}) is in {where}"
     assert "rows_inserted" in _events_text(project.instance)  # the events were read
+
+
+def test_connections_take_dagster_env_vars(tmp_path, pg_server, monkeypatch):
+    """Dagster's EnvVar convention on connection fields: `{env: VAR}` and `"{{ env.VAR }}"`.
+    The UI's snapshot names the variables (never their values), and each run reads them when
+    it starts: a database switched in the environment after loading is where the run writes."""
+    from sync_assets.config.loader import ConfigError, load_project
+
+    first = pg_server.create_database("env_first").rsplit("/", 1)[1]
+    second = pg_server.create_database("env_second")
+    monkeypatch.setenv("TGT_PASSWORD", SECRET)
+    monkeypatch.setenv("TGT_DATABASE", first)
+    conn = {"type": "postgres", "host": "127.0.0.1", "port": pg_server.port, "user": "postgres",
+            "database": {"env": "TGT_DATABASE"}, "password": "{{ env.TGT_PASSWORD }}"}  # fmt: skip
+    project, _ = items_project(tmp_path, conn, sync_type="full")
+    defs = project.definitions()
+    snap_text = _ui_text(project)
+    assert SECRET not in snap_text
+    from dagster._core.remote_representation.external_data import RepositorySnap
+
+    used = RepositorySnap.from_def(defs.get_repository_def()).utilized_env_vars
+    assert {"TGT_DATABASE", "TGT_PASSWORD"} <= set(used)
+    assert [c.name for c in used["TGT_PASSWORD"]] == ["sync_io_tgt"]
+
+    monkeypatch.setenv("TGT_DATABASE", "env_second")  # after loading: the run reads it
+    project.materialize("items_sync")
+    with psycopg.connect(second) as con:
+        assert con.execute("SELECT count(*) FROM sales.items").fetchone() == (300,)
+    assert SECRET not in _events_text(project.instance)
+
+    monkeypatch.delenv("TGT_PASSWORD")
+    with pytest.raises(ConfigError) as missing:
+        load_project(project.configs)
+    line = str(missing.value)
+    assert (
+        "connection 'tgt': field 'password': environment variable TGT_PASSWORD is not set" in line
+    )

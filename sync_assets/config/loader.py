@@ -34,6 +34,7 @@ from sync_assets.connection_types import default_schema, dialect_of
 from sync_assets.secrets import redact
 
 CONFIGS_ENV = "SYNC_ASSETS_CONFIGS"
+_TEMPLATE_VAR = re.compile(r"\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _CONNECTION = TypeAdapter(Connection)
 # "merge_keys: sync_type merge needs ..." (a model rule's message, field first)
@@ -81,6 +82,7 @@ def load_project(configs_dir: str | Path | None = None) -> ProjectConfig:
         sync_objects=load.objects,
         sources=load.origins,
         aliases=load.aliases,
+        env_vars=load.env_vars,
     )
 
 
@@ -105,6 +107,9 @@ class _Load:
         self.raws: dict[str, Any] = {}  # object_id -> the object as read (for lines)
         self.aliases: dict[str, list[str]] = {}
         self.secrets: set[str] = set()
+        # connection -> {dotted field: variable} for fields given as Dagster's EnvVar
+        self.env_vars: dict[str, dict[str, str]] = {}
+        self._env_used: dict[str, str] = {}
 
     # ------------------------------------------------------------------ files
 
@@ -171,7 +176,10 @@ class _Load:
 
     def _connection(self, path: Path, connections: Located, name, raw) -> None:
         where = f"{path}:{connections.lines.get(name)}: connection '{name}'"
+        self._env_used = {}
         raw = self._expand(raw, where, ())
+        if self._env_used:
+            self.env_vars[name] = self._env_used
         self._remember_secrets(raw)  # after expansion: the values, not their ${VAR} names
         if name in self.connections or name in self.broken:
             self.problems.append(f"{where}: defined twice (also in another file)")
@@ -215,8 +223,13 @@ class _Load:
     # ------------------------------------------------------------------ ${VAR}s and secrets
 
     def _expand(self, value: Any, where: str, field: tuple, located=None) -> Any:
-        """Replace ${VAR} and ${VAR:-default} in every string; a missing variable is a
-        problem naming the entry and the field."""
+        """Replace ${VAR} and ${VAR:-default} in every string, and Dagster's EnvVar forms
+        (`{env: VAR}`, `"{{ env.VAR }}"`) in a whole value; a missing variable is a problem
+        naming the entry and the field."""
+        name = _env_var_of(value)
+        if name is not None:
+            self._env_used[".".join(str(p) for p in field)] = name
+            value = f"${{{name}}}"  # the same lookup and the same message when it is missing
         if isinstance(value, dict):
             out = Located(
                 (k, self._expand(v, where, (*field, k), located)) for k, v in value.items()
@@ -255,6 +268,17 @@ class _Load:
                 match = _KEY_WITH_VALUE.match(str(key))
                 if match and _SECRET_FIELD.search(match.group(1)):
                     self.secrets.add(str(key)[match.end() - 1 :])
+
+
+def _env_var_of(value: Any) -> str | None:
+    """The variable of a value written in Dagster's EnvVar convention: `{env: VAR}` (config
+    StringSource) or `"{{ env.VAR }}"` (Components templates); else None."""
+    if isinstance(value, dict) and list(value) == ["env"] and isinstance(value["env"], str):
+        return value["env"]
+    if isinstance(value, str):
+        match = _TEMPLATE_VAR.fullmatch(value.strip())
+        return match.group(1) if match else None
+    return None
 
 
 def _at(where: str, located, field: str) -> str:

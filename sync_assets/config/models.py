@@ -803,6 +803,9 @@ class ProjectConfig(_Strict):
     sources: dict[str, str] = Field(default_factory=dict)
     # the aliases rewritten per object (config/aliases.py), for `validate --explain`
     aliases: dict[str, list[str]] = Field(default_factory=dict)
+    # connection -> {dotted field: variable} for fields given as Dagster's EnvVar
+    # (`{env: VAR}`); the IO managers declare them, so the UI names the variables
+    env_vars: dict[str, dict[str, str]] = Field(default_factory=dict)
 
     def active_objects(self) -> list[SyncObject]:
         return [o for o in self.sync_objects if o.active]
