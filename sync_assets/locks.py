@@ -7,7 +7,10 @@ and commits:
 - PostgreSQL (also through ODBC): a session advisory lock on the target table's name;
 - DuckDB files, local Parquet and Delta tables: an OS file lock (flock) beside the table;
 - Delta on object storage: delta-rs' optimistic commit (a conflicting commit fails);
-- Snowflake and T-SQL: the engine's transaction (see the README).
+- SQL Server / Azure SQL: sp_getapplock owned by the session (released by the engine when a
+  killed run's connection ends);
+- Snowflake, Synapse and Fabric Warehouse (no application lock there): the engine's
+  transaction (see the README).
 A lock held elsewhere is waited for up to `SYNC_ASSETS_LOCK_WAIT_S` seconds (default 60),
 then the run fails with "another sync of <object> holds the lock".
 """

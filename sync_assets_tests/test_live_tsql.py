@@ -191,3 +191,24 @@ def test_change_tracking_end_to_end(tmp_path, schema, soft_delete):
     else:
         assert 495 not in rows and len(rows) == 491
     assert "no changes" in project.materialize("ct")["sync/skipped"]
+
+
+def test_live_second_writer_is_refused_while_the_first_holds_the_lock(tmp_path, schema):
+    """Two runs from two instances: sp_getapplock (sqlserver / Azure SQL) or the advisory lock
+    (postgres) refuses the second while the first is paused after planning; Synapse and Fabric
+    Warehouse have no application lock (their transaction decides), so both run there."""
+    from sync_assets_tests.harness import start_sync, wait_for_file
+
+    project, src = _project(tmp_path, schema, sync_type="incremental", sync_column="updated_at")
+    mark = tmp_path / "paused"
+    first = start_sync(
+        project, tmp_path, SYNC_ASSETS_PAUSE_AT="planned:8", SYNC_ASSETS_PAUSE_MARK=str(mark)
+    )
+    wait_for_file(mark, 120)
+    second = start_sync(project, tmp_path, SYNC_ASSETS_LOCK_WAIT_S="0.5")
+    out, _ = second.communicate(timeout=300)
+    assert first.wait(timeout=300) == 0, first.stdout.read()[-3000:]
+    if FLAVOR in ("synapse", "fabric_warehouse"):
+        return
+    assert second.returncode != 0 and "another sync of items_sync holds the lock" in out
+    assert_same_rows(source_rows(src), project.target_table("items_sync"), "id")

@@ -42,6 +42,11 @@ def sql_type(t: pa.DataType, flavor: Flavor) -> str:
     return duckdb_type(t) if flavor.dialect == "duckdb" else tsql_sql_type(t, flavor)
 
 
+def _lock(flavor: Flavor) -> list[tuple[str, str]]:
+    statements = sql.writer_lock_sql(flavor)
+    return list(zip(("take", "release"), statements, strict=True)) if statements else []
+
+
 def script(flavor: Flavor) -> list[tuple[str, str]]:
     """(label, statement) pairs in the order a merge run issues them, plus the variants.
     DuckDB stages the stream's own types, so its statements cast staged values."""
@@ -162,6 +167,7 @@ def script(flavor: Flavor) -> list[tuple[str, str]]:
         *([("catalog", sql.table_columns_sql(flavor))] if flavor.dialect != "snowflake" else []),
         *[("state upsert", s) for s in sql.state_upsert_sql(flavor)],
         ("state read", sql.state_select_sql(flavor)),
+        *[(f"writer lock: {what}", text) for what, text in _lock(flavor)],
     ]
     if flavor.copy_into and flavor.dialect == "tsql":
         out.append(

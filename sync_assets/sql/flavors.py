@@ -54,6 +54,10 @@ class Flavor:
     capture_changes: bool = False
     # the current instant (UTC) in the engine's own clock: state rows and soft-delete stamps
     now: str = "CURRENT_TIMESTAMP"
+    # an engine-side writer lock held by a session (sql.writer_lock_sql): "advisory"
+    # (PostgreSQL), "applock" (SQL Server / Azure SQL sp_getapplock), or None where the
+    # engine has none (Synapse, Fabric Warehouse: their transaction; see locks.py)
+    session_lock: str | None = None
     # JSON staged as text into a JSON-typed column (Snowflake VARIANT: PARSE_JSON({}))
     json_from_text: str | None = None
 
@@ -90,6 +94,7 @@ SQLSERVER = Flavor(
     merge_by_source=True,
     differs="intersect",
     now="SYSUTCDATETIME()",
+    session_lock="applock",
 )
 
 # Synapse dedicated SQL pool: no DDL inside a user transaction; default isolation is READ
@@ -146,6 +151,7 @@ POSTGRES = Flavor(
     tinyint=False,
     differs="row",
     capture_changes=True,
+    session_lock="advisory",
 )
 
 # DuckDB 1.4+: MERGE INTO (used without BY SOURCE, as on PostgreSQL), transactional DDL; the

@@ -23,6 +23,7 @@ truncate silently and the INSERT's own assignment check fails instead ("value to
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 from sync_assets.columns import DELETED_AT_COLUMN as DELETED_AT
@@ -363,6 +364,35 @@ def soft_delete_missing_sql(
 
 
 # ----------------------------------------------------------------------------- sync state
+
+
+def lock_resource(table_sql: str) -> str:
+    """The writer lock's name for a target table (sp_getapplock keeps 255 characters)."""
+    name = f"sync_assets:{table_sql}"
+    if len(name) <= 255:
+        return name
+    return name[:190] + ":" + hashlib.sha256(name.encode()).hexdigest()  # 255 in all
+
+
+def writer_lock_sql(flavor: Flavor) -> tuple[str, str] | None:
+    """(try-lock, unlock) statements of the flavor's session lock, each binding the lock's
+    name (lock_resource); the try-lock returns 1 when taken, 0 when another session holds
+    it; it never waits (the caller polls up to its wait). None: the engine has no such lock."""
+    if flavor.session_lock == "advisory":
+        return (
+            "SELECT pg_try_advisory_lock(hashtextextended(?, 0))",
+            "SELECT pg_advisory_unlock(hashtextextended(?, 0))",
+        )
+    if flavor.session_lock == "applock":
+        # owned by the session: held across the run's transactions, released on unlock or
+        # when the connection ends (a killed run frees it)
+        return (
+            "SET NOCOUNT ON; DECLARE @taken INT; EXEC @taken = sp_getapplock @Resource = ?, "
+            "@LockMode = 'Exclusive', @LockOwner = 'Session', @LockTimeout = 0; "
+            "SELECT CASE WHEN @taken >= 0 THEN 1 ELSE 0 END",
+            "EXEC sp_releaseapplock @Resource = ?, @LockOwner = 'Session'",
+        )
+    return None
 
 
 def state_table(flavor: Flavor) -> str:

@@ -149,22 +149,24 @@ class SqlTarget(Target):
 
     @contextmanager
     def writer_lock(self):
-        """PostgreSQL (natively or through ODBC): a session advisory lock on the table's name,
-        held on its own connection for the run; other engines: their transaction."""
-        if self.flavor.dialect != "postgres":
+        """The flavor's session lock on the table's name (PostgreSQL advisory lock, natively
+        or through ODBC; sp_getapplock on SQL Server / Azure SQL), held on a connection of
+        its own for the run; engines without one rely on their transaction (locks.py)."""
+        statements = sql.writer_lock_sql(self.flavor)
+        if statements is None:
             yield
             return
-        key = f"sync_assets:{self.table_sql}"
+        take, release = statements
+        name = sql.lock_resource(self.table_sql)
+        kind = "an advisory lock" if self.flavor.session_lock == "advisory" else "sp_getapplock"
         with self.session(autocommit=True) as s:
             wait_for(
-                lambda: bool(s.scalar("SELECT pg_try_advisory_lock(hashtextextended(?, 0))", key)),
-                self.object_id,
-                f"{self.table_sql} (a PostgreSQL advisory lock)",
+                lambda: bool(s.scalar(take, name)), self.object_id, f"{self.table_sql} ({kind})"
             )
             try:
                 yield
             finally:
-                s.scalar("SELECT pg_advisory_unlock(hashtextextended(?, 0))", key)
+                s.execute(release, name)
 
     # ------------------------------------------------------------------ write
 

@@ -73,3 +73,9 @@ INSERT INTO "_sync_assets"."sync_state" ("object_id", "target_table", "state", "
 -- state read
 SELECT "state" FROM "_sync_assets"."sync_state" WHERE "object_id" = ? AND "target_table" = ?;
 
+-- writer lock: take
+SELECT pg_try_advisory_lock(hashtextextended(?, 0));
+
+-- writer lock: release
+SELECT pg_advisory_unlock(hashtextextended(?, 0));
+

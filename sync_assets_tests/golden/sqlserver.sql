@@ -67,6 +67,12 @@ INSERT INTO [_sync_assets].[sync_state] ([object_id], [target_table], [state], [
 -- state read
 SELECT [state] FROM [_sync_assets].[sync_state] WHERE [object_id] = ? AND [target_table] = ?;
 
+-- writer lock: take
+SET NOCOUNT ON; DECLARE @taken INT; EXEC @taken = sp_getapplock @Resource = ?, @LockMode = 'Exclusive', @LockOwner = 'Session', @LockTimeout = 0; SELECT CASE WHEN @taken >= 0 THEN 1 ELSE 0 END;
+
+-- writer lock: release
+EXEC sp_releaseapplock @Resource = ?, @LockOwner = 'Session';
+
 -- source: probe
 SELECT COUNT_BIG(*) AS n_rows, CAST(SUM(CAST(BINARY_CHECKSUM(*) AS BIGINT)) AS VARCHAR(40)) AS fingerprint, max(q.__sync_wm) AS hi, SUM(CASE WHEN q.__sync_wm IS NULL THEN 1 ELSE 0 END) AS n_null FROM (SELECT "updated_at" AS __sync_wm, * FROM "sales"."orders" WHERE (status <> N'test') AND "day" >= CAST('2025-03-01' AS DATE) AND "day" < CAST('2025-03-02' AS DATE)) q;
 
