@@ -6,7 +6,8 @@ object holds a lock of the target's own kind while it reads the stored state, pl
 and commits:
 - PostgreSQL (also through ODBC): a session advisory lock on the target table's name;
 - DuckDB files, local Parquet and Delta tables: an OS file lock (flock) beside the table;
-- Delta on object storage: delta-rs' optimistic commit (a conflicting commit fails);
+- Delta on Azure storage (ADLS Gen2, OneLake): a blob lease (blob_lease.py), since delta-rs'
+  optimistic commit lets two blind appends through; on S3 / GCS only that commit;
 - SQL Server / Azure SQL: sp_getapplock owned by the session (released by the engine when a
   killed run's connection ends);
 - Snowflake, Synapse and Fabric Warehouse (no application lock there): the engine's

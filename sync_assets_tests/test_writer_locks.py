@@ -7,12 +7,14 @@ appends nothing twice."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from sync_assets_tests.data import items_project, source_rows
 from sync_assets_tests.harness import assert_same_rows, start_sync, wait_for_file
 
-LOCKED_KINDS = ["duckdb", "parquet", "delta", "postgres", "odbc"]
+LOCKED_KINDS = ["duckdb", "parquet", "delta", "postgres", "odbc", "onelake"]
 
 
 @pytest.mark.parametrize("kind", LOCKED_KINDS)
@@ -20,7 +22,8 @@ def test_a_second_writer_waits_or_fails_clearly(tmp_path, kind, request):
     from sync_assets_tests.conftest import target_connection
 
     server = request.getfixturevalue("pg_server") if kind in ("postgres", "odbc") else None
-    conn = target_connection(kind, tmp_path, server)
+    azurite = request.getfixturevalue("azurite") if kind == "onelake" else None
+    conn = target_connection(kind, tmp_path, server, azurite)
     # an appending incremental object: interleaved runs would append the rows twice
     project, src = items_project(tmp_path, conn, sync_type="incremental", sync_column="updated_at")
     mark = tmp_path / "paused"
@@ -58,3 +61,32 @@ def test_a_failed_run_releases_the_lock(tmp_path, kind, request, monkeypatch):
         project.materialize("items_sync")  # fails while planning, holding the lock
     project.update_object("items_sync", filter_condition=None)
     assert project.materialize("items_sync")["sync/rows_inserted"] == 300
+
+
+def test_blob_lease_of_a_killed_holder_is_broken_and_a_live_one_waited_for(azurite, monkeypatch):
+    """On Azure storage the lock is a blob lease (blob_lease.py). A holder killed on this host
+    is seen to be dead and its lease broken at once (not after the 60 s it would take to
+    lapse); a live holder is waited for, then the run fails clearly."""
+    import subprocess
+    import sys
+
+    from sync_assets.blob_lease import lease_lock
+    from sync_assets.locks import WriterBusy
+    from sync_assets_tests.conftest import onelake_connection
+
+    workspace = onelake_connection(azurite)["workspace"]
+    location = f"abfss://{workspace}@onelake.dfs.fabric.microsoft.com/lh.Lakehouse/Tables/t"
+    options = {"use_emulator": "true", "allow_http": "true"}
+    killed = (
+        "import os, signal; from sync_assets.blob_lease import lease_lock\n"
+        f"with lease_lock({location!r}, {options!r}, 'o'):\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    assert subprocess.run([sys.executable, "-c", killed]).returncode == -9
+    monkeypatch.setenv("SYNC_ASSETS_LOCK_WAIT_S", "2")
+    started = time.monotonic()
+    with lease_lock(location, options, "o"):  # the dead holder's lease is broken
+        assert time.monotonic() - started < 2
+        with pytest.raises(WriterBusy, match="another sync of o holds the lock"):
+            with lease_lock(location, options, "o"):  # this process holds it, alive
+                pass

@@ -16,6 +16,7 @@ from deltalake.exceptions import TableNotFoundError
 
 from sync_assets import delta_read, delta_write, duck
 from sync_assets.bad_rows import Limits
+from sync_assets.blob_lease import lease_lock, on_azure
 from sync_assets.columns import DELETED_AT_COLUMN
 from sync_assets.config.models import DeltaConnection, FabricLakehouseConnection
 from sync_assets.faults import crashpoint
@@ -83,10 +84,15 @@ class DeltaTarget(Target):
     # ------------------------------------------------------------------ state
 
     def writer_lock(self):
-        """A file lock beside a local table; on object storage delta-rs' optimistic commit
-        refuses a conflicting second writer."""
+        """A file lock beside a local table; a blob lease under a table on Azure storage
+        (ADLS Gen2, OneLake: blob_lease.py); elsewhere (S3, GCS) only delta-rs' optimistic
+        commit, which lets two blind appends through (see the README)."""
         path = beside(self.location, "sync-lock")
-        return file_lock(path, self.object_id) if path else nullcontext()
+        if path:
+            return file_lock(path, self.object_id)
+        if on_azure(self.location):
+            return lease_lock(self.location, self.storage_options or {}, self.object_id)
+        return nullcontext()
 
     def read_state(self) -> dict | None:
         table = self._table()
