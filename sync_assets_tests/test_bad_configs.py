@@ -495,6 +495,28 @@ CASES = [
         "DELETE is not allowed here",
     ),
     (
+        "DML inside a CTE of a query",
+        obj().replace(
+            "{connection: src, schema: main, object: orders}",
+            '{connection: src, query: "WITH d AS (DELETE FROM orders RETURNING *) SELECT * FROM d"}',
+        ),
+        "source:",
+        ORDERS,
+        "source.query",
+        "DELETE is not allowed here",
+    ),
+    (
+        "SELECT INTO as a query",
+        obj().replace(
+            "{connection: src, schema: main, object: orders}",
+            '{connection: src, query: "SELECT * INTO copy_of_orders FROM orders"}',
+        ),
+        "source:",
+        ORDERS,
+        "source.query",
+        "SELECT ... INTO is not allowed here",
+    ),
+    (
         "T-SQL function on DuckDB",
         obj('filter_condition: "d > GETDATE()"'),
         "filter_condition",

@@ -186,8 +186,12 @@ def _not_a_read(field: str, tree) -> str | None:
 
     changes = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter,
                exp.Command, exp.TruncateTable, exp.Use, exp.Set, exp.Grant)  # fmt: skip
-    if isinstance(tree, changes):
-        return f"{type(tree).__name__.upper()} is not allowed here: the sync only reads the source"
+    # anywhere in the tree: a data-modifying CTE (WITH d AS (DELETE … RETURNING *) SELECT …)
+    found = tree if isinstance(tree, changes) else tree.find(*changes)
+    if found is not None:
+        return f"{type(found).__name__.upper()} is not allowed here: the sync only reads the source"
+    if tree.find(exp.Into) is not None:  # SELECT … INTO t creates a table (T-SQL, PostgreSQL)
+        return "SELECT ... INTO is not allowed here: it creates a table; the sync only reads"
     if field == "source.query" and not isinstance(tree, exp.Query):
         return "a query must be a SELECT (or a set operation of SELECTs)"
     return None
