@@ -132,8 +132,8 @@ def _credential(options: dict[str, str], account: str):
     """The SDK credential for the storage options delta-rs was given (the same identity)."""
     get = lambda *names: next((options[n] for n in names if options.get(n)), None)  # noqa: E731
     key = get("azure_storage_account_key", "account_key", "azure_storage_access_key", "access_key")
-    if key or _true(options.get("use_emulator")):
-        return {"account_name": account, "account_key": key or EMULATOR_KEY}
+    if key:
+        return {"account_name": account, "account_key": key}
     sas = get("azure_storage_sas_key", "sas_key", "azure_storage_sas_token", "sas_token")
     if sas:
         from azure.core.credentials import AzureSasCredential
@@ -142,6 +142,8 @@ def _credential(options: dict[str, str], account: str):
     token = get("bearer_token", "azure_storage_token", "token")
     if token:
         return _StaticToken(token)
+    if _true(options.get("use_emulator")):
+        return {"account_name": account, "account_key": EMULATOR_KEY}
     from azure import identity
 
     client_id = get("azure_client_id", "client_id")

@@ -90,8 +90,30 @@ def _odbc_connect(pg_server, database: str, password: str) -> dict:
     }
 
 
+def _sas(container: str) -> str:
+    import datetime as dt
+
+    from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+
+    from sync_assets_tests.azurite import DEV_KEY
+
+    every = ContainerSasPermissions(
+        read=True, write=True, delete=True, list=True, add=True, create=True
+    )
+    expiry = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    return generate_container_sas("onelake", container, DEV_KEY, permission=every, expiry=expiry)
+
+
+def _sas_signature(token: str) -> list[str]:
+    """The `sig=` value of a SAS token, raw and URL-decoded."""
+    from urllib.parse import parse_qs, quote
+
+    sig = parse_qs(token).get("sig", [])
+    return sig + [quote(s, safe="") for s in sig]
+
+
 # (connection kind, the secret, how a failing run of it is made)
-KINDS = ["tsql_fields", "tsql_odbc_connect", "snowflake", "onelake_account_key"]
+KINDS = ["tsql_fields", "tsql_odbc_connect", "snowflake", "onelake_account_key", "onelake_sas"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -120,10 +142,16 @@ def test_no_secret_of_any_connection_type(tmp_path, kind, request):
         conn = dict(snowflake_connection(server), password=secret)
         args = dict(conn["additional_snowflake_connection_args"], port=1)
         broken = dict(conn, additional_snowflake_connection_args=args)
-    else:  # the emulator's account key, given as a storage option as a user would give theirs
+    elif kind == "onelake_account_key":  # the emulator's key, given as a user gives theirs
         secret = DEV_KEY
         azurite = request.getfixturevalue("azurite")
         conn = onelake_connection(azurite, storage_options={"azure_storage_account_key": secret})
+        broken = dict(conn, workspace="no-such-workspace")
+    else:  # a container SAS token (its signature is the secret part)
+        azurite = request.getfixturevalue("azurite")
+        conn = onelake_connection(azurite)
+        secret = _sas(conn["workspace"])
+        conn["storage_options"] = {"azure_storage_sas_token": secret}
         broken = dict(conn, workspace="no-such-workspace")
     project, _ = items_project(tmp_path, conn, sync_type="merge", merge_keys=["id"])
     project.materialize("items_sync")
@@ -138,7 +166,7 @@ def test_no_secret_of_any_connection_type(tmp_path, kind, request):
         ("what the UI loads", ui_ok + _ui_text(project)),
         ("the target's tables", tables()),
     ]:
-        for part in {secret, *secret.split(";")}:
+        for part in {secret, *secret.split(";"), *_sas_signature(secret)}:
             assert part not in text, f"the secret (or its part {part!r}) is in {where}"
     assert "rows_inserted" in _events_text(project.instance)  # the events were read
 
