@@ -37,7 +37,8 @@ def on_azure(location: str) -> bool:
 @contextmanager
 def lease_lock(location: str, options: dict[str, str], object_id: str):
     """Hold an exclusive lease on the table's lock blob for the duration of the block."""
-    from azure.core.exceptions import ResourceExistsError
+    from azure.core import MatchConditions
+    from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
     from azure.storage.blob import BlobLeaseClient
 
     blob = _lock_blob(location, options)
@@ -53,9 +54,15 @@ def lease_lock(location: str, options: dict[str, str], object_id: str):
             lease["client"] = blob.acquire_lease(lease_duration=LEASE_S, lease_id=lease_id)
             return True
         except ResourceExistsError:  # 409 LeaseAlreadyPresent: another run holds it
-            if not _holder_is_dead(blob):
+            etag = _dead_holders_etag(blob)
+            if etag is None:
                 return False
-            BlobLeaseClient(blob).break_lease(lease_break_period=0)
+            try:  # only if the blob still names the dead holder (no new holder wrote since)
+                BlobLeaseClient(blob).break_lease(
+                    lease_break_period=0, etag=etag, match_condition=MatchConditions.IfNotModified
+                )
+            except ResourceModifiedError:
+                return False
             return try_lease()
 
     wait_for(try_lease, object_id, f"{location} (a blob lease on {LOCK_BLOB})")
@@ -80,20 +87,26 @@ def _holder() -> dict[str, str]:
     }
 
 
-def _holder_is_dead(blob) -> bool:
-    """Whether the lease's holder was a process of this host that has ended (killed): its
-    lease need not lapse first. A holder on another host is waited for (or lapses)."""
-    held = blob.get_blob_properties().metadata or {}
+def _dead_holders_etag(blob) -> str | None:
+    """The lock blob's ETag when the lease's holder was a process of this host that has
+    ended (killed): its lease need not lapse first. None: alive, or on another host (waited
+    for, or its lease lapses). The break is conditional on the ETag read here, so a holder
+    that has written its name since is never broken; what remains is the instant between
+    another waiter's taking the lease and writing its name (two waiters on one host finding
+    the same dead holder at once)."""
+    properties = blob.get_blob_properties()
+    held = properties.metadata or {}
     if held.get("host") != socket.gethostname() or not held.get("pid", "").isdigit():
-        return False
+        return None
     pid = int(held["pid"])
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return True
+        return properties.etag
     except PermissionError:
-        return False  # alive, another user's
-    return _start_time(pid) != held.get("start")  # the pid now names another process
+        return None  # alive, another user's
+    # the pid may now name another process: compare start times
+    return properties.etag if _start_time(pid) != held.get("start") else None
 
 
 def _start_time(pid: int) -> str:

@@ -144,12 +144,8 @@ class Case:
         log, trace = self.tmp / f"{step}.log", self.tmp / f"{step}.trace"
         answer = self.server.run(self.project, None, log, trace, self.partition)
         assert answer["exit"] == 0, f"{step} failed:\n{log.read_text()[-4000:]}"
-        marks = [(None, 0.0)] + [(n, t - answer["started"]) for n, t in _points(trace)]
-        ends = [t for _, t in marks[1:]] + [answer["seconds"]]
         if not self.phases:  # the first (base) run's phases: later reruns may do nothing
-            self.phases = [
-                (name, lo, max(lo, hi)) for (name, lo), hi in zip(marks, ends, strict=True)
-            ]
+            self.phases = _phases(answer, trace)
 
     def killed(self, rng: random.Random, seed: int, step: str) -> dict:
         """A run killed at a random moment of a phase picked at random (each phase equally
@@ -166,6 +162,10 @@ class Case:
         else:
             assert answer["exit"] == 0, f"{step} failed:\n{log.read_text()[-4000:]}"
             outcome, last = "completed before the kill", "completed"
+            if any(name == "committed" for name, _ in reached):
+                # it wrote, faster than the base run (a warm process): place the next kills
+                # in this run's phases, or a short case would never be hit
+                self.phases = _phases(answer, trace)
         kill = {
             "case": f"{self.name}-{self.kind}",
             "seed": seed,
@@ -178,6 +178,13 @@ class Case:
         if self.kind == "snowflake" and answer["killed"]:
             abort_dead_session()
         return kill
+
+
+def _phases(answer: dict, trace: Path) -> list[tuple[str | None, float, float]]:
+    """(crash point opening it, from s, to s) of each phase of a complete run."""
+    marks = [(None, 0.0)] + [(n, t - answer["started"]) for n, t in _points(trace)]
+    ends = [t for _, t in marks[1:]] + [answer["seconds"]]
+    return [(name, lo, max(lo, hi)) for (name, lo), hi in zip(marks, ends, strict=True)]
 
 
 def _points(trace: Path) -> list[tuple[str, float]]:

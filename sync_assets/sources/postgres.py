@@ -131,9 +131,9 @@ class PostgresSession(SourceSession):
 
 def end_session(con) -> None:
     """End a session's transaction (rolled back: a committed one is already over) and close
-    the connection. On a connection the server
-    dropped mid-read the rollback fails: the read's own error is what the run reports, so
-    that failure is not raised over it (the server has ended the transaction itself)."""
+    the connection. On a connection the server dropped mid-read the rollback fails; the
+    read's own error is what the run reports, so that failure is not raised over it (the
+    server has ended the transaction itself)."""
     try:
         con.rollback()
     except Exception:
@@ -144,7 +144,7 @@ def end_session(con) -> None:
 
 
 def _lost(con) -> bool:
-    """Whether the server is gone (libpq's connection status is no longer OK)."""
+    """Whether the connection no longer works (a trivial query fails on it)."""
     try:
         with con.cursor() as cur:
             cur.execute("SELECT 1")
