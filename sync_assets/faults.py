@@ -22,6 +22,7 @@ CRASH_ENV = "SYNC_ASSETS_CRASH_AT"
 # "<point>:<seconds>": sleep there instead (the two-writer tests hold a lock open with it)
 PAUSE_ENV = "SYNC_ASSETS_PAUSE_AT"
 PAUSE_MARK_ENV = "SYNC_ASSETS_PAUSE_MARK"
+PAUSE_RELEASE_ENV = "SYNC_ASSETS_PAUSE_RELEASE"  # a file whose appearance ends the pause
 TRACE_ENV = "SYNC_ASSETS_TRACE"
 KILL_AFTER_ENV = "SYNC_ASSETS_KILL_AFTER"
 
@@ -41,7 +42,16 @@ def crashpoint(name: str) -> None:
         mark = os.environ.get(PAUSE_MARK_ENV)
         if mark:  # tells the test the process is paused here
             open(mark, "w").close()  # noqa: SIM115
-        time.sleep(float(seconds))
+        _pause(float(seconds), os.environ.get(PAUSE_RELEASE_ENV))
+
+
+def _pause(seconds: float, release: str | None) -> None:
+    """Sleep `seconds`, or until the file `release` appears (the test decides when)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if release and os.path.exists(release):
+            return
+        time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
 
 
 def kill_after(seconds: float) -> None:

@@ -26,17 +26,22 @@ def test_a_second_writer_waits_or_fails_clearly(tmp_path, kind, request):
     conn = target_connection(kind, tmp_path, server, azurite)
     # an appending incremental object: interleaved runs would append the rows twice
     project, src = items_project(tmp_path, conn, sync_type="incremental", sync_column="updated_at")
-    mark = tmp_path / "paused"
+    mark, release = tmp_path / "paused", tmp_path / "release"
+    # paused after planning, holding the lock, until the test releases it (not a fixed
+    # time: on a loaded machine the second process may take seconds to start)
     first = start_sync(
-        project, tmp_path, SYNC_ASSETS_PAUSE_AT="planned:6", SYNC_ASSETS_PAUSE_MARK=str(mark)
-    )
+        project, tmp_path, SYNC_ASSETS_PAUSE_AT="planned:120", SYNC_ASSETS_PAUSE_MARK=str(mark),
+        SYNC_ASSETS_PAUSE_RELEASE=str(release),
+    )  # fmt: skip
     wait_for_file(mark)
     refused = start_sync(project, tmp_path, SYNC_ASSETS_LOCK_WAIT_S="0.5")
     out, _ = refused.communicate(timeout=120)
-    assert refused.returncode != 0
+    assert refused.returncode != 0, out[-3000:]
     assert "another sync of items_sync holds the lock" in out
     assert "waiting for the target's writer lock failed" in out
     waiting = start_sync(project, tmp_path, SYNC_ASSETS_LOCK_WAIT_S="60")
+    time.sleep(1.0)  # let it start waiting (if it comes later, it finds the lock free)
+    release.touch()
     assert first.wait(timeout=120) == 0, first.stdout.read()[-3000:]
     out, _ = waiting.communicate(timeout=120)
     assert waiting.returncode == 0, out[-3000:]
