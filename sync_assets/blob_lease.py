@@ -75,7 +75,10 @@ def lease_lock(location: str, options: dict[str, str], object_id: str):
     finally:
         stop.set()
         renewer.join(5)
-        lease["client"].release()
+        try:
+            lease["client"].release()
+        except Exception:  # a lost endpoint: the lease lapses within LEASE_S on its own
+            pass
 
 
 def _holder() -> dict[str, str]:
@@ -127,7 +130,7 @@ def _renew(lease, stop: threading.Event) -> None:
 
 
 def _lock_blob(location: str, options: dict[str, str]):
-    from azure.storage.blob import BlobClient
+    from azure.storage.blob import BlobClient, LinearRetry
 
     url = urlsplit(location)
     container, _, host = url.netloc.partition("@")
@@ -138,7 +141,11 @@ def _lock_blob(location: str, options: dict[str, str]):
         endpoint = f"{base}/{account}"
     else:
         endpoint = f"https://{host.replace('.dfs.', '.blob.', 1)}"
-    return BlobClient(endpoint, container, blob_name, credential=_credential(options, account))
+    # few, short retries: the SDK's default (3 with 15 s+ backoff) held a run whose storage
+    # went away for ~90 s before it could report the error
+    retry = LinearRetry(backoff=1, random_jitter_range=1, retry_total=2)
+    credential = _credential(options, account)
+    return BlobClient(endpoint, container, blob_name, credential=credential, retry_policy=retry)
 
 
 def _credential(options: dict[str, str], account: str):

@@ -63,7 +63,8 @@ def ui(tmp_path_factory):
         _wait_until_serving(base, server, root / "dagster_dev.log")
         yield base
     finally:
-        os.killpg(server.pid, signal.SIGTERM)  # dagster dev stops its webserver and daemon
+        # dagster dev shuts down its webserver and daemon on Ctrl-C (it ignores SIGTERM)
+        os.killpg(server.pid, signal.SIGINT)
         try:
             server.wait(30)
         except subprocess.TimeoutExpired:
