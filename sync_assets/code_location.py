@@ -12,6 +12,7 @@ from sync_assets.automation import schedules_for, unpartitioned_job
 from sync_assets.config.loader import default_configs_dir, load_project
 from sync_assets.config.models import ProjectConfig
 from sync_assets.connection_checks import connections_job
+from sync_assets.connection_types import record
 from sync_assets.factory import build_asset, io_manager_key
 from sync_assets.io_managers import SyncIOManager
 from sync_assets.specs import asset_key, source_specs
@@ -62,7 +63,7 @@ def io_manager_def(name, conn, base_dir, mine, env_vars: dict[str, str]) -> dg.I
     EnvVar (`{env: VAR}`) are declared as its config, defaulting to that variable: the UI
     shows the variable's name (never its value), and each run reads it when it starts, so a
     rotated password needs no reload."""
-    description = f"{SyncIOManager(name, conn, base_dir, mine).family}: connection '{name}'"
+    description = f"{record(conn).family}: connection '{name}'"
     if not env_vars:
         manager = SyncIOManager(name, conn, base_dir, mine)
         return dg.IOManagerDefinition.hardcoded_io_manager(manager, description=description)

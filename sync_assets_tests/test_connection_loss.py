@@ -72,6 +72,24 @@ def _change(src) -> None:
     delete_items(src, "id % 11 = 0")
 
 
+def _merged_then_changed(tmp_path, target: dict, rows: int, **obj):
+    """A merge object synced once into `target`, then its source changed: (project, source,
+    the target as the first run left it)."""
+    project, src = items_project(
+        tmp_path, target, rows=rows, sync_type="merge", merge_keys=["id"], **obj
+    )
+    project.materialize("items_sync")
+    before = project.target_table("items_sync")
+    _change(src)
+    return project, src, before
+
+
+def _rerun_matches(project: Project, src) -> None:
+    """The next run, with the server back, makes the target equal the source."""
+    project.materialize("items_sync")
+    assert_same_rows(source_rows(src), project.target_table("items_sync"), "id")
+
+
 # --- PostgreSQL as the source -----------------------------------------------------------
 
 PG_ROWS = 300_000  # wider than the socket buffers and one driver batch: the read is mid-way
@@ -145,20 +163,13 @@ def test_postgres_target_lost(tmp_path, own_pg, kind, point):
 
     uri = own_pg.create_database("tgt")
     target = {"type": "postgres", "dsn": uri} if kind == "postgres" else odbc_connection(uri)
-    project, src = items_project(
-        tmp_path, target, rows=20_000, sync_type="merge", merge_keys=["id"]
-    )
-    project.update_object("items_sync", batch_size=2_000)
-    project.materialize("items_sync")
-    before = project.target_table("items_sync")
-    _change(src)
+    project, src, before = _merged_then_changed(tmp_path, target, rows=20_000, batch_size=2_000)
 
     error = _lose_at(project, tmp_path, point, own_pg.halt)
     assert "object_id 'items_sync': writing to" in error and "failed (merge)" in error, error
     own_pg.resume()
     assert_same_rows(before, project.target_table("items_sync"), "id")
-    project.materialize("items_sync")
-    assert_same_rows(source_rows(src), project.target_table("items_sync"), "id")
+    _rerun_matches(project, src)
 
 
 # --- Azurite under a OneLake (Delta) target ---------------------------------------------
@@ -172,13 +183,7 @@ def test_onelake_storage_lost_mid_write(tmp_path, azurite):
     target = onelake_connection(
         azurite, storage_options={"max_retries": "1", "retry_timeout": "3s"}
     )
-    project, src = items_project(
-        tmp_path, target, rows=20_000, sync_type="merge", merge_keys=["id"]
-    )
-    project.update_object("items_sync", batch_size=2_000)
-    project.materialize("items_sync")
-    before = project.target_table("items_sync")
-    _change(src)
+    project, src, before = _merged_then_changed(tmp_path, target, rows=20_000, batch_size=2_000)
 
     try:
         error = _lose_at(project, tmp_path, "mid_stream", azurite.halt)
@@ -186,8 +191,7 @@ def test_onelake_storage_lost_mid_write(tmp_path, azurite):
         azurite.start()  # the same port and folder: the blobs written before are served again
     assert "object_id 'items_sync': writing to abfss://" in error, error
     assert_same_rows(before, project.target_table("items_sync"), "id")
-    project.materialize("items_sync")
-    assert_same_rows(source_rows(src), project.target_table("items_sync"), "id")
+    _rerun_matches(project, src)
 
 
 # --- the fakesnow server under a Snowflake target ----------------------------------------
@@ -237,17 +241,13 @@ def test_snowflake_lost(tmp_path, fakesnow_server, point):
 
     snow = _Snow()
     target = snowflake_connection(snow.start())
-    project, src = items_project(tmp_path, target, rows=5_000, sync_type="merge", merge_keys=["id"])
     try:
-        project.materialize("items_sync")
-        before = project.target_table("items_sync")
-        _change(src)
+        project, src, before = _merged_then_changed(tmp_path, target, rows=5_000)
         error = _lose_at(project, tmp_path, point, snow.halt)
         abort_dead_session()  # fakesnow stand-in step: see abort_dead_session
         snow.start()
         assert "object_id 'items_sync': writing to" in error, error
         assert_same_rows(before, project.target_table("items_sync"), "id")
-        project.materialize("items_sync")
-        assert_same_rows(source_rows(src), project.target_table("items_sync"), "id")
+        _rerun_matches(project, src)
     finally:
         snow.halt()

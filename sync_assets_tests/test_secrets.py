@@ -21,6 +21,16 @@ def _events_text(instance: dg.DagsterInstance) -> str:
     return "\n".join(texts)
 
 
+def _failing_run(project, broken: dict) -> str:
+    """The error of a run whose target connection is `broken` (it must fail, naming the
+    object)."""
+    project.write({"src": project.connections["src"], "tgt": broken}, project.objects)
+    with pytest.raises(Exception) as failure:
+        project.materialize("items_sync")
+    assert "items_sync" in str(failure.value)
+    return str(failure.value)
+
+
 def _tables_text(uri: str) -> str:
     with psycopg.connect(uri, autocommit=True) as con:
         rows = con.execute(
@@ -56,12 +66,9 @@ def test_no_password_in_events_errors_or_tables(tmp_path, pg_server, form):
         broken["port"] = 1
     else:
         broken["dsn"] = conn["dsn"].replace(f":{port}/", ":1/")
-    project.write({"src": project.connections["src"], "tgt": broken}, project.objects)
-    with pytest.raises(Exception) as failure:
-        project.materialize("items_sync")
-    assert "items_sync" in str(failure.value)
+    error = _failing_run(project, broken)
     for where, text in [
-        ("the error", str(failure.value)),
+        ("the error", error),
         ("the instance's events", _events_text(project.instance)),
         ("the target's tables", _tables_text(uri)),
     ]:
@@ -156,12 +163,9 @@ def test_no_secret_of_any_connection_type(tmp_path, kind, request):
     project, _ = items_project(tmp_path, conn, sync_type="merge", merge_keys=["id"])
     project.materialize("items_sync")
     ui_ok = _ui_text(project)
-    project.write({"src": project.connections["src"], "tgt": broken}, project.objects)
-    with pytest.raises(Exception) as failure:
-        project.materialize("items_sync")
-    assert "items_sync" in str(failure.value)
+    error = _failing_run(project, broken)
     for where, text in [
-        ("the error", str(failure.value)),
+        ("the error", error),
         ("the instance's events", _events_text(project.instance)),
         ("what the UI loads", ui_ok + _ui_text(project)),
         ("the target's tables", tables()),
