@@ -121,6 +121,8 @@ class _Run:
             )
             if refresh:
                 batch.notes["sync/full_refresh_reason"] = refresh
+        # the commit refuses if another run committed after this read (locks.py)
+        batch.plan = dataclasses.replace(batch.plan, state_seen=self.target.seen_state)
         if obj.strategies:
             batch.strategy = config.strategy or tags.get(STRATEGY_TAG) or obj.default_strategy
         if config.dry_run:

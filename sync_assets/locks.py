@@ -10,8 +10,11 @@ and commits:
   optimistic commit lets two blind appends through; on S3 / GCS only that commit;
 - SQL Server / Azure SQL: sp_getapplock owned by the session (released by the engine when a
   killed run's connection ends);
-- Snowflake, Synapse and Fabric Warehouse (no application lock there): the engine's
-  transaction (see the README).
+- Snowflake, Synapse and Fabric Warehouse (no application lock there): at commit, the run
+  locks the object's row in the state table (a no-op UPDATE, which waits for a transaction
+  holding it) and refuses to commit if the state moved since it read it ("another sync of
+  <object> committed to <table> ..."). The later of two overlapping runs fails and changes
+  nothing; it does not wait. Every SQL target runs this check, also behind its lock.
 A lock held elsewhere is waited for up to `SYNC_ASSETS_LOCK_WAIT_S` seconds (default 60),
 then the run fails with "another sync of <object> holds the lock".
 """
@@ -39,6 +42,14 @@ def busy(object_id: str, what: str, waited: float) -> WriterBusy:
     return WriterBusy(
         f"another sync of {object_id} holds the lock on {what} (waited {waited:g} s); it is "
         f"still running elsewhere: retry when it is done (or raise {WAIT_ENV})"
+    )
+
+
+def state_moved(object_id: str, table: str) -> WriterBusy:
+    return WriterBusy(
+        f"another sync of {object_id} committed to {table} after this run read its sync state "
+        "(a run from another Dagster instance, or one started by hand); this run changed "
+        "nothing: run it again"
     )
 
 

@@ -53,7 +53,11 @@ def reset(
         before = SyncState.from_dict(target.read_state())
         after = before.reset(keys, start, end)
         empty = pa.RecordBatchReader.from_batches(schema, iter(()))
-        target.write(empty, WritePlan("append", state_only=True), after.to_dict())
+        target.write(
+            empty,
+            WritePlan("append", state_only=True, state_seen=target.seen_state),
+            after.to_dict(),
+        )
     done = {
         "sync/reset": partition or "all partitions" if obj.partition else "table",
         "sync/reset_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

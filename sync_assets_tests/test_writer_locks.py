@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from sync_assets_tests.data import items_project, source_rows
+from sync_assets_tests.data import insert_items, items_project, source_rows
 from sync_assets_tests.harness import assert_same_rows, start_sync, wait_for_file
 
 LOCKED_KINDS = ["duckdb", "parquet", "delta", "postgres", "odbc", "onelake"]
@@ -47,6 +47,42 @@ def test_a_second_writer_waits_or_fails_clearly(tmp_path, kind, request):
     assert waiting.returncode == 0, out[-3000:]
     assert_same_rows(source_rows(src), project.target_table("items_sync"), "id")
     assert project.target_table("items_sync").num_rows == 300
+
+
+@pytest.mark.parametrize("first_run", [True, False], ids=["first_run", "later_run"])
+def test_snowflake_run_whose_state_moved_refuses_to_commit(tmp_path, fakesnow_server, first_run):
+    """Snowflake has no application lock: a run locks its object's state row at commit and
+    refuses if another run committed after it read the state. Here the second run reads the
+    state, pauses, and the first commits meanwhile (the interleaving that doubled appended
+    rows before); the second fails naming the object and writes nothing, and its rerun
+    appends nothing twice. On the first run there is no state row yet: the claimed empty row
+    is what is locked. fakesnow does not block on row locks, so the wait itself (a live
+    Snowflake's) is not shown here; the ordering is."""
+    from sync_assets_tests.conftest import snowflake_connection
+
+    project, src = items_project(
+        tmp_path, snowflake_connection(fakesnow_server), sync_type="incremental",
+        sync_column="updated_at",
+    )  # fmt: skip
+    if not first_run:
+        project.materialize("items_sync")
+        insert_items(src, 1000, 50, stamp="2025-05-01 00:00:00")
+    mark, release = tmp_path / "paused", tmp_path / "release"
+    late = start_sync(
+        project, tmp_path, SYNC_ASSETS_PAUSE_AT="planned:120", SYNC_ASSETS_PAUSE_MARK=str(mark),
+        SYNC_ASSETS_PAUSE_RELEASE=str(release),
+    )  # fmt: skip
+    wait_for_file(mark)
+    project.materialize("items_sync")  # commits while the late run is paused
+    release.touch()
+    out, _ = late.communicate(timeout=120)
+    assert late.returncode != 0, out[-3000:]
+    assert "another sync of items_sync committed to" in out
+    assert "this run changed nothing" in out
+    expected = 300 if first_run else 350
+    assert project.target_table("items_sync").num_rows == expected
+    assert project.materialize("items_sync")["sync/rows_inserted"] == 0
+    assert_same_rows(source_rows(src), project.target_table("items_sync"), "id")
 
 
 @pytest.mark.parametrize("kind", ["duckdb", "parquet", "postgres"])

@@ -433,6 +433,33 @@ def state_upsert_sql(flavor: Flavor) -> list[str]:
     ]
 
 
+def state_claim_sql(flavor: Flavor) -> str:
+    """Give an object that has no state row an empty one ('' reads as no state), so a
+    later run has a row to lock (binds: object_id, target_table, object_id)."""
+    table, q = state_table(flavor), (lambda c: quote(c, flavor))
+    return (
+        f"INSERT INTO {table} ({_cols(None, ['object_id', 'target_table', 'state', 'updated_at'], flavor)}) "
+        f"SELECT ?, ?, '', {flavor.now} WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {table} WHERE {q('object_id')} = ?)"
+    )
+
+
+def state_lock_sql(flavor: Flavor) -> str:
+    """Lock the object's state rows until COMMIT, waiting for a transaction that holds
+    them (binds: object_id): a no-op UPDATE, as no engine here has SELECT FOR UPDATE on
+    standard tables."""
+    at = quote("updated_at", flavor)
+    return f"UPDATE {state_table(flavor)} SET {at} = {at} WHERE {quote('object_id', flavor)} = ?"
+
+
+def state_rows_sql(flavor: Flavor) -> str:
+    """Every state text stored for the object, whatever table it names (binds: object_id)."""
+    return (
+        f"SELECT {quote('state', flavor)} FROM {state_table(flavor)} "
+        f"WHERE {quote('object_id', flavor)} = ?"
+    )
+
+
 def state_select_sql(flavor: Flavor) -> str:
     """The object's state, only if written for this very table (binds: object_id, target_table)."""
     return (

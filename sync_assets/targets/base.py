@@ -77,6 +77,9 @@ class WritePlan:
     dry_run: bool = False
     # commit the state even when no row is written (`sync-assets reset`)
     state_only: bool = False
+    # the object's stored state as the run read it when planning (Target.seen_state); a SQL
+    # target refuses to commit if another run committed since. None: not checked
+    state_seen: str | None = None
 
 
 def with_soft_delete(reader: pa.RecordBatchReader, plan: WritePlan) -> pa.RecordBatchReader:
@@ -124,6 +127,9 @@ class Target(ABC):
 
     kind: str
     dialect: str
+    # what read_state() found stored, as an opaque token ("" for none); SQL targets set it
+    # and check at commit that it has not moved (see SqlTarget.write)
+    seen_state: str | None = None
 
     @property
     @abstractmethod

@@ -26,7 +26,7 @@ from contextlib import AbstractContextManager, contextmanager
 import pyarrow as pa
 
 from sync_assets.faults import crashpoint
-from sync_assets.locks import wait_for
+from sync_assets.locks import state_moved, wait_for
 from sync_assets.sql import statements as sql
 from sync_assets.sql.flavors import Flavor
 from sync_assets.targets.base import (
@@ -39,6 +39,13 @@ from sync_assets.targets.base import (
     with_soft_delete,
 )
 from sync_assets.types import evolve
+
+
+def _stored(s: SqlSession, flavor: Flavor, object_id: str) -> str:
+    """The object's stored state texts as one token ("" when there are none or only the
+    empty claim rows of state_claim_sql)."""
+    texts = {row[0] for row in s.rows(sql.state_rows_sql(flavor), object_id) if row[0]}
+    return "\n".join(sorted(texts))
 
 
 class SqlSession:
@@ -139,10 +146,12 @@ class SqlTarget(Target):
 
     def read_state(self) -> dict | None:
         with self.session(autocommit=True) as s:
+            if s.table_schema(sql.STATE_SCHEMA, sql.STATE_TABLE) is None:
+                self.seen_state = ""
+                return None
+            self.seen_state = _stored(s, self.flavor, self.object_id)
             # a dropped (or re-pointed) table starts over: its old watermark must not apply
             if s.table_schema(self.schema, self.table) is None:
-                return None
-            if s.table_schema(sql.STATE_SCHEMA, sql.STATE_TABLE) is None:
                 return None
             text = s.scalar(sql.state_select_sql(self.flavor), self.object_id, self.state_name)
             return json.loads(text) if text else None
@@ -178,6 +187,8 @@ class SqlTarget(Target):
                 if not plan.dry_run:
                     for statement in sql.state_ddl(self.flavor):
                         s.execute(statement)
+                    if plan.state_seen is not None:  # a row for the commit to lock
+                        s.execute(sql.state_claim_sql(self.flavor), *self._claim_binds())
                 ddl, schema, created = self._table_ddl(s, reader.schema)
                 if plan.dry_run and ddl and not self.flavor.ddl_in_transaction:
                     # here DDL commits at once: a dry run reports it and does not run it
@@ -189,6 +200,7 @@ class SqlTarget(Target):
                 if plan.dry_run:  # the session rolls everything back
                     result.committed = False
                     return result
+                self._check_state_unmoved(s, plan.state_seen)
                 delete, insert = sql.state_upsert_sql(self.flavor)
                 s.execute(delete, self.object_id)
                 s.execute(insert, self.object_id, self.state_name, json.dumps(state, default=str))
@@ -197,6 +209,20 @@ class SqlTarget(Target):
             finally:
                 s.cleanup()
         return result
+
+    def _claim_binds(self) -> tuple:
+        return self.object_id, self.state_name, self.object_id
+
+    def _check_state_unmoved(self, s: SqlSession, seen: str | None) -> None:
+        """Lock the object's state rows (held to COMMIT, waiting for a transaction that holds
+        them) and refuse to commit if they changed since this run read them: the one-writer
+        guard on engines without an application lock (Snowflake, Synapse, Fabric Warehouse),
+        and a second guard on the others."""
+        if seen is None:
+            return
+        s.execute(sql.state_lock_sql(self.flavor), self.object_id)
+        if _stored(s, self.flavor, self.object_id) != seen:
+            raise state_moved(self.object_id, self.table_sql)
 
     def _apply_stream(
         self, s: SqlSession, plan: WritePlan, reader, schema: pa.Schema, columns
