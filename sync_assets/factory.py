@@ -18,8 +18,9 @@ from sync_assets.checks import check_specs, run_checks
 from sync_assets.config.models import ProjectConfig, SyncObject
 from sync_assets.connection_types import make_source
 from sync_assets.faults import crashpoint
-from sync_assets.io_managers import SyncError, SyncIOManager
+from sync_assets.io_managers import SyncIOManager, sync_error
 from sync_assets.partitions import keys_window
+from sync_assets.retries import retry_policy_for
 from sync_assets.secrets import connection_secrets, redact
 from sync_assets.specs import backfill_policy_for, pool_for, source_label, spec_for
 from sync_assets.state import WHOLE, SyncState
@@ -58,6 +59,7 @@ def build_asset(obj: SyncObject, project: ProjectConfig, base_dir: str) -> dg.As
         backfill_policy=backfill_policy_for(obj),
         required_resource_keys={io_key},
         pool=pool_for(obj, project),
+        retry_policy=retry_policy_for(obj),
     )
     def _sync(context: dg.AssetExecutionContext, config: SyncRunConfig):
         iom: SyncIOManager = getattr(context.resources, io_key)
@@ -166,4 +168,4 @@ def _naming_failures(obj: SyncObject, window, step: str, secrets):
     except Exception as exc:
         where = f", partitions {window.keys[0]}...{window.keys[-1]}" if window else ""
         message = f"object_id '{obj.object_id}'{where}: {step} failed: {type(exc).__name__}: {exc}"
-        raise SyncError(redact(message, secrets)) from exc
+        raise sync_error(redact(message, secrets), exc) from exc

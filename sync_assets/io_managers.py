@@ -23,6 +23,7 @@ from sync_assets.connection_types import make_target, record
 from sync_assets.faults import crashpoint
 from sync_assets.metadata import write_metadata
 from sync_assets.partitions import keys_window
+from sync_assets.retries import is_permanent
 from sync_assets.secrets import connection_secrets, redact
 from sync_assets.strategies.planner import SyncBatch
 from sync_assets.targets.base import Target, WriteResult, target_window
@@ -30,6 +31,19 @@ from sync_assets.targets.base import Target, WriteResult, target_window
 
 class SyncError(RuntimeError):
     """A sync that failed, naming the object, the partition and the failing step."""
+
+
+class FinalSyncError(SyncError, dg.Failure):
+    """A SyncError that no retry can mend (retries.is_permanent): the step fails at once,
+    whatever the object's `retries:` say."""
+
+    def __init__(self, message: str):
+        dg.Failure.__init__(self, description=message, allow_retries=False)
+
+
+def sync_error(message: str, cause: BaseException) -> SyncError:
+    """The error a failed sync raises (`from cause`): final when retrying cannot help."""
+    return FinalSyncError(message) if is_permanent(cause) else SyncError(message)
 
 
 class SyncIOManager(dg.IOManager):
@@ -81,11 +95,8 @@ class SyncIOManager(dg.IOManager):
                 what = f"a value does not fit the target ({target.uri} is unchanged)"
             else:
                 what = f"writing to {target.uri} failed ({batch.plan.mode})"
-            raise SyncError(
-                redact(
-                    f"object_id '{obj.object_id}'{partition}: {what}: {_spelled(cause)}", secrets
-                )
-            ) from cause
+            message = f"object_id '{obj.object_id}'{partition}: {what}: {_spelled(cause)}"
+            raise sync_error(redact(message, secrets), cause) from cause
         finally:
             batch.close()
         crashpoint("committed")

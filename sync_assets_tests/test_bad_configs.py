@@ -50,6 +50,15 @@ CASES = [
     ),
     ("batch_size zero", obj("batch_size: 0"), "batch_size", ORDERS, "batch_size", "greater than"),
     ("frequency words", obj("frequency: every tuesday"), "frequency", ORDERS, "frequency", "cron"),
+    ("retries zero", obj("retries: {max: 0}"), "retries", ORDERS, "retries.max", "greater than"),
+    (
+        "retries backoff",
+        obj("retries: {max: 2, backoff: quadratic}"),
+        "retries",
+        ORDERS,
+        "retries.backoff",
+        "'exponential'",
+    ),
     ("sync_type unknown", obj(head="sometimes"), "sync_type", ORDERS, "sync_type", "'full'"),
     (
         "merge without keys",

@@ -454,6 +454,16 @@ class BackfillSpec(_Strict):
     max_partitions_per_run: int | None = Field(default=None, ge=1)
 
 
+class RetriesSpec(_Strict):
+    """How often a failed run of the object is retried (Dagster's RetryPolicy); errors that
+    cannot succeed on retry fail at once (retries.py)."""
+
+    max: int = Field(ge=1, le=100)
+    delay_s: float = Field(default=30.0, ge=0, le=86_400)
+    backoff: Literal["exponential", "linear"] | None = None
+    jitter: bool = False
+
+
 SyncType = Literal["full", "incremental", "merge", "append_only", "hash", "change_tracking", "cdf"]
 # sync types that read a change stream (SQL Server Change Tracking, Delta change data feed)
 CHANGE_SYNC_TYPES = ("change_tracking", "cdf")
@@ -535,6 +545,7 @@ class SyncObject(_Strict):
     batch_size: int = Field(default=100_000, ge=1, le=10_000_000)
     frequency: str | None = None
     backfill: BackfillSpec = BackfillSpec()
+    retries: RetriesSpec | None = None
     # Whole-source merges delete target rows missing from the source unless switched off.
     delete_missing: bool | None = None
     # Skip writing when the source fingerprint equals the one stored with the target.
