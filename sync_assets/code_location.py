@@ -8,13 +8,14 @@ from pathlib import Path
 
 import dagster as dg
 
-from sync_assets.automation import schedules_for, unpartitioned_job
+from sync_assets.automation import automation_sensors, schedules_for, unpartitioned_job
 from sync_assets.config.loader import default_configs_dir, load_project
 from sync_assets.config.models import ProjectConfig
 from sync_assets.connection_checks import connections_job
 from sync_assets.connection_types import record
 from sync_assets.factory import build_asset, io_manager_key
 from sync_assets.io_managers import SyncIOManager
+from sync_assets.sensors import change_sensors
 from sync_assets.specs import asset_key, source_specs
 
 # backfill_policy is marked beta; we rely on it deliberately (see specs.backfill_policy_for)
@@ -35,7 +36,8 @@ EXECUTOR = dg.in_process_executor
 
 
 def build_definitions(project: ProjectConfig, base_dir: str | Path) -> dg.Definitions:
-    """Assets (sync objects and their external source tables), IO managers, jobs and schedules."""
+    """Assets (sync objects and their external source tables), IO managers, jobs, schedules
+    and sensors."""
     base_dir = str(base_dir)
     objects = project.active_objects()
     keys = {o.object_id: asset_key(o, project) for o in objects}
@@ -54,6 +56,7 @@ def build_definitions(project: ProjectConfig, base_dir: str | Path) -> dg.Defini
         resources=resources,
         jobs=([job] if job else []) + [connections_job(project, Path(base_dir))],
         schedules=schedules_for(objects, keys),
+        sensors=automation_sensors(objects, keys) + change_sensors(project, base_dir, keys),
         executor=EXECUTOR,
     )
 

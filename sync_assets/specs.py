@@ -1,7 +1,7 @@
 """The asset spec of a sync object as a value, derived from the config alone.
 
 `spec_for(obj, project)` is pure: key, group, kinds, tags, partitions, code version, lineage
-(deps) and `dagster/table_name`; `backfill_policy_for` and `pool_for` give the two facts the
+(deps), `dagster/table_name`, automation condition and freshness policy; `backfill_policy_for` and `pool_for` give the two facts the
 asset definition takes beside its spec. `source_specs(project)` are the external assets of the
 source tables that no sync object writes, so the lineage graph reads source -> target.
 """
@@ -14,6 +14,7 @@ from pathlib import PurePosixPath
 
 import dagster as dg
 
+from sync_assets.automation import automation_condition
 from sync_assets.config.models import ProjectConfig, SyncObject
 from sync_assets.connection_types import default_schema, kind_of, target_schema
 from sync_assets.partitions import partitions_def
@@ -75,6 +76,7 @@ def spec_for(obj: SyncObject, project: ProjectConfig) -> dg.AssetSpec:
     source_conn = project.connections[obj.source.connection]
     target_conn = project.connections[obj.target.connection]
     src = source_key(obj, project)
+    produced = produced_keys(project)
     return dg.AssetSpec(
         key=asset_key(obj, project),
         description=obj.description or obj.name or f"{obj.sync_type} sync {obj.object_id}",
@@ -90,7 +92,23 @@ def spec_for(obj: SyncObject, project: ProjectConfig) -> dg.AssetSpec:
         deps=[src] if src and src != asset_key(obj, project) else [],
         partitions_def=partitions_def(obj.partition) if obj.partition else None,
         code_version=code_version(obj, project),
+        automation_condition=automation_condition(
+            obj, [src] if src and src not in produced else []
+        ),
+        freshness_policy=freshness_policy(obj),
     )
+
+
+def freshness_policy(obj: SyncObject) -> dg.FreshnessPolicy | None:
+    """`freshness:` as Dagster's FreshnessPolicy (the UI shows the asset fresh or stale)."""
+    spec = obj.freshness
+    if spec is None:
+        return None
+    if spec.deadline:
+        return dg.FreshnessPolicy.cron(
+            deadline_cron=spec.deadline, lower_bound_delta=spec.max_lag, timezone=spec.timezone
+        )
+    return dg.FreshnessPolicy.time_window(fail_window=spec.max_lag, warn_window=spec.warn_lag)
 
 
 def source_specs(project: ProjectConfig) -> list[dg.AssetSpec]:

@@ -68,10 +68,19 @@ def test_code_location_specs():
     assert job_assets.backfill_policy == dg.BackfillPolicy.single_run()
     assert {s.name for s in defs.schedules} == {
         "sync_customers_to_lakehouse_schedule",
-        "sync_orders_to_warehouse_schedule",
+        "sync_orders_daily_lakehouse_schedule",
         "sync_customers_by_id_range_frequent_schedule",
         "sync_customers_by_id_range_nightly_hash_schedule",
     }
+    # continuous: a change sensor; eager: an automation condition and its sensor
+    assert {s.name for s in defs.sensors} == {
+        "sync_orders_to_warehouse_on_change",
+        "sync_orders_lakehouse_to_warehouse_automation",
+    }
+    assert orders.freshness_policy is not None
+    assert (
+        specs["warehouse/sales/orders_from_lakehouse"].automation_condition.get_label() == "eager"
+    )
     ranged = specs["bronze/crm/customers_by_id_range"].partitions_def
     assert ranged.get_partition_keys()[:2] == ["0-999", "1000-1999"]
 

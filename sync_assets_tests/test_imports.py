@@ -90,11 +90,11 @@ def test_synapse_sync_examples_import_validate_and_run(tmp_path, pg_uri, monkeyp
         "CUSTOMER_SYNC", "CUST_DAILY_SYNC", "ORDER_REALTIME_SYNC", "PRODUCT_DIM_SYNC",
     ]  # fmt: skip
     customers = loaded["CUSTOMER_SYNC"]
-    assert (customers.sync_type, customers.frequency, customers.name) == (
+    assert (customers.sync_type, customers.frequency.every, customers.name) == (
         "incremental", "hourly", "Customer Data Sync",
     )  # fmt: skip
     assert customers.target.schema_ == "staging" and customers.target.object == "stg_customers"
-    assert loaded["ORDER_REALTIME_SYNC"].frequency == "continuous"
+    assert loaded["ORDER_REALTIME_SYNC"].frequency.every == "continuous"
     assert loaded["PRODUCT_DIM_SYNC"].merge_keys == ["product_id"]
 
     project.materialize_all()
@@ -213,7 +213,7 @@ def test_synchub_users_sync_imports_with_range_partitions_and_runs(
     out = capsys.readouterr().out
     assert "password written as ${SOURCE_DB_PASSWORD}" in out and "your_password" not in out
     (obj,) = load_project(project.configs).sync_objects
-    assert (obj.sync_type, obj.sync_column, obj.frequency, obj.merge_keys) == (
+    assert (obj.sync_type, obj.sync_column, obj.frequency.every, obj.merge_keys) == (
         "merge", "updated_at", "0 * * * *", ["id"],
     )  # fmt: skip
     assert (obj.partition.column, obj.partition.step, obj.partition.end) == ("id", 10000, 1_000_000)

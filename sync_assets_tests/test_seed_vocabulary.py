@@ -57,12 +57,12 @@ def test_seed_field_names_and_upper_case_values_are_accepted(tmp_path, capsys, m
     )
     project = load_project(configs)
     hourly, daily = project.sync_objects
-    assert (hourly.object_id, hourly.active, hourly.sync_type, hourly.frequency) == (
+    assert (hourly.object_id, hourly.active, hourly.sync_type, hourly.frequency.every) == (
         "CUSTOMER_SYNC", True, "incremental", "hourly",
     )  # fmt: skip
     assert hourly.description == "sync_direction: SOURCE_TO_TARGET; source_type: DUCKDB"
     assert hourly.name == "Customer Data Sync"
-    assert (daily.active, daily.sync_type, daily.frequency) == (False, "full", "0 2 * * *")
+    assert (daily.active, daily.sync_type, daily.frequency.every) == (False, "full", "0 2 * * *")
     monkeypatch.setenv("SYNC_ASSETS_CONFIGS", str(configs))  # main sets it; restored after
     assert main(["--configs", str(configs), "validate", "--explain"]) == 0
     out = capsys.readouterr().out
@@ -167,4 +167,4 @@ def test_a_frequency_a_partitioned_object_would_ignore_is_an_error(tmp_path):
     ):
         load_project(write(tmp_path, [obj]))
     obj["frequency"] = "monthly"
-    assert load_project(write(tmp_path, [obj])).sync_objects[0].frequency == "monthly"
+    assert load_project(write(tmp_path, [obj])).sync_objects[0].frequency.every == "monthly"

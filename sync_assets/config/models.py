@@ -10,38 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dagster._utils.schedules import is_valid_cron_string
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sync_assets.config.frequency import Frequency, FreshnessSpec, known_zone, parse_duration
+
 IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
-FREQUENCIES = ("continuous", "hourly", "daily", "weekly", "monthly")
-
-
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-
-
-def parse_duration(value):
-    """ "90s", "30m", "2h", "1d", "1w" as a timedelta; anything else is left to pydantic
-    (ISO 8601 "PT2H", seconds as a number)."""
-    if isinstance(value, str):
-        match = _DURATION.match(value.lower())
-        if match:
-            return dt.timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
-    return value
-
-
-def check_frequency(value: str | None) -> str | None:
-    """One of FREQUENCIES (any case), or a cron expression."""
-    if value is None or value.lower() in FREQUENCIES:
-        return value.lower() if value else value
-    if not is_valid_cron_string(value):
-        raise ValueError(
-            f"'{value}' is neither one of {', '.join(FREQUENCIES)} nor a valid cron expression"
-        )
-    return value
 
 
 # a plain column name (the key of a mapping written the other way round)
@@ -377,13 +351,7 @@ class PartitionSpec(_Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"'{value}' is not a time zone of the IANA database (e.g. UTC, Europe/Amsterdam)"
-            ) from None
-        return value
+        return known_zone(value)
 
     def _time_window_rules(self) -> None:
         if self.granularity is None:
@@ -495,9 +463,9 @@ class StrategySpec(_Strict):
     name: str = Field(pattern=IDENT)
     sync_type: SyncType
     sync_column: str | None = None
-    frequency: str | None = None
-    # whether the strategy gets a schedule (schedules start stopped; see the README)
-    enabled: bool = True
+    frequency: Frequency | None = None
+    # false: no schedule; true: its schedule starts running; left out: the object's `enabled`
+    enabled: bool | None = None
     batch_size: int | None = Field(default=None, ge=1, le=10_000_000)
     lookback: dt.timedelta | None = None
     skip_unchanged: bool | None = None
@@ -505,11 +473,6 @@ class StrategySpec(_Strict):
     hash_columns: list[str] | None = None
     exclude_columns: list[str] | None = None
     change_mode: ChangeMode | None = None
-
-    @field_validator("frequency")
-    @classmethod
-    def _frequency(cls, value: str | None) -> str | None:
-        return check_frequency(value)
 
     @field_validator("lookback", mode="before")
     @classmethod
@@ -543,7 +506,20 @@ class SyncObject(_Strict):
     column_mappings: dict[str, str] | None = None
     partition: PartitionSpec | None = None
     batch_size: int = Field(default=100_000, ge=1, le=10_000_000)
-    frequency: str | None = None
+    frequency: Frequency | None = None
+    # true: the object's schedules and sensors start running (else stopped until turned on)
+    enabled: bool = False
+    # schedule (default): `frequency` makes a schedule; on_cron: `frequency` is the cron of
+    # Dagster's AutomationCondition.on_cron; eager: AutomationCondition.eager (sync whenever
+    # the source asset updates); both evaluated by the automation condition sensor
+    automation: Literal["schedule", "on_cron", "eager"] = "schedule"
+    # on_change: a sensor requests a sync only when the source moved past the stored state
+    # (`frequency: continuous` implies it); checked every check_interval_s seconds
+    trigger: Literal["schedule", "on_change"] = "schedule"
+    check_interval_s: int = Field(default=30, ge=5, le=86_400)
+    # time-partitioned objects: each schedule tick re-syncs the newest N complete partitions
+    sync_latest_partitions: int = Field(default=1, ge=1, le=1000)
+    freshness: FreshnessSpec | None = None
     backfill: BackfillSpec = BackfillSpec()
     retries: RetriesSpec | None = None
     # Whole-source merges delete target rows missing from the source unless switched off.
@@ -621,10 +597,11 @@ class SyncObject(_Strict):
     def _duration(cls, value):
         return parse_duration(value)
 
-    @field_validator("frequency")
-    @classmethod
-    def _frequency(cls, value: str | None) -> str | None:
-        return check_frequency(value)
+    @property
+    def watches_source(self) -> bool:
+        """Whether a change sensor syncs the object (trigger on_change, or continuous)."""
+        continuous = self.frequency is not None and self.frequency.every == "continuous"
+        return self.trigger == "on_change" or continuous
 
     @model_validator(mode="after")
     def _sync_type_fields(self) -> SyncObject:

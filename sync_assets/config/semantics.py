@@ -16,6 +16,7 @@ def check_object(obj: SyncObject, connections: dict) -> list[str]:
     problems = _check_sql(obj, dialect)
     problems += _check_target_columns(obj)
     problems += _check_partitioned_frequency(obj)
+    problems += _check_automation(obj)
     if obj.source.query and connections[obj.source.connection].type in (
         "delta",
         "fabric_lakehouse",
@@ -40,18 +41,64 @@ def _check_partitioned_frequency(obj: SyncObject) -> list[str]:
     """A partitioned object's schedule runs at its partition cadence: another frequency would
     be ignored, so it is an error. (Integer ranges have no cadence: a frequency syncs every
     range, in one run.)"""
-    if not obj.partition or obj.partition.is_range:
+    part = obj.partition
+    if not part or part.is_range:
         return []
     given = [("frequency", obj.frequency)] + [
         (f"strategies[{i}].frequency", s.frequency) for i, s in enumerate(obj.strategies or [])
     ]
-    return [
-        f"field '{field}': '{value}' on a partitioned object, whose schedule syncs its "
-        f"newest complete partition at the partition cadence: set frequency: "
-        f"{obj.partition.granularity} (or change partition.granularity)"
-        for field, value in given
-        if value and value != obj.partition.granularity
-    ]
+    problems = []
+    for field, freq in given:
+        if freq is None:
+            continue
+        if freq.every != part.granularity:
+            problems.append(
+                f"field '{field}': '{freq.every}' on a partitioned object, whose schedule syncs "
+                f"its newest complete partition at the partition cadence: set frequency: "
+                f"{part.granularity} (or change partition.granularity)"
+            )
+        elif freq.days and len(freq.days) > 1:
+            problems.append(
+                f"field '{field}.days': a weekly partition's schedule ticks once a week: give one day"
+            )
+        elif freq.timezone and freq.timezone != part.timezone:
+            problems.append(
+                f"field '{field}.timezone': the schedule ticks in the partitions' time zone "
+                f"({part.timezone}): leave timezone out or set partition.timezone"
+            )
+    return problems
+
+
+def _check_automation(obj: SyncObject) -> list[str]:
+    """`automation:` and `frequency` say one thing together: on_cron needs a cron, eager
+    needs none, and strategies keep their own schedules."""
+    freq, how = obj.frequency, obj.automation
+    if how == "on_cron" and (freq is None or freq.every == "continuous"):
+        return [
+            "field 'automation': on_cron evaluates AutomationCondition.on_cron on the object's "
+            "frequency: give a frequency other than continuous"
+        ]
+    if how == "eager" and freq is not None:
+        return [
+            "field 'automation': eager syncs whenever the source asset updates, with no clock: "
+            "leave frequency out (or use automation: on_cron with it)"
+        ]
+    if how != "schedule" and obj.strategies:
+        return ["field 'automation': with strategies, each strategy's frequency is its schedule"]
+    if obj.trigger == "on_change" and obj.partition:
+        return [
+            "field 'trigger': a change sensor "
+            "watches an unpartitioned object; a partitioned one syncs at its partition cadence "
+            "(sync_latest_partitions re-syncs late rows)"
+        ]
+    if obj.watches_source and how != "schedule":
+        return ["field 'trigger': a change sensor or an automation condition, not both"]
+    if obj.sync_latest_partitions > 1 and (not obj.partition or obj.partition.is_range):
+        return [
+            "field 'sync_latest_partitions': re-syncs the newest time partitions: the object "
+            "has no time partitions"
+        ]
+    return []
 
 
 def _check_change_tracking(source, target) -> list[str]:
