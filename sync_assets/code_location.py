@@ -15,6 +15,7 @@ from sync_assets.connection_checks import connections_job
 from sync_assets.connection_types import record
 from sync_assets.factory import build_asset, io_manager_key
 from sync_assets.io_managers import SyncIOManager
+from sync_assets.run_worker import sync_executor
 from sync_assets.sensors import change_sensors
 from sync_assets.specs import asset_key, source_specs
 
@@ -31,8 +32,9 @@ warnings.filterwarnings(
 
 # Steps run in the run's own process: a step is one streamed copy, and a subprocess per step
 # would cost seconds of start-up each. Steps of one run therefore never write concurrently;
-# across runs, each asset's pool (one slot) keeps one writer per DuckDB file / target table.
-EXECUTOR = dg.in_process_executor
+# across runs, each asset's pool (one slot) keeps one writer per DuckDB file / target table,
+# and the executor frees the slots of runs that were killed (run_worker.py).
+EXECUTOR = sync_executor
 
 
 def build_definitions(project: ProjectConfig, base_dir: str | Path) -> dg.Definitions:

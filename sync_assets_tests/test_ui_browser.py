@@ -2,7 +2,7 @@
 of its objects were materialized, and headless Chromium (the Debian package, driven by
 Playwright) checks that each page a user relies on shows its content: the lineage graph, an
 asset's partitions, its materialization metadata (row counts, watermark, column schema), its
-checks, and the schedules. Every page is saved as a screenshot under the artifacts folder
+checks, and the schedules and sensors. Every page is saved as a screenshot under the artifacts folder
 ($SYNC_ASSETS_ARTIFACTS, default test-artifacts/ in the project); a JavaScript error on any
 page, or a page that never shows its content, fails the test.
 """
@@ -112,7 +112,12 @@ PAGES = [
     (
         "automation",
         "/automation",
-        ["sync_orders_to_warehouse_schedule", "Every hour", "sync_customers_to_lakehouse_schedule"],
+        [
+            "sync_customers_to_lakehouse_schedule",
+            "sync_orders_to_warehouse_on_change",
+            "sync_orders_lakehouse_to_warehouse_automation",
+            "Every 15 minutes",  # the loaded schedule rows (not their placeholders)
+        ],
     ),
 ]
 
