@@ -93,6 +93,16 @@ def main(argv: list[str] | None = None) -> int:
         "status",
         help="per object: last sync, stored watermark or version, rows, next scheduled ticks",
     )
+    history = sub.add_parser(
+        "history", help="run history tables (run_history:): replicate now, or show where they are"
+    )
+    history_sub = history.add_subparsers(dest="history_command", required=True)
+    history_sync = history_sub.add_parser("sync", help="replicate the run history now")
+    history_sync.add_argument(
+        "--mode", choices=["incremental", "full"], help="default: the config's"
+    )
+    history_sync.add_argument("--tables", help="comma-separated (default: the config's tables)")
+    history_sub.add_parser("status", help="the last replicated point of each table")
     demo = sub.add_parser(
         "demo", help="build the demo source if needed, then materialize everything"
     )
@@ -111,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             "reset": reset_object,
             "import": import_config,
             "status": show_status,
+            "history": run_history,
         }[args.command](args)
     except (ConfigError, OperationError, ImportProblem) as exc:
         print(exc, file=sys.stderr)
@@ -185,6 +196,43 @@ def reset_object(args) -> int:
     return 0
 
 
+def run_history(args) -> int:
+    """`history sync` replicates (and prints what each table got); `history status` prints
+    the configuration and each table's last replicated point (seed 003's sync-status)."""
+    from sync_assets.history import history_target, replicate, stored_cursor
+
+    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_DIR))
+    project = load_project()
+    spec = project.run_history
+    if spec is None:
+        raise OperationError("no run_history: section in the configs (see the README)")
+    base_dir = str(default_configs_dir().parent)
+    with dg.DagsterInstance.get() as instance:
+        if args.history_command == "sync":
+            tables = args.tables.split(",") if args.tables else None
+            for done in replicate(instance, project, base_dir, args.mode, tables):
+                print(f"{done.table}: {done.rows} rows replicated, up to event {done.cursor}")
+            return 0
+        newest = instance.event_log_storage.get_maximum_record_id()
+    conn = project.connections[spec.connection]
+    print("=== Run history replication ===")
+    print(f"Target: {spec.connection} ({conn.type}), schema {spec.schema_}")
+    days = f"last {spec.sync_last_days} days" if spec.sync_last_days else "all history"
+    print(f"Mode: {spec.mode}; {days}; sensor every {spec.interval_s} s")
+    print(f"Newest event in the instance: {newest}")
+    print("--- Last replicated point ---")
+    for table in spec.tables:
+        target = history_target(project, base_dir, table)
+        cursor = stored_cursor(target)
+        where = f"{spec.schema_}.{table}"
+        if cursor is None:
+            print(f"  {where}: never replicated")
+        else:
+            behind = f", {newest - cursor} events behind" if newest and newest > cursor else ""
+            print(f"  {where}: up to event {cursor}, {target.count_rows()} rows{behind}")
+    return 0
+
+
 def show_status(args) -> int:
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_DIR))
     project = load_project()
@@ -231,7 +279,11 @@ def run_demo(args) -> int:
         changes = apply_changes(path)
         changes.update(change_notebook_table(notebook, changes["round"]))
         print(f"applied source changes: {changes}")
-    return materialize(args)
+    code = materialize(args)
+    if code == 0 and project.run_history:
+        print("\nrun history (sync-assets history sync):")
+        code = run_history(argparse.Namespace(history_command="sync", mode=None, tables=None))
+    return code
 
 
 def synced_specs(defs) -> list:

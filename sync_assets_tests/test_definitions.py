@@ -72,10 +72,12 @@ def test_code_location_specs():
         "sync_customers_by_id_range_frequent_schedule",
         "sync_customers_by_id_range_nightly_hash_schedule",
     }
-    # continuous: a change sensor; eager: an automation condition and its sensor
+    # continuous: a change sensor; eager: an automation condition and its sensor; and the
+    # run history's replication
     assert {s.name for s in defs.sensors} == {
         "sync_orders_to_warehouse_on_change",
         "sync_orders_lakehouse_to_warehouse_automation",
+        "sync_history_after_runs",
     }
     assert orders.freshness_policy is not None
     assert (

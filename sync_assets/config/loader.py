@@ -21,7 +21,7 @@ from dotenv import dotenv_values
 from pydantic import TypeAdapter, ValidationError
 
 from sync_assets.config.aliases import FIELD_ALIASES, AliasError, normalized
-from sync_assets.config.models import Connection, ProjectConfig, SyncObject
+from sync_assets.config.models import Connection, ProjectConfig, RunHistorySpec, SyncObject
 from sync_assets.config.semantics import check_object, transpiled
 from sync_assets.config.yaml_lines import (
     DuplicateKeyError,
@@ -83,6 +83,7 @@ def load_project(configs_dir: str | Path | None = None) -> ProjectConfig:
         sources=load.origins,
         aliases=load.aliases,
         env_vars=load.env_vars,
+        run_history=load.history,
     )
 
 
@@ -110,6 +111,8 @@ class _Load:
         # connection -> {dotted field: variable} for fields given as Dagster's EnvVar
         self.env_vars: dict[str, dict[str, str]] = {}
         self._env_used: dict[str, str] = {}
+        self.history: RunHistorySpec | None = None
+        self.history_where = ""
 
     # ------------------------------------------------------------------ files
 
@@ -141,10 +144,10 @@ class _Load:
             return self._fail(
                 f"{path}:1: expected a mapping with 'connections' and/or 'sync_objects'"
             )
-        for key in sorted(set(doc) - {"connections", "sync_objects"}, key=str):
+        for key in sorted(set(doc) - {"connections", "sync_objects", "run_history"}, key=str):
             self.problems.append(
                 f"{path}:{doc.lines.get(key)}: unknown top-level key '{key}' (expected "
-                "connections and/or sync_objects)"
+                "connections, sync_objects and/or run_history)"
             )
         return doc
 
@@ -164,6 +167,8 @@ class _Load:
         elif connections:
             for name, raw in connections.items():
                 self._connection(path, connections, name, raw)
+        if "run_history" in doc:
+            self._run_history(path, doc)
         objects = doc.get("sync_objects")
         if objects is not None and not isinstance(objects, list):
             self.problems.append(
@@ -173,6 +178,19 @@ class _Load:
             return
         for index, raw in enumerate(objects or []):
             self._object(path, index, raw, doc.lines.get("sync_objects"))
+
+    def _run_history(self, path: Path, doc) -> None:
+        """`run_history:` (one per project)."""
+        where = f"{path}:{doc.lines.get('run_history')}: run_history"
+        if self.history is not None:
+            self.problems.append(f"{where}: defined twice (also in another file)")
+            return
+        raw = self._expand(doc["run_history"], where, ())
+        try:
+            self.history = RunHistorySpec.model_validate(raw)
+            self.history_where = where
+        except ValidationError as exc:
+            self.problems.extend(_pydantic_problems(where, raw, exc))
 
     def _connection(self, path: Path, connections: Located, name, raw) -> None:
         where = f"{path}:{connections.lines.get(name)}: connection '{name}'"
@@ -373,6 +391,13 @@ def _cross_checks(load: _Load) -> None:
                 problem(f"field 'target': same target table as object_id '{targets[key]}'")
             )
         targets.setdefault(key, obj.object_id)
+    history = load.history
+    if history and history.connection not in connections and history.connection not in load.broken:
+        names = ", ".join(sorted(connections)) or "none"
+        load.problems.append(
+            f"{load.history_where}: field 'connection': unknown connection "
+            f"'{history.connection}' (known: {names})"
+        )
 
 
 def _same_table(obj: SyncObject, connections: dict) -> list[str]:

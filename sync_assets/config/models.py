@@ -782,11 +782,31 @@ def _split(exc: Exception) -> tuple[str, str]:
     return where, message
 
 
+HISTORY_TABLES = ("object_runs", "runs", "failures")
+
+
+class RunHistorySpec(_Strict):
+    """`run_history:` (seed 003's `sync_to`): Dagster's run records replicated to tables of a
+    target connection that SQL users and Power BI can query (history.py)."""
+
+    connection: str
+    schema_: str = Field(default="sync_history", alias="schema", pattern=IDENT)
+    # incremental: events after the stored cursor; full: replace the tables each time
+    mode: Literal["incremental", "full"] = "incremental"
+    # only runs and events of the last N days (None: all Dagster still holds)
+    sync_last_days: int | None = Field(default=90, ge=1)
+    tables: list[Literal["object_runs", "runs", "failures"]] = list(HISTORY_TABLES)
+    # the replication sensor starts running (else stopped until turned on)
+    enabled: bool = False
+    interval_s: int = Field(default=30, ge=5, le=86_400)
+
+
 class ProjectConfig(_Strict):
     """Everything loaded from the configs folder."""
 
     connections: dict[str, Connection]
     sync_objects: list[SyncObject]
+    run_history: RunHistorySpec | None = None
     # file each object came from, for error messages raised after loading
     sources: dict[str, str] = Field(default_factory=dict)
     # the aliases rewritten per object (config/aliases.py), for `validate --explain`
