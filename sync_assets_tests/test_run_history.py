@@ -77,11 +77,17 @@ def _rows(dsn: str, sql: str) -> list[tuple]:
         return conn.execute(sql).fetchall()
 
 
-@pytest.mark.parametrize("storage", ["in_memory", "sqlite_files"])
-def test_history_in_postgres_is_incremental_idempotent_and_queryable(tmp_path, pg_server, storage):
-    """On an in-memory instance and on Dagster's default SQLite files (whose event log keeps
+@pytest.mark.parametrize(
+    ("kind", "storage"),
+    [("postgres", "in_memory"), ("postgres", "sqlite_files"), ("odbc", "in_memory")],
+)
+def test_history_in_sql_is_incremental_idempotent_and_queryable(tmp_path, pg_server, kind, storage):
+    """On the PostgreSQL target and the ODBC target (psqlODBC, the T-SQL writer's stand-in),
+    from an in-memory instance and from Dagster's default SQLite files (whose event log keeps
     a run's step events in a database of their own)."""
-    hist = target_connection("postgres", tmp_path, pg_server)
+    hist = target_connection(kind, tmp_path, pg_server)
+    # read back with psycopg (the ODBC target writes to the same server)
+    dsn = hist["dsn"] if kind == "postgres" else pg_server.uri(hist["database"])
     instance = None
     if storage == "sqlite_files":
         (tmp_path / "home").mkdir()
@@ -91,7 +97,7 @@ def test_history_in_postgres_is_incremental_idempotent_and_queryable(tmp_path, p
     done = {d.table: d.rows for d in replicate(project.instance, config, str(project.root))}
     assert done == {"object_runs": 3, "runs": 3, "failures": 1}
 
-    recent = _rows(hist["dsn"], RECENT_RUNS)
+    recent = _rows(dsn, RECENT_RUNS)
     by_status = sorted((r[0], r[8], r[4], r[5]) for r in recent)
     assert by_status == [
         ("broken", "FAILED", None, None),
@@ -101,9 +107,9 @@ def test_history_in_postgres_is_incremental_idempotent_and_queryable(tmp_path, p
     [failure] = [r for r in recent if r[8] == "FAILED"]
     assert "object_id 'broken'" in failure[9] and "no_such_column" in failure[9]
     assert "Traceback" not in failure[9]
-    per_object = _rows(hist["dsn"], PER_OBJECT)
+    per_object = _rows(dsn, PER_OBJECT)
     assert [(r[0], r[3], r[4]) for r in per_object] == [("broken", 1, 1), ("items_sync", 2, 0)]
-    runs = _rows(hist["dsn"], "SELECT status, trigger FROM sync_history.runs ORDER BY started_at")
+    runs = _rows(dsn, "SELECT status, trigger FROM sync_history.runs ORDER BY started_at")
     assert runs == [("SUCCESS", "manual"), ("SUCCESS", "manual"), ("FAILURE", "manual")]
 
     # a rerun repeats nothing; a new run adds exactly its rows
@@ -114,12 +120,12 @@ def test_history_in_postgres_is_incremental_idempotent_and_queryable(tmp_path, p
     more = {d.table: d.rows for d in replicate(project.instance, config, str(project.root))}
     assert more == {"object_runs": 1, "runs": 1, "failures": 0}
     count = "SELECT count(*) FROM sync_history.object_runs"
-    assert _rows(hist["dsn"], count) == [(4,)]
+    assert _rows(dsn, count) == [(4,)]
 
     # full mode replaces the tables with the same rows
     full = {d.table: d.rows for d in replicate(project.instance, config, str(project.root), "full")}
     assert full == {"object_runs": 4, "runs": 4, "failures": 1}
-    assert _rows(hist["dsn"], count) == [(4,)]
+    assert _rows(dsn, count) == [(4,)]
 
 
 def test_history_to_delta_and_the_cli_status(tmp_path, capsys, monkeypatch):
@@ -171,6 +177,7 @@ def test_the_sensor_replicates_after_runs_and_only_warns_when_the_target_is_down
     )
     assert down.skip_message.startswith("replication failed, retried next tick")
     assert "Hist-S3cret" not in down.skip_message
+    project.materialize("items_sync")  # and sync runs stay green (the harness asserts success)
 
 
 @pytest.mark.parametrize(
@@ -212,3 +219,16 @@ def test_the_sync_history_job_replicates_on_demand(tmp_path):
     with duckdb.connect(hist["path"], read_only=True) as con:
         statuses = con.sql("SELECT status FROM sync_history.object_runs ORDER BY 1").fetchall()
     assert statuses == [("FAILED",), ("SUCCESS",), ("SUCCESS",)]
+
+
+def test_run_configs_of_the_history_job_are_checked_by_dagster(tmp_path):
+    hist = target_connection("duckdb", tmp_path / "h")
+    (tmp_path / "h").mkdir()
+    project, _ = items_project(tmp_path, {"type": "duckdb", "path": "t.duckdb"}, sync_type="full")
+    project.write({**project.connections, "hist": hist}, project.objects)
+    _add_history(project, {})
+    job = project.definitions().get_job_def("sync_history")
+    ops = "replicate_run_history"
+    assert dg.validate_run_config(job, {"ops": {ops: {"config": {"mode": "full"}}}})
+    with pytest.raises(dg.DagsterInvalidConfigError, match="sometimes"):
+        dg.validate_run_config(job, {"ops": {ops: {"config": {"mode": "sometimes"}}}})

@@ -149,3 +149,12 @@ def test_freshness_becomes_the_asset_freshness_policy(tmp_path):
     )
     policy = deadline.definitions().get_assets_def(key).specs_by_key[key].freshness_policy
     assert (policy.deadline_cron, policy.lower_bound_delta) == ("0 9 * * 1-5", dt.timedelta(days=1))
+
+
+def test_a_schedule_job_takes_the_sync_run_config(tmp_path):
+    """What the launchpad of a schedule's job accepts: the asset's SyncRunConfig."""
+    project = _project(tmp_path, frequency="hourly")
+    job = project.definitions().resolve_job_def("sync_items_sync")
+    assert dg.validate_run_config(job, {"ops": {"items_sync": {"config": {"full_refresh": True}}}})
+    with pytest.raises(dg.DagsterInvalidConfigError, match="full_refres"):
+        dg.validate_run_config(job, {"ops": {"items_sync": {"config": {"full_refres": True}}}})
