@@ -81,3 +81,26 @@ def test_a_source_that_fails_is_a_clear_error_without_secrets(tmp_path):
     with pytest.raises(Exception, match="object_id 'items_sync': checking the source") as info:
         _tick(project)
     assert "Pw-S3cret" not in str(info.value)
+
+
+def test_a_delta_change_feed_source_is_watched_by_its_table_version(tmp_path):
+    """cdf: the sensor compares the Delta table's version with the one stored."""
+    from sync_assets_tests.test_cdf import cdf_project, change_source
+
+    target = {"type": "duckdb", "path": str(tmp_path / "t.duckdb")}
+    project, lake = cdf_project(tmp_path, target, frequency="continuous")
+    defs = project.definitions()
+    sensor = defs.get_sensor_def("sync_orders_cdf_on_change")
+
+    def tick():
+        context = dg.build_sensor_context(instance=project.instance, definitions=defs)
+        return sensor.evaluate_tick(context)
+
+    assert len(tick().run_requests) == 1
+    project.materialize("orders_cdf")
+    assert tick().run_requests == []
+    change_source(lake)
+    [request] = tick().run_requests
+    assert request.tags["sync/change"].startswith("merge from lake")
+    project.materialize("orders_cdf")
+    assert tick().run_requests == []
