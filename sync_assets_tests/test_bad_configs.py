@@ -146,6 +146,18 @@ CASES = [
         "freshness.deadline",
         "cron",
     ),
+    (
+        "continuous strategy",
+        obj(
+            "merge_keys: [id]",
+            "strategies: [{name: a, sync_type: full, frequency: continuous}]",
+            head="full",
+        ).replace("    sync_type: full\n", "", 1),
+        "strategies",
+        ORDERS,
+        "strategies[0].frequency",
+        "trigger: on_change",
+    ),
     ("retries zero", obj("retries: {max: 0}"), "retries", ORDERS, "retries.max", "greater than"),
     (
         "retries backoff",

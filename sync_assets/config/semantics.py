@@ -83,6 +83,16 @@ def _check_automation(obj: SyncObject) -> list[str]:
             "field 'automation': eager syncs whenever the source asset updates, with no clock: "
             "leave frequency out (or use automation: on_cron with it)"
         ]
+    continuous = [
+        i
+        for i, s in enumerate(obj.strategies or [])
+        if s.frequency and s.frequency.every == "continuous"
+    ]
+    if continuous:
+        return [
+            f"field 'strategies[{continuous[0]}].frequency': a strategy's frequency is a clock; "
+            "for a change sensor set trigger: on_change on the object (it runs the first strategy)"
+        ]
     if how != "schedule" and obj.strategies:
         return ["field 'automation': with strategies, each strategy's frequency is its schedule"]
     if obj.trigger == "on_change" and obj.partition:
