@@ -155,7 +155,7 @@ CASES = [
         ).replace("    sync_type: full\n", "", 1),
         "strategies",
         ORDERS,
-        "strategies[0].frequency",
+        "strategies.0.frequency",
         "trigger: on_change",
     ),
     ("retries zero", obj("retries: {max: 0}"), "retries", ORDERS, "retries.max", "greater than"),

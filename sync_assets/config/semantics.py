@@ -90,7 +90,7 @@ def _check_automation(obj: SyncObject) -> list[str]:
     ]
     if continuous:
         return [
-            f"field 'strategies[{continuous[0]}].frequency': a strategy's frequency is a clock; "
+            f"field 'strategies.{continuous[0]}.frequency': a strategy's frequency is a clock; "
             "for a change sensor set trigger: on_change on the object (it runs the first strategy)"
         ]
     if how != "schedule" and obj.strategies:
