@@ -1,0 +1,1 @@
+"""Fabric / Power BI semantic models: read (TMDL, TMSL), compared, synced to Snowflake."""
