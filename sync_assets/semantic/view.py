@@ -33,6 +33,8 @@ class SemanticView:
     """The statement, and what of the model it does not carry (with reasons)."""
 
     sql: str
+    # (table, measure) -> its metric expression, or the reason it has none
+    metrics: dict[tuple[str, str], str] = field(default_factory=dict)
     refused_measures: dict[tuple[str, str], str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -180,6 +182,7 @@ def _metrics_clause(model, tables, aliases, column_sql, result) -> str:
             if translation.sql is None:
                 result.refused_measures[(name, m.name)] = translation.refused
                 continue
+            result.metrics[(name, m.name)] = translation.sql
             ident = _unique(snake(m.name), used)
             comment = quote_string(f"Power BI measure [{m.name}]")
             lines.append(f"    {aliases[name]}.{ident} AS {translation.sql} COMMENT = {comment}")
