@@ -17,6 +17,7 @@ from sync_assets.factory import build_asset, io_manager_key
 from sync_assets.history_defs import history_definitions
 from sync_assets.io_managers import SyncIOManager
 from sync_assets.run_worker import sync_executor
+from sync_assets.semantic.defs import semantic_definitions
 from sync_assets.sensors import change_sensors
 from sync_assets.specs import asset_key, source_specs
 
@@ -53,16 +54,21 @@ def build_definitions(project: ProjectConfig, base_dir: str | Path) -> dg.Defini
     job = unpartitioned_job(objects, keys)
     synced = [build_asset(o, project, base_dir) for o in objects]
     history_jobs, history_sensors = history_definitions(project, base_dir)
+    semantic_assets, semantic_jobs, semantic_sensors = semantic_definitions(project, base_dir)
     return dg.Definitions(
-        assets=synced + source_specs(project),
+        assets=synced + source_specs(project) + semantic_assets,
         # Dagster's own check: did the target's columns change since the last materialization
         asset_checks=dg.build_column_schema_change_checks(assets=synced) if synced else [],
         resources=resources,
-        jobs=([job] if job else []) + [connections_job(project, Path(base_dir))] + history_jobs,
+        jobs=([job] if job else [])
+        + [connections_job(project, Path(base_dir))]
+        + history_jobs
+        + semantic_jobs,
         schedules=schedules_for(objects, keys),
         sensors=automation_sensors(objects, keys)
         + change_sensors(project, base_dir, keys)
-        + history_sensors,
+        + history_sensors
+        + semantic_sensors,
         executor=EXECUTOR,
     )
 

@@ -21,7 +21,13 @@ from dotenv import dotenv_values
 from pydantic import TypeAdapter, ValidationError
 
 from sync_assets.config.aliases import FIELD_ALIASES, AliasError, normalized
-from sync_assets.config.models import Connection, ProjectConfig, RunHistorySpec, SyncObject
+from sync_assets.config.models import (
+    Connection,
+    ProjectConfig,
+    RunHistorySpec,
+    SemanticModelsSpec,
+    SyncObject,
+)
 from sync_assets.config.semantics import check_object, transpiled
 from sync_assets.config.yaml_lines import (
     DuplicateKeyError,
@@ -34,6 +40,8 @@ from sync_assets.connection_types import default_schema, dialect_of
 from sync_assets.secrets import redact
 
 CONFIGS_ENV = "SYNC_ASSETS_CONFIGS"
+# the top-level keys of a config file
+SECTIONS = ("connections", "sync_objects", "run_history", "semantic_models")
 _TEMPLATE_VAR = re.compile(r"\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _CONNECTION = TypeAdapter(Connection)
@@ -83,7 +91,8 @@ def load_project(configs_dir: str | Path | None = None) -> ProjectConfig:
         sources=load.origins,
         aliases=load.aliases,
         env_vars=load.env_vars,
-        run_history=load.history,
+        run_history=load.sections.get("run_history", (None,))[0],
+        semantic_models=load.sections.get("semantic_models", (None,))[0],
     )
 
 
@@ -111,8 +120,8 @@ class _Load:
         # connection -> {dotted field: variable} for fields given as Dagster's EnvVar
         self.env_vars: dict[str, dict[str, str]] = {}
         self._env_used: dict[str, str] = {}
-        self.history: RunHistorySpec | None = None
-        self.history_where = ""
+        # run_history / semantic_models -> (the section, where it was written)
+        self.sections: dict[str, tuple] = {}
 
     # ------------------------------------------------------------------ files
 
@@ -144,10 +153,10 @@ class _Load:
             return self._fail(
                 f"{path}:1: expected a mapping with 'connections' and/or 'sync_objects'"
             )
-        for key in sorted(set(doc) - {"connections", "sync_objects", "run_history"}, key=str):
+        for key in sorted(set(doc) - set(SECTIONS), key=str):
             self.problems.append(
                 f"{path}:{doc.lines.get(key)}: unknown top-level key '{key}' (expected "
-                "connections, sync_objects and/or run_history)"
+                f"{', '.join(SECTIONS)})"
             )
         return doc
 
@@ -167,8 +176,12 @@ class _Load:
         elif connections:
             for name, raw in connections.items():
                 self._connection(path, connections, name, raw)
-        if "run_history" in doc:
-            self._run_history(path, doc)
+        for section, model in (
+            ("run_history", RunHistorySpec),
+            ("semantic_models", SemanticModelsSpec),
+        ):
+            if section in doc:
+                self._section(path, doc, section, model)
         objects = doc.get("sync_objects")
         if objects is not None and not isinstance(objects, list):
             self.problems.append(
@@ -179,16 +192,16 @@ class _Load:
         for index, raw in enumerate(objects or []):
             self._object(path, index, raw, doc.lines.get("sync_objects"))
 
-    def _run_history(self, path: Path, doc) -> None:
-        """`run_history:` (one per project)."""
-        where = f"{path}:{doc.lines.get('run_history')}: run_history"
-        if self.history is not None:
+    def _section(self, path: Path, doc, section: str, model) -> None:
+        """`run_history:` or `semantic_models:` (one of each per project)."""
+        where = f"{path}:{doc.lines.get(section)}: {section}"
+        if section in self.sections:
             self.problems.append(f"{where}: defined twice (also in another file)")
             return
-        raw = self._expand(doc["run_history"], where, ())
+        raw = self._expand(doc[section], where, ())
+        self._remember_secrets(raw)
         try:
-            self.history = RunHistorySpec.model_validate(raw)
-            self.history_where = where
+            self.sections[section] = (model.model_validate(raw), where)
         except ValidationError as exc:
             self.problems.extend(_pydantic_problems(where, raw, exc))
 
@@ -391,13 +404,28 @@ def _cross_checks(load: _Load) -> None:
                 problem(f"field 'target': same target table as object_id '{targets[key]}'")
             )
         targets.setdefault(key, obj.object_id)
-    history = load.history
-    if history and history.connection not in connections and history.connection not in load.broken:
-        names = ", ".join(sorted(connections)) or "none"
-        load.problems.append(
-            f"{load.history_where}: field 'connection': unknown connection "
-            f"'{history.connection}' (known: {names})"
-        )
+    load.problems.extend(_section_problems(load))
+
+
+def _section_problems(load: _Load) -> list[str]:
+    """The connections run_history and semantic_models name must exist (and be Snowflake)."""
+    problems, connections = [], load.connections
+    names = ", ".join(sorted(connections)) or "none"
+    for section, field in (("run_history", "connection"), ("semantic_models", "target")):
+        spec, where = load.sections.get(section, (None, ""))
+        name = getattr(spec, field, None)
+        if spec is None or name in load.broken:
+            continue
+        if name not in connections:
+            problems.append(
+                f"{where}: field '{field}': unknown connection '{name}' (known: {names})"
+            )
+        elif section == "semantic_models" and connections[name].type != "snowflake":
+            problems.append(
+                f"{where}: field 'target': '{name}' is a {connections[name].type} connection; "
+                "semantic models are synced to a snowflake connection"
+            )
+    return problems
 
 
 def _same_table(obj: SyncObject, connections: dict) -> list[str]:

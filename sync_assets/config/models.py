@@ -801,12 +801,55 @@ class RunHistorySpec(_Strict):
     interval_s: int = Field(default=30, ge=5, le=86_400)
 
 
+class PbipFolderSource(_Strict):
+    """Semantic models kept in git: every `<name>.SemanticModel` folder under `path`."""
+
+    type: Literal["pbip_folder"]
+    path: str
+
+
+class FabricWorkspaceSource(_Strict):
+    """The semantic models of a Fabric workspace, through the Fabric REST API (Entra ID
+    authentication as the other Azure connections)."""
+
+    type: Literal["fabric_workspace"]
+    workspace_id: str
+    api_url: str = "https://api.fabric.microsoft.com"
+    format: Literal["TMDL", "TMSL"] = "TMDL"
+    authentication: Literal["default", "service_principal", "managed_identity", "azure_cli"] = (
+        "default"
+    )
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+
+    @model_validator(mode="after")
+    def _who(self) -> FabricWorkspaceSource:
+        _check_service_principal(self)
+        return self
+
+
+class SemanticModelsSpec(_Strict):
+    """`semantic_models:` (seed 001): models found in `source` synced to the Snowflake
+    connection `target` as metadata tables and semantic views (semantic/)."""
+
+    source: Annotated[PbipFolderSource | FabricWorkspaceSource, Field(discriminator="type")]
+    target: str
+    schema_: str = Field(default="SEMANTIC", alias="schema")
+    # create each model's semantic view (false: only record its text in the metadata)
+    create_views: bool = True
+    interval_s: int = Field(default=300, ge=30, le=86_400)
+    # the detection sensor starts running (else stopped until turned on)
+    enabled: bool = False
+
+
 class ProjectConfig(_Strict):
     """Everything loaded from the configs folder."""
 
     connections: dict[str, Connection]
     sync_objects: list[SyncObject]
     run_history: RunHistorySpec | None = None
+    semantic_models: SemanticModelsSpec | None = None
     # file each object came from, for error messages raised after loading
     sources: dict[str, str] = Field(default_factory=dict)
     # the aliases rewritten per object (config/aliases.py), for `validate --explain`
