@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import dagster as dg
+import pytest
 import yaml
 
 from sync_assets.semantic.defs import KEY, SENSOR
@@ -20,10 +21,17 @@ from sync_assets_tests.harness import Project
 SAMPLES = Path(__file__).parent / "semantic_samples"
 
 
-def _project(tmp_path, fakesnow_server) -> Project:
+def _project(tmp_path, fakesnow_server=None) -> Project:
+    """Models in tmp_path/models synced to fakesnow, or (without a server) to a DuckDB file
+    as the demo does."""
     models = tmp_path / "models"
     shutil.copytree(SAMPLES, models)
-    project = Project(tmp_path, {"snow": snowflake_connection(fakesnow_server)}, [])
+    target = (
+        snowflake_connection(fakesnow_server)
+        if fakesnow_server
+        else {"type": "duckdb", "path": str(tmp_path / "semantic.duckdb")}
+    )
+    project = Project(tmp_path, {"snow": target}, [])
     path = project.configs / "project.yaml"
     doc = yaml.safe_load(path.read_text())
     doc["semantic_models"] = {
@@ -69,8 +77,10 @@ def _metadata(project: Project) -> dict:
         store.connection.close()
 
 
-def test_new_changed_and_deleted_models_between_polls(tmp_path, fakesnow_server):
-    project = _project(tmp_path, fakesnow_server)
+@pytest.mark.parametrize("target", ["snowflake", "duckdb"])
+def test_new_changed_and_deleted_models_between_polls(tmp_path, request, target):
+    server = request.getfixturevalue("fakesnow_server") if target == "snowflake" else None
+    project = _project(tmp_path, server)
     first = _tick(project)
     assert sorted(r.partition_key for r in first.run_requests) == ["Sales", "SalesBim"]
     assert project.instance.get_dynamic_partitions("semantic_models") == ["Sales", "SalesBim"]
@@ -109,8 +119,6 @@ def test_the_one_time_job_syncs_every_model(tmp_path, fakesnow_server):
 
 
 def test_a_semantic_models_section_must_target_snowflake(tmp_path):
-    import pytest
-
     from sync_assets.config.loader import ConfigError, load_project
 
     project = Project(tmp_path, {"duck": {"type": "duckdb", "path": "d.duckdb"}}, [])
@@ -121,4 +129,4 @@ def test_a_semantic_models_section_must_target_snowflake(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_project(project.configs)
     [line] = info.value.problems
-    assert ": semantic_models: field 'target': 'duck' is a duckdb connection" in line
+    assert ": semantic_models: field 'create_views': DuckDB has no semantic views" in line

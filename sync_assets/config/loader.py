@@ -420,12 +420,26 @@ def _section_problems(load: _Load) -> list[str]:
             problems.append(
                 f"{where}: field '{field}': unknown connection '{name}' (known: {names})"
             )
-        elif section == "semantic_models" and connections[name].type != "snowflake":
-            problems.append(
-                f"{where}: field 'target': '{name}' is a {connections[name].type} connection; "
-                "semantic models are synced to a snowflake connection"
-            )
+        elif section == "semantic_models":
+            problems += _semantic_target(spec, where, connections[name])
     return problems
+
+
+def _semantic_target(spec, where: str, target) -> list[str]:
+    """Semantic models go to Snowflake (or, without semantic views, to a DuckDB file)."""
+    if target.type == "snowflake":
+        return []
+    if target.type == "duckdb" and not spec.create_views:
+        return []
+    if target.type == "duckdb":
+        return [
+            f"{where}: field 'create_views': DuckDB has no semantic views: set "
+            "create_views: false (the view's text is kept in _SEMANTIC_METADATA)"
+        ]
+    return [
+        f"{where}: field 'target': '{spec.target}' is a {target.type} connection; semantic "
+        "models are synced to a snowflake connection (or a duckdb file, without views)"
+    ]
 
 
 def _same_table(obj: SyncObject, connections: dict) -> list[str]:

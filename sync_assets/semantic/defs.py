@@ -21,7 +21,7 @@ from sync_assets.paths import resolve
 from sync_assets.semantic.fabric_api import SCOPE, FabricClient, ModelItem
 from sync_assets.semantic.model import SemanticModel, from_tmdl, from_tmsl
 from sync_assets.semantic.pbip import SUFFIX, read_model
-from sync_assets.semantic.snowflake_store import SemanticStore
+from sync_assets.semantic.snowflake_store import DuckConnection, SemanticStore
 from sync_assets.semantic.view import semantic_view_sql, snake
 from sync_assets.sql.literals import quote_ident
 
@@ -110,16 +110,21 @@ class Syncer:
     def __init__(self, project: ProjectConfig, base_dir: str):
         self.spec = project.semantic_models
         self.target = project.connections[self.spec.target]
+        self.base_dir = base_dir
         self.source = model_source(self.spec, base_dir)
 
     def store(self):
+        if self.target.type == "duckdb":
+            return SemanticStore(
+                DuckConnection(resolve(self.base_dir, self.target.path)), self.spec.schema_
+            )
         from sync_assets.snowflake.connection import Connection
 
         return SemanticStore(Connection(self.target, autocommit=True), self.spec.schema_)
 
     def sync(self, model_id: str, model: SemanticModel | None = None) -> dict:
         model = model or self.source.read(model_id)
-        database = self.target.database
+        database = getattr(self.target, "database", None)
         view_name = ".".join(
             quote_ident(p) for p in (database, self.spec.schema_, snake(model.name).upper()) if p
         )
@@ -155,7 +160,12 @@ class Syncer:
         for t in model.tables:
             entity = next((p for p in t.partitions if p.entity), None)
             if entity:
-                parts = (self.target.database, entity.schema or self.target.schema_, entity.entity)
+                default = getattr(self.target, "schema_", None)
+                parts = (
+                    getattr(self.target, "database", None),
+                    entity.schema or default,
+                    entity.entity,
+                )
                 names[t.name] = ".".join(quote_ident(p) for p in parts if p)
         return names.get
 

@@ -23,11 +23,12 @@ from sync_assets.semantic.model import SemanticModel
 from sync_assets.semantic.view import SemanticView
 from sync_assets.sql.literals import quote_ident
 
+# {ts}: the engine's timestamp with time zone (Snowflake TIMESTAMP_TZ, DuckDB TIMESTAMPTZ)
 TABLES = {
     "_SEMANTIC_METADATA": (
         "MODEL_ID VARCHAR NOT NULL, MODEL_NAME VARCHAR, SOURCE VARCHAR, DEFINITION_HASH VARCHAR, "
-        "SYNC_COUNT NUMBER(38,0), FIRST_SYNCED_AT TIMESTAMP_TZ, SYNCED_AT TIMESTAMP_TZ, "
-        "IS_DELETED BOOLEAN, DELETED_AT TIMESTAMP_TZ, SEMANTIC_VIEW VARCHAR, NOTES VARCHAR"
+        "SYNC_COUNT BIGINT, FIRST_SYNCED_AT {ts}, SYNCED_AT {ts}, "
+        "IS_DELETED BOOLEAN, DELETED_AT {ts}, SEMANTIC_VIEW VARCHAR, NOTES VARCHAR"
     ),
     "_SEMANTIC_TABLES": (
         "MODEL_ID VARCHAR NOT NULL, TABLE_NAME VARCHAR, IS_HIDDEN BOOLEAN, "
@@ -62,20 +63,27 @@ class Synced:
 
 
 class SemanticStore:
-    """The five tables in `schema` of a Snowflake connection (`sync_assets.snowflake`)."""
+    """The five tables in `schema` of a Snowflake connection (`sync_assets.snowflake`), or of
+    a DuckDB file (DuckConnection below: the demo's, which needs no credentials)."""
 
     def __init__(self, connection, schema: str):
         self.connection = connection
         self.schema = schema
+        self.timestamp = "TIMESTAMPTZ" if isinstance(connection, DuckConnection) else "TIMESTAMP_TZ"
 
     def table(self, name: str) -> str:
-        return f"{quote_ident(self.schema)}.{quote_ident(name)}"
+        # DuckDB: with the catalog, which a schema of the file's own name would shadow
+        catalog = getattr(self.connection, "catalog", None)
+        prefix = f"{quote_ident(catalog)}." if catalog else ""
+        return f"{prefix}{quote_ident(self.schema)}.{quote_ident(name)}"
 
     def ensure(self) -> None:
         cur = self.connection.cursor()
-        cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.schema)}")
+        schema = self.table("x").rsplit(".", 1)[0]
+        cur.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         for name, columns in TABLES.items():
-            cur.execute(f"CREATE TABLE IF NOT EXISTS {self.table(name)} ({columns})")
+            typed = columns.format(ts=self.timestamp)
+            cur.execute(f"CREATE TABLE IF NOT EXISTS {self.table(name)} ({typed})")
 
     def synced(self) -> dict[str, Synced]:
         """Every model the tables hold (deleted ones included)."""
@@ -189,3 +197,51 @@ def _relationships(model_id: str, model: SemanticModel) -> list[list]:
          r.to_cardinality, r.active, r.cross_filter]
         for r in model.relationships
     ]  # fmt: skip
+
+
+class DuckConnection:
+    """A DuckDB file behind the small connection API the store uses (as Snowflake's)."""
+
+    def __init__(self, path: str):
+        from sync_assets.duck import connect
+
+        self.raw = connect(path)
+        self.catalog = self.raw.execute("SELECT current_database()").fetchone()[0]
+        self._autocommit = True
+
+    @property
+    def autocommit(self) -> bool:
+        return self._autocommit
+
+    @autocommit.setter
+    def autocommit(self, value: bool) -> None:
+        if not value and self._autocommit:
+            self.raw.execute("BEGIN TRANSACTION")
+        self._autocommit = value
+
+    def cursor(self):
+        return _DuckCursor(self.raw)
+
+    def commit(self) -> None:
+        self.raw.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.raw.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+class _DuckCursor:
+    def __init__(self, raw):
+        self.raw = raw
+
+    def execute(self, sql: str, *binds):
+        self.raw.execute(sql, list(binds) if binds else None)
+        return self
+
+    def fetchone(self):
+        return self.raw.fetchone()
+
+    def fetchall(self):
+        return self.raw.fetchall()
