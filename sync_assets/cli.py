@@ -280,16 +280,46 @@ def run_demo(args) -> int:
         changes.update(change_notebook_table(notebook, changes["round"]))
         print(f"applied source changes: {changes}")
     code = materialize(args)
+    if code == 0 and project.semantic_models:
+        code = sync_semantic_models(project)
     if code == 0 and project.run_history:
         print("\nrun history (sync-assets history sync):")
         code = run_history(argparse.Namespace(history_command="sync", mode=None, tables=None))
     return code
 
 
+def sync_semantic_models(project) -> int:
+    """Run the one-time job of semantic_models:, then print each model's record."""
+    from sync_assets.semantic.defs import JOB, Syncer
+
+    print(f"\n$ dagster job execute -j {JOB}", flush=True)
+    cmd = [sys.executable, "-m", "dagster", "job", "execute", "-m", "sync_assets.definitions"]
+    cmd += ["-j", JOB]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        print(done.stderr[-3000:], file=sys.stderr)
+        return done.returncode
+    store = Syncer(project, str(default_configs_dir().parent)).store()
+    try:
+        for model_id, synced in sorted(store.synced().items()):
+            print(
+                f"semantic model {model_id}: sync {synced.sync_count}, "
+                f"hash {synced.definition_hash[:12]}, {store.counts(model_id)}"
+            )
+    finally:
+        store.connection.close()
+    return 0
+
+
 def synced_specs(defs) -> list:
-    """The specs of the sync assets (not the external source tables), by key."""
+    """The specs of the sync assets (not the external source tables, not semantic_models),
+    by key."""
     graph = defs.resolve_asset_graph()
-    specs = [s for s in defs.resolve_all_asset_specs() if graph.get(s.key).is_executable]
+    specs = [
+        s
+        for s in defs.resolve_all_asset_specs()
+        if graph.get(s.key).is_executable and "sync/object_id" in s.metadata
+    ]
     return sorted(specs, key=lambda s: s.key.to_user_string())
 
 

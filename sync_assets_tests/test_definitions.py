@@ -30,6 +30,8 @@ EXPECTED_KEYS = {
     "warehouse/iot/readings",
     "bronze/crm/customers_by_id_range",
 }
+# the demo's semantic models (semantic_models:, one dynamic partition per model)
+SEMANTIC_KEYS = {"semantic_models"}
 # the demo source's tables, external assets upstream of the objects that read them
 SOURCE_KEYS = {
     "demo_source/main/orders",
@@ -53,7 +55,7 @@ def test_code_location_specs():
     from sync_assets.definitions import defs
 
     specs = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}
-    assert set(specs) == EXPECTED_KEYS | SOURCE_KEYS
+    assert set(specs) == EXPECTED_KEYS | SOURCE_KEYS | SEMANTIC_KEYS
     orders = specs["warehouse/sales/orders"]
     assert orders.kinds == {"duckdb"} and orders.group_name == "demo"
     assert orders.tags["sync/object_id"] == "orders_to_warehouse"
@@ -78,6 +80,7 @@ def test_code_location_specs():
         "sync_orders_to_warehouse_on_change",
         "sync_orders_lakehouse_to_warehouse_automation",
         "sync_history_after_runs",
+        "semantic_models_detection",
     }
     assert orders.freshness_policy is not None
     assert (
@@ -399,7 +402,7 @@ def test_dg_checks_and_lists_the_project(tmp_path):
     )
     assert listed.returncode == 0, listed.stderr[-2000:]
     keys = {a["asset_key"] for a in json.loads(listed.stdout)["assets"]}
-    assert keys == EXPECTED_KEYS | SOURCE_KEYS
+    assert keys == EXPECTED_KEYS | SOURCE_KEYS | SEMANTIC_KEYS
 
 
 @pytest.mark.parametrize(

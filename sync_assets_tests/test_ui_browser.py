@@ -87,7 +87,12 @@ def _wait_until_serving(base: str, server: subprocess.Popen, log: Path) -> None:
 
 # (screenshot name, path, texts the page must show once loaded)
 PAGES = [
-    ("lineage", "/asset-groups", ["Global asset lineage", "customers_history", "orders_daily"]),
+    # the demo group's lineage (the global view folds groups once there are two)
+    (
+        "lineage",
+        "/locations/sync_assets.definitions/asset-groups/demo",
+        ["customers_history", "orders_daily", "orders_by_day"],
+    ),
     (
         "asset_lineage",
         "/assets/warehouse/dim/customers?view=lineage",

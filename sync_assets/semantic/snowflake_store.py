@@ -137,6 +137,21 @@ class SemanticStore:
             conn.autocommit = True
         return Synced(model_id, model.name, model.definition_hash(), count, now, False)
 
+    def counts(self, model_id: str) -> str:
+        """ "3 tables, 9 columns, 5 measures (2 refused), 2 relationships" of one model."""
+        cur = self.connection.cursor()
+
+        def count(name: str, where: str = "") -> int:
+            sql = f"SELECT COUNT(*) FROM {self.table(name)} WHERE MODEL_ID = ?{where}"
+            return cur.execute(sql, model_id).fetchone()[0]
+
+        refused = count("_SEMANTIC_MEASURES", " AND REFUSED_REASON IS NOT NULL")
+        return (
+            f"{count('_SEMANTIC_TABLES')} tables, {count('_SEMANTIC_COLUMNS')} columns, "
+            f"{count('_SEMANTIC_MEASURES')} measures ({refused} refused), "
+            f"{count('_SEMANTIC_RELATIONSHIPS')} relationships"
+        )
+
     def mark_deleted(self, model_id: str) -> None:
         """The model is gone from its source: flagged, its rows kept."""
         self.ensure()
