@@ -83,11 +83,9 @@ class _Line:
 
 def parse(text: str, source: str = "<tmdl>") -> list[Node]:
     """The top-level declarations of one TMDL document."""
-    lines = _lines(text)
-    nodes, pos = _block(lines, 0, -1, source)
-    if pos != len(lines):
-        raise TmdlError(f"{source}:{lines[pos].number}: unexpected indentation")
-    return nodes
+    # the document is the body of a root that every line is deeper than
+    root, _ = _body(_lines(text), 0, Node("document", None), -1, source)
+    return root.children
 
 
 def unquote(name: str) -> str:
@@ -122,33 +120,6 @@ def _lines(text: str) -> list[_Line]:
 _DECL = re.compile(r"^(\w+)(?:\s+('(?:[^']|'')*'|[^=:]+?))?\s*(?:=\s*(.*))?$")
 _PROP = re.compile(r"^(\w+)\s*:\s*(.*)$")
 _EXPR_PROP = re.compile(r"^(\w+)\s*=\s*(.*)$")
-
-
-def _block(lines: list[_Line], pos: int, parent_indent: int, source: str):
-    """Declarations whose lines are indented deeper than `parent_indent`, from `pos`."""
-    nodes: list[Node] = []
-    description: list[str] = []
-    level = None
-    while pos < len(lines):
-        line = lines[pos]
-        if line.indent < 0:
-            pos += 1
-            continue
-        if line.indent <= parent_indent:
-            break
-        if level is None:
-            level = line.indent
-        if line.indent != level:
-            raise TmdlError(f"{source}:{line.number}: unexpected indentation")
-        if line.text.startswith("///"):
-            description.append(line.text[3:].strip())
-            pos += 1
-            continue
-        node, pos = _declaration(lines, pos, source)
-        node.description = "\n".join(description) or None
-        description = []
-        nodes.append(node)
-    return nodes, pos
 
 
 def _declaration(lines: list[_Line], pos: int, source: str):
