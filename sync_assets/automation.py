@@ -20,6 +20,11 @@ def status(enabled: bool) -> dg.DefaultScheduleStatus:
     return dg.DefaultScheduleStatus.RUNNING if enabled else dg.DefaultScheduleStatus.STOPPED
 
 
+def sensor_status(enabled: bool) -> dg.DefaultSensorStatus:
+    """Sensors too (change, automation, run history, semantic model detection)."""
+    return dg.DefaultSensorStatus.RUNNING if enabled else dg.DefaultSensorStatus.STOPPED
+
+
 def schedules_for(
     objects: list[SyncObject], keys: dict[str, dg.AssetKey]
 ) -> list[dg.ScheduleDefinition]:
@@ -172,9 +177,7 @@ def automation_sensors(
         dg.AutomationConditionSensorDefinition(
             f"sync_{obj.object_id}_automation",
             target=dg.AssetSelection.assets(keys[obj.object_id]),
-            default_status=dg.DefaultSensorStatus.RUNNING
-            if obj.enabled
-            else dg.DefaultSensorStatus.STOPPED,
+            default_status=sensor_status(obj.enabled),
             minimum_interval_seconds=30,
         )
         for obj in objects

@@ -14,6 +14,7 @@ import enum
 
 import dagster as dg
 
+from sync_assets.automation import sensor_status
 from sync_assets.config.models import ProjectConfig
 from sync_assets.history import history_target, replicate, stored_cursor
 from sync_assets.secrets import connection_secrets, redact
@@ -54,9 +55,7 @@ def history_definitions(project: ProjectConfig, base_dir: str) -> tuple[list, li
     @dg.sensor(
         name=SENSOR,
         minimum_interval_seconds=spec.interval_s,
-        default_status=dg.DefaultSensorStatus.RUNNING
-        if spec.enabled
-        else dg.DefaultSensorStatus.STOPPED,
+        default_status=sensor_status(spec.enabled),
         description=f"Replicates run history to {spec.connection}: {spec.schema_} after runs",
     )
     def after_runs(context: dg.SensorEvaluationContext):

@@ -24,6 +24,7 @@ import json
 import dagster as dg
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES, RunsFilter
 
+from sync_assets.automation import sensor_status
 from sync_assets.config.models import ProjectConfig, SyncObject
 from sync_assets.connection_types import make_source, make_target
 from sync_assets.secrets import connection_secrets, redact
@@ -49,13 +50,12 @@ def change_sensor(
     `enabled: true`)."""
     name = f"sync_{obj.object_id}_on_change"
     job = dg.define_asset_job(name, selection=dg.AssetSelection.assets(key))
-    running = dg.DefaultSensorStatus.RUNNING if obj.enabled else dg.DefaultSensorStatus.STOPPED
 
     @dg.sensor(
         name=name,
         job=job,
         minimum_interval_seconds=obj.check_interval_s,
-        default_status=running,
+        default_status=sensor_status(obj.enabled),
         description=f"Syncs {obj.object_id} when its source moved past the stored state",
     )
     def on_change(context: dg.SensorEvaluationContext):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from sync_assets.automation import sensor_status
 from sync_assets.config.models import ProjectConfig, SemanticModelsSpec
 from sync_assets.paths import resolve
 from sync_assets.semantic.fabric_api import SCOPE, FabricClient, ModelItem
@@ -205,9 +206,7 @@ def semantic_definitions(project: ProjectConfig, base_dir: str) -> tuple[list, l
         name=SENSOR,
         asset_selection=[KEY],
         minimum_interval_seconds=spec.interval_s,
-        default_status=dg.DefaultSensorStatus.RUNNING
-        if spec.enabled
-        else dg.DefaultSensorStatus.STOPPED,
+        default_status=sensor_status(spec.enabled),
         description="Finds new, changed and deleted semantic models and syncs them",
     )
     def detection(context: dg.SensorEvaluationContext):
