@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -29,13 +30,19 @@ class Project:
         self.root = Path(root)
         self.configs = self.root / "configs"
         self.configs.mkdir(parents=True, exist_ok=True)
+        self.sections: dict = {}  # run_history, semantic_models
         self.write(connections, objects)
         self.instance = dg.DagsterInstance.ephemeral()
 
     def write(self, connections: dict, objects: list[dict]) -> None:
         self.connections, self.objects = connections, objects
-        doc = {"connections": connections, "sync_objects": objects}
+        doc = {"connections": connections, "sync_objects": objects, **self.sections}
         (self.configs / "project.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+
+    def set_section(self, name: str, value: dict) -> None:
+        """A top-level section of the config file (run_history:, semantic_models:)."""
+        self.sections[name] = value
+        self.write(self.connections, self.objects)
 
     def update_object(self, object_id: str, **changes) -> None:
         objects = [dict(o, **changes) if o["object_id"] == object_id else o for o in self.objects]
@@ -178,3 +185,14 @@ def wait_for_file(path: Path, seconds: float = 60) -> None:
     while not path.exists():
         assert time.monotonic() < deadline, f"{path} never appeared"
         time.sleep(0.1)
+
+
+def stop_dagster(process: subprocess.Popen, seconds: float = 30) -> None:
+    """Stop a `dagster dev` / `dagster-daemon` started in its own session: Ctrl-C, which
+    they shut down on (they ignore SIGTERM), then kill -9 after `seconds`."""
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

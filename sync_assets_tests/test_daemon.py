@@ -12,7 +12,6 @@ the same target at once, and the pool keeps them to one writer.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ import yaml
 from dagster._core.storage.dagster_run import RunsFilter
 
 from sync_assets_tests.data import insert_items, items_project, source_rows
-from sync_assets_tests.harness import assert_same_rows, wait_for_file
+from sync_assets_tests.harness import assert_same_rows, stop_dagster, wait_for_file
 
 PROJECT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -173,12 +172,7 @@ def test_the_daemon_runs_the_schedule_and_one_run_per_source_change(shared, tmp_
             assert len(scheduled) == len({i for t in launched for i in t.run_ids})
             assert project.target_table(SCHEDULED).num_rows == 325
     finally:
-        os.killpg(daemon.pid, signal.SIGINT)
-        try:
-            daemon.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(daemon.pid, signal.SIGKILL)
-            daemon.wait()
+        stop_dagster(daemon)
     assert daemon.returncode is not None
 
 

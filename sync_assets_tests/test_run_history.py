@@ -64,12 +64,7 @@ def _synced_project(tmp_path, history_conn: dict, instance=None, **history):
 
 
 def _add_history(project, history: dict) -> None:
-    import yaml
-
-    path = project.configs / "project.yaml"
-    doc = yaml.safe_load(path.read_text())
-    doc["run_history"] = {"connection": "hist", **history}
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    project.set_section("run_history", {"connection": "hist", **history})
 
 
 def _rows(dsn: str, sql: str) -> list[tuple]:
@@ -193,12 +188,7 @@ def test_a_bad_run_history_section_is_one_clear_line(tmp_path, history, message)
     project.write(
         {**project.connections, "hist": {"type": "duckdb", "path": "h.duckdb"}}, project.objects
     )
-    import yaml
-
-    path = project.configs / "project.yaml"
-    doc = yaml.safe_load(path.read_text())
-    doc["run_history"] = history
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    project.set_section("run_history", history)
     from sync_assets.config.loader import ConfigError
 
     with pytest.raises(ConfigError) as info:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-import yaml
 
 from sync_assets.semantic.defs import KEY, SENSOR
 from sync_assets_tests.conftest import snowflake_connection
@@ -32,14 +31,11 @@ def _project(tmp_path, fakesnow_server=None) -> Project:
         else {"type": "duckdb", "path": str(tmp_path / "semantic.duckdb")}
     )
     project = Project(tmp_path, {"snow": target}, [])
-    path = project.configs / "project.yaml"
-    doc = yaml.safe_load(path.read_text())
-    doc["semantic_models"] = {
-        "source": {"type": "pbip_folder", "path": str(models)},
-        "target": "snow",
-        "create_views": False,
-    }
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    project.set_section(
+        "semantic_models",
+        {"source": {"type": "pbip_folder", "path": str(models)}, "target": "snow",
+         "create_views": False},
+    )  # fmt: skip
     return project
 
 
@@ -122,10 +118,9 @@ def test_a_semantic_models_section_must_target_snowflake(tmp_path):
     from sync_assets.config.loader import ConfigError, load_project
 
     project = Project(tmp_path, {"duck": {"type": "duckdb", "path": "d.duckdb"}}, [])
-    path = project.configs / "project.yaml"
-    doc = yaml.safe_load(path.read_text())
-    doc["semantic_models"] = {"source": {"type": "pbip_folder", "path": "m"}, "target": "duck"}
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    project.set_section(
+        "semantic_models", {"source": {"type": "pbip_folder", "path": "m"}, "target": "duck"}
+    )
     with pytest.raises(ConfigError) as info:
         load_project(project.configs)
     [line] = info.value.problems

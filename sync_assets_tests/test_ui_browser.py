@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from sync_assets_tests.harness import stop_dagster
 from sync_assets_tests.pg_server import free_port
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -63,12 +63,7 @@ def ui(tmp_path_factory):
         _wait_until_serving(base, server, root / "dagster_dev.log")
         yield base
     finally:
-        # dagster dev shuts down its webserver and daemon on Ctrl-C (it ignores SIGTERM)
-        os.killpg(server.pid, signal.SIGINT)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        stop_dagster(server)
         log.close()
 
 
