@@ -46,8 +46,13 @@ def test_the_tmdl_folder_reads_as_written(models):
     )
     assert measures["Customer's Share"].hidden
     assert sales.partitions == (
-        Partition("sales", "directLake", "entity", None, "orders", "sales"),
+        Partition("sales", "directLake", "entity", None, "orders", "sales", "DatabaseQuery"),
     )
+    assert model.expressions["DatabaseQuery"].split() == [
+        "let", "database", "=",
+        'Sql.Database("abc.datawarehouse.fabric.microsoft.com",', '"1f0e-lakehouse")',
+        "in", "database",
+    ]  # fmt: skip
     [dates] = tables["Order Date"].partitions
     assert (dates.mode, dates.kind) == ("import", "m")
     assert dates.source.splitlines()[0] == "let" and 'Item="dates"' in dates.source

@@ -40,6 +40,8 @@ class Partition:
     source: str | None = None  # the M (or DAX) expression
     entity: str | None = None  # Direct Lake: the lakehouse / warehouse table it reads
     schema: str | None = None
+    # Direct Lake: the model's named expression (`DatabaseQuery`) saying where `entity` is
+    expression_source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ class SemanticModel:
     name: str
     tables: list[Table] = field(default_factory=list)
     relationships: list[Relationship] = field(default_factory=list)
+    # shared M expressions by name (`DatabaseQuery = Sql.Database(...)`): the data sources
+    expressions: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def definition_hash(self) -> str:
@@ -117,13 +121,15 @@ def from_tmdl(parts: dict[str, str], name: str | None = None) -> SemanticModel:
             model.tables.append(_table(node, model))
         elif node.type == "relationship":
             model.relationships.append(_relationship(node))
+        elif node.type == "expression" and node.name:
+            model.expressions[tmdl.unquote(node.name)] = node.value or ""
     return model
 
 
 def _walk(nodes: list[tmdl.Node]):
-    """Tables and relationships, top level or inside `model`."""
+    """Tables, relationships and expressions, top level or inside `model`."""
     for node in nodes:
-        if node.type in ("table", "relationship"):
+        if node.type in ("table", "relationship", "expression"):
             yield node
         elif node.type == "model":
             yield from _walk(node.children)
@@ -170,6 +176,7 @@ def _partition(node: tmdl.Node) -> Partition:
         (source.value if source else None) or _text(node.props.get("source")),
         _text(props.get("entityName")),
         _text(props.get("schemaName")),
+        _text(props.get("expressionSource")),
     )
 
 
@@ -232,6 +239,8 @@ def from_tmsl(bim: str | dict, name: str | None = None) -> SemanticModel:
                 bool(t.get("isHidden")),
             )
         )
+    for e in body.get("expressions", []):
+        model.expressions[e["name"]] = _joined(e.get("expression")) or ""
     for r in body.get("relationships", []):
         model.relationships.append(
             Relationship(
@@ -258,6 +267,7 @@ def _tmsl_partition(p: dict) -> Partition:
         _joined(source.get("expression")),
         source.get("entityName"),
         source.get("schemaName"),
+        source.get("expressionSource"),
     )
 
 
