@@ -306,6 +306,11 @@ def sync_semantic_models(project) -> int:
                 f"semantic model {model_id}: sync {synced.sync_count}, "
                 f"hash {synced.definition_hash[:12]}, {store.counts(model_id)}"
             )
+            tables = project.semantic_tables.get(model_id, {})
+            if tables:
+                print(
+                    f"  its tables synced by: {', '.join(f'{t} <- {o}' for t, o in tables.items())}"
+                )
     finally:
         store.connection.close()
     return 0

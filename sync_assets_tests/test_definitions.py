@@ -30,8 +30,9 @@ EXPECTED_KEYS = {
     "warehouse/iot/readings",
     "bronze/crm/customers_by_id_range",
 }
-# the demo's semantic models (semantic_models:, one dynamic partition per model)
-SEMANTIC_KEYS = {"semantic_models"}
+# the demo's semantic models (semantic_models:, one dynamic partition per model), and the
+# two lakehouse tables its model reads, synced beside it by generated objects (sync_tables)
+SEMANTIC_KEYS = {"semantic_models", "semantic_store/dbo/customers", "semantic_store/sales/orders"}
 # the demo source's tables, external assets upstream of the objects that read them
 SOURCE_KEYS = {
     "demo_source/main/orders",
@@ -56,6 +57,11 @@ def test_code_location_specs():
 
     specs = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}
     assert set(specs) == EXPECTED_KEYS | SOURCE_KEYS | SEMANTIC_KEYS
+    assert specs["semantic_models"].deps == [
+        dg.AssetDep(k)
+        for k in (["semantic_store", "dbo", "customers"], ["semantic_store", "sales", "orders"])
+    ]
+    assert specs["semantic_store/sales/orders"].group_name == "semantic_models"
     orders = specs["warehouse/sales/orders"]
     assert orders.kinds == {"duckdb"} and orders.group_name == "demo"
     assert orders.tags["sync/object_id"] == "orders_to_warehouse"
@@ -79,6 +85,9 @@ def test_code_location_specs():
     assert {s.name for s in defs.sensors} == {
         "sync_orders_to_warehouse_on_change",
         "sync_orders_lakehouse_to_warehouse_automation",
+        # the semantic model's tables sync after their lakehouse tables (sync_tables)
+        "sync_pbi_lakehouse_dbo_customers_automation",
+        "sync_pbi_lakehouse_sales_orders_automation",
         "sync_history_after_runs",
         "semantic_models_detection",
     }

@@ -46,6 +46,8 @@ class FabricStandIn(BaseHTTPRequestHandler):
     calls: list[str] = []
     polls: dict[str, int] = {}
     throttled = {"list": False}
+    # Retry-After of the 429, the 202 and a running operation (a subclass may shorten them)
+    waits = {"429": "3", "202": "2", "poll": "1"}
 
     def log_message(self, *args):  # quiet
         pass
@@ -66,7 +68,9 @@ class FabricStandIn(BaseHTTPRequestHandler):
         if self.path == f"/v1/workspaces/{WS}/semanticModels":
             if not self.throttled["list"]:
                 self.throttled["list"] = True
-                return self._send(429, {"errorCode": "TooManyRequests"}, {"Retry-After": "3"})
+                return self._send(
+                    429, {"errorCode": "TooManyRequests"}, {"Retry-After": self.waits["429"]}
+                )
             return self._send(200, {
                 "value": [{"id": "m1", "displayName": "Sales"}, {"id": "m2", "displayName": "Sales BIM"}],
                 "continuationToken": "t2",
@@ -85,7 +89,9 @@ class FabricStandIn(BaseHTTPRequestHandler):
                     "errorCode": "OperationFailed", "message": "the model could not be serialized"}})  # fmt: skip
             done = self.polls[op] >= 2
             return self._send(
-                200, {"status": "Succeeded" if done else "Running"}, {"Retry-After": "1"}
+                200,
+                {"status": "Succeeded" if done else "Running"},
+                {"Retry-After": self.waits["poll"]},
             )
         self._send(404, {"errorCode": "NotFound"})
 
@@ -98,12 +104,14 @@ class FabricStandIn(BaseHTTPRequestHandler):
             return self._send(200, {"definition": {"parts": _tmdl_parts()}})
         if self.path == prefix + "m2/getDefinition?format=TMSL":
             return self._send(202, None, {"Location": f"{base}/v1/operations/op-2",
-                                          "x-ms-operation-id": "op-2", "Retry-After": "2"})  # fmt: skip
+                                          "x-ms-operation-id": "op-2", "Retry-After": self.waits["202"]})  # fmt: skip
         if self.path.startswith(prefix + "m3/"):
             return self._send(403, {"errorCode": "InsufficientPrivileges",
                                     "message": "The caller does not have write permission"})  # fmt: skip
         if self.path.startswith(prefix + "m4/"):
-            return self._send(202, None, {"x-ms-operation-id": "op-fail", "Retry-After": "1"})
+            return self._send(
+                202, None, {"x-ms-operation-id": "op-fail", "Retry-After": self.waits["poll"]}
+            )
         self._send(404, {"errorCode": "NotFound"})
 
 

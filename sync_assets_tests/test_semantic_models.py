@@ -110,8 +110,19 @@ def test_new_changed_and_deleted_models_between_polls(tmp_path, request, target)
 def test_the_one_time_job_syncs_every_model(tmp_path, fakesnow_server):
     project = _project(tmp_path, fakesnow_server)
     job = project.definitions().get_job_def("semantic_models_sync_all")
-    assert job.execute_in_process(instance=project.instance).success
+    run = job.execute_in_process(instance=project.instance)
+    assert run.success
     assert _metadata(project) == {"Sales": (1, False), "SalesBim": (1, False)}
+    # each model got its partition and a materialization of it, as a sensor run gives
+    assert project.instance.get_dynamic_partitions("semantic_models") == ["Sales", "SalesBim"]
+    assert sorted(e.materialization.partition for e in run.get_asset_materialization_events()) == [
+        "Sales",
+        "SalesBim",
+    ]
+    status = project.instance.get_status_by_partition(
+        KEY, ["Sales", "SalesBim"], project.definitions().get_assets_def(KEY).partitions_def
+    )
+    assert status is not None and set(status.values()) == {dg.AssetPartitionStatus.MATERIALIZED}
 
 
 def test_a_semantic_models_section_must_target_snowflake(tmp_path):

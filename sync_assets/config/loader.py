@@ -38,6 +38,7 @@ from sync_assets.config.yaml_lines import (
 )
 from sync_assets.connection_types import default_schema, dialect_of
 from sync_assets.secrets import redact
+from sync_assets.semantic.tables import TablePlan, plan_tables
 
 CONFIGS_ENV = "SYNC_ASSETS_CONFIGS"
 # the top-level keys of a config file
@@ -80,6 +81,7 @@ def load_project(configs_dir: str | Path | None = None) -> ProjectConfig:
         doc = load.read(path)
         if doc is not None:
             load.collect(path, doc)
+    tables = _semantic_tables(load, root.parent)
     _cross_checks(load)
     if load.problems:
         raise ConfigError(
@@ -93,7 +95,29 @@ def load_project(configs_dir: str | Path | None = None) -> ProjectConfig:
         env_vars=load.env_vars,
         run_history=load.sections.get("run_history", (None,))[0],
         semantic_models=load.sections.get("semantic_models", (None,))[0],
+        semantic_tables=tables.tables,
+        semantic_skipped=tables.skipped,
     )
+
+
+def _semantic_tables(load: _Load, base_dir: Path) -> TablePlan:
+    """The sync objects `semantic_models.sync_tables` generates, checked like written ones."""
+    spec, where = load.sections.get("semantic_models", (None, ""))
+    if spec is None or spec.sync_tables is None or spec.target in load.broken:
+        return TablePlan()
+    plan = plan_tables(spec, load.connections, base_dir)
+    load.problems.extend(f"{where}: {p}" for p in plan.problems)
+    for obj in plan.objects:
+        label = f"{where}: sync_tables: object_id '{obj.object_id}'"
+        if obj.object_id in load.origins:
+            load.problems.append(
+                f"{label}: duplicate of an object in {load.origins[obj.object_id]}"
+            )
+            continue
+        load.origins[obj.object_id] = where.split(":")[0]
+        load.raws[obj.object_id] = (None, label)
+        load.objects.append(obj)
+    return plan
 
 
 def _environment(project_dir: Path) -> dict[str, str]:

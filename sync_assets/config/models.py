@@ -829,6 +829,30 @@ class FabricWorkspaceSource(_Strict):
         return self
 
 
+class SyncTablesSpec(_Strict):
+    """`semantic_models.sync_tables:` the models' tables synced into the semantic target
+    through generated sync objects (semantic/tables.py), so the semantic views have data.
+
+    A table is synced when its Direct Lake entity or M source names a database one of the
+    connections is: `sources` maps a model expression name (`DatabaseQuery`) or its
+    `server/database` / `workspace/lakehouse` to a connection; without an entry, the one
+    tsql / fabric_lakehouse connection with the same server and database (workspace and
+    lakehouse) is used. Tables keep their source schema unless `schema` is given.
+    """
+
+    schema_: str | None = Field(default=None, alias="schema", pattern=IDENT)
+    sources: dict[str, str] = Field(default_factory=dict)
+    sync_type: Literal["full"] = "full"
+    # eager: each table syncs when it is missing and after its source table's sync; add a
+    # `frequency` (automation: schedule / on_cron) for sources no sync object writes
+    automation: Literal["schedule", "on_cron", "eager"] = "eager"
+    frequency: Frequency | None = None
+    enabled: bool = False
+    # Fabric workspace models are read from the API by the sensor, not at load time: the
+    # table objects come from the definitions it last synced, kept in this file
+    cache: str = ".sync_assets/semantic_tables.json"
+
+
 class SemanticModelsSpec(_Strict):
     """`semantic_models:` (seed 001): models found in `source` synced to the Snowflake
     connection `target` as metadata tables and semantic views (semantic/)."""
@@ -841,6 +865,15 @@ class SemanticModelsSpec(_Strict):
     interval_s: int = Field(default=300, ge=30, le=86_400)
     # the detection sensor starts running (else stopped until turned on)
     enabled: bool = False
+    # true (defaults) or the settings: sync the models' tables too
+    sync_tables: SyncTablesSpec | None = None
+
+    @field_validator("sync_tables", mode="before")
+    @classmethod
+    def _flag(cls, value):
+        if value is True:
+            return {}
+        return None if value is False else value
 
 
 class ProjectConfig(_Strict):
@@ -850,6 +883,10 @@ class ProjectConfig(_Strict):
     sync_objects: list[SyncObject]
     run_history: RunHistorySpec | None = None
     semantic_models: SemanticModelsSpec | None = None
+    # semantic_models.sync_tables: model id -> model table -> its generated object_id, and
+    # model id -> model table -> why it is not synced
+    semantic_tables: dict[str, dict[str, str]] = Field(default_factory=dict)
+    semantic_skipped: dict[str, dict[str, str]] = Field(default_factory=dict)
     # file each object came from, for error messages raised after loading
     sources: dict[str, str] = Field(default_factory=dict)
     # the aliases rewritten per object (config/aliases.py), for `validate --explain`

@@ -18,13 +18,15 @@ import dagster as dg
 
 from sync_assets.automation import sensor_status
 from sync_assets.config.models import ProjectConfig, SemanticModelsSpec
+from sync_assets.connection_types import target_schema
 from sync_assets.paths import resolve
 from sync_assets.semantic.fabric_api import SCOPE, FabricClient, ModelItem
 from sync_assets.semantic.model import SemanticModel, from_tmdl, from_tmsl
 from sync_assets.semantic.pbip import SUFFIX, read_model
 from sync_assets.semantic.snowflake_store import DuckConnection, SemanticStore
+from sync_assets.semantic.tables import remember
 from sync_assets.semantic.view import semantic_view_sql, snake
-from sync_assets.sql.literals import quote_ident
+from sync_assets.sql.literals import qualified, quote_ident
 
 PARTITIONS = dg.DynamicPartitionsDefinition(name="semantic_models")
 KEY = dg.AssetKey(["semantic_models"])
@@ -109,6 +111,7 @@ class Syncer:
     """One model into Snowflake: metadata, then the semantic view."""
 
     def __init__(self, project: ProjectConfig, base_dir: str):
+        self.project = project
         self.spec = project.semantic_models
         self.target = project.connections[self.spec.target]
         self.base_dir = base_dir
@@ -130,8 +133,15 @@ class Syncer:
             quote_ident(p) for p in (database, self.spec.schema_, snake(model.name).upper()) if p
         )
         view = semantic_view_sql(
-            model, view_name, self._table_name(model), f"Power BI model {model.name}"
+            model, view_name, self._table_name(model_id, model), f"Power BI model {model.name}"
         )
+        skipped = self.project.semantic_skipped.get(model_id, {})
+        if self.spec.sync_tables is not None:
+            view.notes.extend(f"table '{t}' is not synced: {why}" for t, why in skipped.items())
+            if remember(self.spec, self.base_dir, model_id, model):
+                view.notes.append(
+                    "its tables changed: reload the code location to update their sync assets"
+                )
         store = self.store()
         try:
             synced = store.write(model_id, model, self.source.label(model_id), view)
@@ -155,19 +165,23 @@ class Syncer:
             "semantic/view_created": self.spec.create_views,
         }
 
-    def _table_name(self, model: SemanticModel):
-        """model table -> its Snowflake table: the Direct Lake entity it reads."""
+    def _table_name(self, model_id: str, model: SemanticModel):
+        """model table -> its Snowflake table: the one its generated sync object writes
+        (`sync_tables`), else the Direct Lake entity it reads, named as in the target."""
+        database = getattr(self.target, "database", None)
+        if self.spec.sync_tables is not None:
+            objects = {o.object_id: o for o in self.project.sync_objects}
+            return {
+                table: qualified(database, target_schema(obj, self.target), obj.target.object)
+                for table, object_id in self.project.semantic_tables.get(model_id, {}).items()
+                if (obj := objects[object_id])
+            }.get
         names = {}
         for t in model.tables:
             entity = next((p for p in t.partitions if p.entity), None)
             if entity:
                 default = getattr(self.target, "schema_", None)
-                parts = (
-                    getattr(self.target, "database", None),
-                    entity.schema or default,
-                    entity.entity,
-                )
-                names[t.name] = ".".join(quote_ident(p) for p in parts if p)
+                names[t.name] = qualified(database, entity.schema or default, entity.entity)
         return names.get
 
 
@@ -183,6 +197,8 @@ def semantic_definitions(project: ProjectConfig, base_dir: str) -> tuple[list, l
         group_name="semantic_models",
         kinds={"snowflake", "powerbi"},
         description="Fabric / Power BI semantic models synced to Snowflake (one partition per model)",
+        # the models' tables, synced by the objects sync_tables generates
+        deps=table_keys(project),
     )
     def semantic_models(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         metadata = Syncer(project, base_dir).sync(context.partition_key)
@@ -193,10 +209,7 @@ def semantic_definitions(project: ProjectConfig, base_dir: str) -> tuple[list, l
 
     @dg.op(name="sync_every_semantic_model")
     def sync_all(context: dg.OpExecutionContext):
-        syncer = Syncer(project, base_dir)
-        for model_id in syncer.source.list():
-            meta = syncer.sync(model_id)
-            context.log.info(f"{model_id}: sync {meta['semantic/sync_count']}")
+        yield from sync_every_model(Syncer(project, base_dir), context)
 
     @dg.job(name=JOB, description="Sync every semantic model once (seed 001's --once)")
     def sync_all_job():
@@ -213,6 +226,52 @@ def semantic_definitions(project: ProjectConfig, base_dir: str) -> tuple[list, l
         return detect(Syncer(project, base_dir), context)
 
     return [semantic_models], [sync_all_job], [detection]
+
+
+def table_keys(project: ProjectConfig) -> list[dg.AssetKey]:
+    """The asset keys of the sync objects `sync_tables` generated."""
+    from sync_assets.specs import asset_key
+
+    ids = {i for tables in project.semantic_tables.values() for i in tables.values()}
+    return [asset_key(o, project) for o in project.active_objects() if o.object_id in ids]
+
+
+def sync_every_model(syncer: Syncer, context: dg.OpExecutionContext):
+    """Every model of the source, once: each gets its partition (new ones are added) and a
+    materialization of it; deleted ones are marked. One failing model does not stop the
+    others; the step fails at the end, naming each."""
+    found = syncer.source.list()
+    existing = set(context.instance.get_dynamic_partitions(PARTITIONS.name))
+    if new := [m for m in found if m not in existing]:
+        context.instance.add_dynamic_partitions(PARTITIONS.name, new)
+    failed = []
+    for model_id in found:
+        try:
+            meta = syncer.sync(model_id)
+        except Exception as exc:
+            failed.append(f"{model_id}: {exc}")
+            context.log.error(f"semantic model {model_id}: {exc}")
+            continue
+        context.log.info(f"{model_id}: sync {meta['semantic/sync_count']}")
+        yield dg.AssetMaterialization(asset_key=KEY, partition=model_id, metadata=meta)
+    store = syncer.store()
+    try:
+        gone = mark_gone(store, store.synced(), found)
+    finally:
+        store.connection.close()
+    if gone:
+        context.log.info(f"deleted semantic models (marked in _SEMANTIC_METADATA): {gone}")
+    if failed:
+        raise dg.Failure(f"{len(failed)} semantic model(s) failed: " + "; ".join(failed))
+    yield dg.Output(None)
+
+
+def mark_gone(store: SemanticStore, synced: dict, found) -> list[str]:
+    """Mark the synced models no longer in the source deleted (their rows kept)."""
+    gone = [m for m, s in synced.items() if m not in found and not s.deleted]
+    for model_id in gone:
+        store.mark_deleted(model_id)
+    return gone
 
 
 def detect(syncer: Syncer, context: dg.SensorEvaluationContext) -> dg.SensorResult:
@@ -233,9 +292,7 @@ def detect(syncer: Syncer, context: dg.SensorEvaluationContext) -> dg.SensorResu
             if known and known.definition_hash == digest and not known.deleted:
                 continue
             requests.append(dg.RunRequest(partition_key=model_id, run_key=f"{model_id}:{digest}"))
-        gone = [m for m, s in synced.items() if m not in found and not s.deleted]
-        for model_id in gone:
-            store.mark_deleted(model_id)
+        gone = mark_gone(store, synced, found)
     finally:
         store.connection.close()
     existing = set(context.instance.get_dynamic_partitions(PARTITIONS.name))
