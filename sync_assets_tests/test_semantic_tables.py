@@ -233,3 +233,71 @@ def test_a_fabric_workspace_end_to_end(tmp_path, fakesnow_server, fabric_url, mo
         for e in run.get_asset_materialization_events()
     }
     assert synced == {"m1": 3, "m2": 1}
+
+
+class _ScannerFabric(_QuickFabric):
+    """Two readable models, and the admin API's list of modified workspaces."""
+
+    modified = {"value": False}
+
+    def do_GET(self):
+        if self.path.startswith("/v1.0/myorg/admin/workspaces/modified?"):
+            self.calls.append(f"GET {self.path} {self.headers.get('Authorization')}")
+            return self._send(200, [{"id": WS}] if self.modified["value"] else [])
+        if self.path == f"/v1/workspaces/{WS}/semanticModels?continuationToken=t2":
+            return self._send(200, {"value": []})
+        super().do_GET()
+
+
+def test_with_the_scanner_api_an_unmodified_workspace_reads_no_definition(
+    tmp_path, fakesnow_server, monkeypatch
+):
+    from sync_assets.semantic.fabric_api import ADMIN_SCOPE
+
+    def token(source, scope=None):
+        return lambda: "tok-admin" if scope == ADMIN_SCOPE else "tok-1"
+
+    monkeypatch.setattr(semantic_defs, "_token", token)
+    _ScannerFabric.calls, _ScannerFabric.polls = [], {}
+    _ScannerFabric.throttled, _ScannerFabric.modified = {"list": True}, {"value": False}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ScannerFabric)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    source = {"type": "fabric_workspace", "workspace_id": WS, "api_url": url,
+              "changes_from": "scanner", "admin_api_url": f"{url}/v1.0/myorg"}  # fmt: skip
+    project = _project(tmp_path, fakesnow_server, source, {"sources": {"DatabaseQuery": "lake"}})
+
+    def tick(cursor):
+        _ScannerFabric.calls.clear()
+        defs = project.definitions()
+        context = dg.build_sensor_context(
+            instance=project.instance, definitions=defs, cursor=cursor
+        )
+        return defs.get_sensor_def(SENSOR)(context)
+
+    def reads() -> int:
+        return sum("getDefinition" in c for c in _ScannerFabric.calls)
+
+    try:
+        first = tick(None)
+        assert sorted(r.partition_key for r in first.run_requests) == ["m1", "m2"]
+        assert first.cursor is None  # runs pending: the next tick checks fully again
+        for model_id in ("m1", "m2"):
+            _materialize_model(project, model_id)
+        in_sync = tick(None)
+        assert in_sync.run_requests == [] and reads() == 2
+        assert in_sync.cursor is not None  # every model in sync: from now on, ask first
+
+        quiet = tick(in_sync.cursor)
+        assert quiet.run_requests == [] and reads() == 0
+        assert "not modified since" in quiet.skip_reason.skip_message
+        [asked] = _ScannerFabric.calls
+        assert "excludePersonalWorkspaces=true" in asked and asked.endswith("Bearer tok-admin")
+        assert "modifiedSince=" + in_sync.cursor[:10] in asked
+
+        _ScannerFabric.modified["value"] = True
+        checked = tick(in_sync.cursor)
+        assert checked.run_requests == [] and reads() == 2  # modified: a full check
+        assert checked.cursor > in_sync.cursor
+    finally:
+        server.shutdown()

@@ -816,6 +816,11 @@ class FabricWorkspaceSource(_Strict):
     workspace_id: str
     api_url: str = "https://api.fabric.microsoft.com"
     format: Literal["TMDL", "TMSL"] = "TMDL"
+    # definitions: every tick reads each model's definition (one getDefinition per model);
+    # scanner: a tick first asks the admin API whether the workspace changed since the last
+    # full check, and reads nothing when it did not (needs read-only admin API rights)
+    changes_from: Literal["definitions", "scanner"] = "definitions"
+    admin_api_url: str = "https://api.powerbi.com/v1.0/myorg"
     authentication: Literal["default", "service_principal", "managed_identity", "azure_cli"] = (
         "default"
     )

@@ -12,6 +12,7 @@ view, with a note. "Changed" is a different hash of the normalized definition; t
 
 # no `from __future__ import annotations` here: Dagster reads the asset's `context`
 # annotation at definition time
+import datetime as dt
 from pathlib import Path
 
 import dagster as dg
@@ -20,7 +21,7 @@ from sync_assets.automation import sensor_status
 from sync_assets.config.models import ProjectConfig, SemanticModelsSpec
 from sync_assets.connection_types import target_schema
 from sync_assets.paths import resolve
-from sync_assets.semantic.fabric_api import SCOPE, FabricClient, ModelItem
+from sync_assets.semantic.fabric_api import ADMIN_SCOPE, SCOPE, FabricClient, ModelItem
 from sync_assets.semantic.model import SemanticModel, from_tmdl, from_tmsl
 from sync_assets.semantic.pbip import SUFFIX, read_model
 from sync_assets.semantic.snowflake_store import DuckConnection, SemanticStore
@@ -58,9 +59,26 @@ class PbipModels:
 class FabricModels:
     """Models of a Fabric workspace; a model's id is its item id."""
 
-    def __init__(self, client: FabricClient, fmt: str):
+    def __init__(self, client: FabricClient, fmt: str, scanner=None):
         self.client, self.fmt = client, fmt
         self._names: dict[str, str] = {}
+        # (admin API URL, its token) when changes are found through the scanner API
+        self.scanner = scanner
+
+    def unchanged_since(self, cursor: str | None) -> str | None:
+        """Why this tick may skip reading definitions: the admin API does not list the
+        workspace as modified since the last full check (None: check fully)."""
+        if self.scanner is None or not cursor:
+            return None
+        since = dt.datetime.fromisoformat(cursor)
+        if dt.datetime.now(dt.UTC) - since > dt.timedelta(days=29):
+            return None  # the API looks back 30 days at most
+        admin_api, token = self.scanner
+        if self.client.modified_since(
+            admin_api, since.strftime("%Y-%m-%dT%H:%M:%S.0000000Z"), token
+        ):
+            return None
+        return f"workspace {self.client.workspace} not modified since {cursor} (admin API)"
 
     def list(self) -> dict[str, str]:
         self._names = {m.id: m.name for m in self.client.semantic_models()}
@@ -81,13 +99,17 @@ def model_source(spec: SemanticModelsSpec, base_dir: str):
     source = spec.source
     if source.type == "pbip_folder":
         return PbipModels(Path(resolve(base_dir, source.path)))
+    scanner = None
+    if source.changes_from == "scanner":
+        scanner = (source.admin_api_url, _token(source, ADMIN_SCOPE))
     return FabricModels(
-        FabricClient(source.api_url, source.workspace_id, _token(source)), source.format
+        FabricClient(source.api_url, source.workspace_id, _token(source)), source.format, scanner
     )
 
 
-def _token(source):
-    """A callable giving a bearer token for the Fabric API (azure-identity)."""
+def _token(source, scope: str = SCOPE):
+    """A callable giving a bearer token for the Fabric API, or the admin API's scope
+    (azure-identity)."""
 
     def token() -> str:
         from azure import identity
@@ -102,7 +124,7 @@ def _token(source):
             cred = identity.AzureCliCredential()
         else:
             cred = identity.DefaultAzureCredential()
-        return cred.get_token(SCOPE).token
+        return cred.get_token(scope).token
 
     return token
 
@@ -276,7 +298,14 @@ def mark_gone(store: SemanticStore, synced: dict, found) -> list[str]:
 
 def detect(syncer: Syncer, context: dg.SensorEvaluationContext) -> dg.SensorResult:
     """New models get a partition and a run, changed ones (another definition hash) a run,
-    deleted ones are marked deleted in _SEMANTIC_METADATA (their rows kept)."""
+    deleted ones are marked deleted in _SEMANTIC_METADATA (their rows kept). With the
+    scanner API, a tick whose workspace did not change since the last full check that found
+    every model in sync (the cursor) reads nothing more; until a check finds them in sync
+    (runs pending, a model failing), every tick checks fully."""
+    started = dt.datetime.now(dt.UTC).isoformat()
+    unchanged = getattr(syncer.source, "unchanged_since", lambda cursor: None)(context.cursor)
+    if unchanged:
+        return dg.SensorResult(skip_reason=unchanged, cursor=context.cursor)
     found = syncer.source.list()
     store = syncer.store()
     try:
@@ -305,4 +334,5 @@ def detect(syncer: Syncer, context: dg.SensorEvaluationContext) -> dg.SensorResu
         run_requests=requests,
         dynamic_partitions_requests=[PARTITIONS.build_add_request(new)] if new else [],
         skip_reason=None if requests else f"no new or changed model; deleted: {gone or 'none'}",
+        cursor=context.cursor if requests or failed else started,
     )

@@ -7,6 +7,12 @@
               until Succeeded / Failed, then GET {api}/v1/operations/{op}/result
     429 anywhere: wait Retry-After seconds and ask again
 
+and, for `changes_from: scanner`, the read-only admin API of the scanner family
+(https://learn.microsoft.com/rest/api/power-bi/admin/workspace-info-get-modified-workspaces):
+
+    GET  {admin}/admin/workspaces/modified?modifiedSince=<ISO 8601>&excludePersonalWorkspaces=true
+         [{"id": <workspace id>}, ...]: the workspaces changed since then (at most 30 days back)
+
 (https://learn.microsoft.com/rest/api/fabric/semanticmodel/items). The bearer token comes from
 a callable (azure-identity's credential for the scope below, as the other Azure connections
 authenticate); errors name the model and say what the API answered.
@@ -24,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 SCOPE = "https://api.fabric.microsoft.com/.default"
+ADMIN_SCOPE = "https://analysis.windows.net/powerbi/api/.default"
 THROTTLE_ATTEMPTS = 8
 
 
@@ -71,6 +78,17 @@ class FabricClient:
             )
         return models
 
+    def modified_since(self, admin_api: str, since: str, token: Callable[[], str]) -> bool:
+        """Whether the admin scanner API lists this workspace as modified since `since`."""
+        url = f"{admin_api.rstrip('/')}/admin/workspaces/modified?" + urllib.parse.urlencode(
+            {"modifiedSince": since, "excludePersonalWorkspaces": "true"}
+        )
+        _, _, answer = self._call(
+            "GET", url, what="asking the admin API for modified workspaces", token=token
+        )
+        rows = answer if isinstance(answer, list) else answer.get("value", [])
+        return any(str(r.get("id", "")).lower() == self.workspace.lower() for r in rows)
+
     def definition(self, model: ModelItem, fmt: str = "TMDL") -> dict[str, str]:
         """The model's definition parts, path -> text."""
         what = f"semantic model '{model.name}' ({model.id}): getDefinition"
@@ -112,12 +130,12 @@ class FabricClient:
                 raise FabricError(f"{what}: still {status} after {self.timeout_s:.0f} s")
             wait = _seconds(polled_headers.get("Retry-After"), wait)
 
-    def _call(self, method: str, url: str, what: str, body: dict | None = None):
+    def _call(self, method: str, url: str, what: str, body: dict | None = None, token=None):
         """(status, headers, JSON body) of one call; 429 waits out Retry-After."""
         data = json.dumps(body).encode() if body is not None else None
         for _ in range(THROTTLE_ATTEMPTS):
             request = urllib.request.Request(url, data=data, method=method)
-            request.add_header("Authorization", f"Bearer {self.token()}")
+            request.add_header("Authorization", f"Bearer {(token or self.token)()}")
             if data is not None:
                 request.add_header("Content-Type", "application/json")
             try:
@@ -141,7 +159,12 @@ def _api_error(exc: urllib.error.HTTPError) -> str:
     except ValueError:
         body = {}
     text = f"{body.get('errorCode', exc.reason)}: {body.get('message', '')}".rstrip(": ")
-    if exc.code == 403:
+    if exc.code == 403 and "/admin/" in (exc.filename or ""):
+        text += (
+            " (the admin API needs a Fabric administrator, or a service principal allowed to "
+            "use read-only admin APIs in the tenant settings)"
+        )
+    elif exc.code == 403:
         text += (
             " (getDefinition needs write permission on the semantic model, and fails on a "
             "model protected by an encryption sensitivity label)"
