@@ -32,6 +32,16 @@ def obj(*lines: str, head: str = "full") -> str:
     return CONNECTIONS + "\n".join(body + [f"    {line}" for line in lines]) + "\n"
 
 
+def sem(line: str, source: str = "{type: pbip_folder, path: models}") -> str:
+    """The usual object and a semantic_models section ending with `line`."""
+    return obj() + (
+        f"semantic_models:\n  source: {source}\n  target: wh\n  create_views: false\n  {line}\n"
+    )
+
+
+SEM = "semantic_models"
+
+
 def conn(line: str) -> str:
     """A fourth connection `x` given by `line`, and the usual object."""
     return obj().replace("sync_objects:", f"  x: {line}\nsync_objects:", 1)
@@ -719,6 +729,38 @@ CASES = [
         "set frequency: daily",
     ),
     ("group name", obj("group: sales team"), "group", ORDERS, "group", "should match pattern"),
+    (
+        "sync_tables typo",
+        sem("sync_tables: {sourcez: {DatabaseQuery: src}}"),
+        "sync_tables",
+        SEM,
+        "sync_tables.sourcez",
+        "unknown field",
+    ),
+    (
+        "sync_tables unknown connection",
+        sem("sync_tables: {sources: {DatabaseQuery: nowhere}}"),
+        "semantic_models:",
+        SEM,
+        "sync_tables.sources",
+        "unknown connection 'nowhere' (known: pg, src, wh)",
+    ),
+    (
+        "sync_tables schema",
+        sem("sync_tables: {schema: pbi data}"),
+        "sync_tables",
+        SEM,
+        "sync_tables.schema",
+        "should match pattern",
+    ),
+    (
+        "changes_from",
+        sem("interval_s: 300", "{type: fabric_workspace, workspace_id: w1, changes_from: scan}"),
+        "changes_from",
+        SEM,
+        "source.fabric_workspace.changes_from",
+        "'definitions' or 'scanner'",
+    ),
 ]
 
 

@@ -25,6 +25,7 @@ from sync_assets.semantic.fabric_api import ADMIN_SCOPE, SCOPE, FabricClient, Mo
 from sync_assets.semantic.model import SemanticModel, from_tmdl, from_tmsl
 from sync_assets.semantic.pbip import SUFFIX, read_model
 from sync_assets.semantic.snowflake_store import DuckConnection, SemanticStore
+from sync_assets.semantic.sources import table_sources
 from sync_assets.semantic.tables import remember
 from sync_assets.semantic.view import semantic_view_sql, snake
 from sync_assets.sql.literals import qualified, quote_ident
@@ -160,7 +161,9 @@ class Syncer:
         skipped = self.project.semantic_skipped.get(model_id, {})
         if self.spec.sync_tables is not None:
             view.notes.extend(f"table '{t}' is not synced: {why}" for t, why in skipped.items())
-            if remember(self.spec, self.base_dir, model_id, model):
+            cached = remember(self.spec, self.base_dir, model_id, model)
+            unloaded = model_id not in self.project.semantic_tables and table_sources(model)[0]
+            if cached or unloaded:
                 view.notes.append(
                     "its tables changed: reload the code location to update their sync assets"
                 )
