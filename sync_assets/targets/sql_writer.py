@@ -190,6 +190,8 @@ class SqlTarget(Target):
                     if plan.state_seen is not None:  # a row for the commit to lock
                         s.execute(sql.state_claim_sql(self.flavor), *self._claim_binds())
                 ddl, schema, created = self._table_ddl(s, reader.schema)
+                index, index_note = self._key_index(s, plan, created)
+                ddl += index
                 if plan.dry_run and ddl and not self.flavor.ddl_in_transaction:
                     # here DDL commits at once: a dry run reports it and does not run it
                     return _dry_run_before_ddl(reader, ddl, created, self.flavor.name)
@@ -197,6 +199,7 @@ class SqlTarget(Target):
                     s.execute(statement)
                 result = self._apply_stream(s, plan, reader, schema, columns)
                 result.ddl = ddl
+                result.extra.update(index_note)
                 if plan.dry_run:  # the session rolls everything back
                     result.committed = False
                     return result
@@ -280,6 +283,27 @@ class SqlTarget(Target):
         ]
         return ddl, pa.schema(list(existing) + added), False
 
+    def _key_index(self, s: SqlSession, plan: WritePlan, created: bool) -> tuple[list, dict]:
+        """The statement creating the index on the merge keys, when the flavor has one and
+        the table lacks it, and a note of it. An existing table whose keys repeat keeps
+        going without (the note says so): its merges are ambiguous, but they were before."""
+        keys = list(plan.merge_keys)
+        statement = sql.key_index_sql(self.schema, self.table, keys, self.flavor)
+        if statement is None or plan.mode != "merge" or not keys or plan.dry_run:
+            return [], {}
+        name = sql.key_index_name(self.table)
+        if created:
+            return [statement], {"sync/key_index": f"created {name} on {keys}"}
+        if s.scalar(sql.key_index_exists_sql(self.flavor), self.schema, name):
+            return [], {}
+        dupes = s.rows(sql.duplicate_keys_sql(self.table_sql, keys, self.flavor))
+        if dupes:
+            example = tuple(dupes[0])[:-1]
+            return [], {
+                "sync/key_index": f"not created: {keys} repeat in the table (e.g. {example})"
+            }
+        return [statement], {"sync/key_index": f"created {name} on {keys}"}
+
     def _load(
         self, s: SqlSession, plan: WritePlan, reader: pa.RecordBatchReader, window
     ) -> WriteResult:
@@ -310,6 +334,8 @@ class SqlTarget(Target):
                 f"merge_keys {keys} are not unique in the source rows of this run "
                 f"(e.g. {tuple(dupes[0])[:-1]} appears {dupes[0][-1]} times)"
             )
+        for statement in sql.plan_for_lookups_sql(staged, f):
+            s.execute(statement)
         deleted = 0
         if plan.deletes:  # a change stream: flagged keys go first, the rest is upserted
             flagged = sql.soft_delete_flagged_sql if plan.soft_delete else sql.delete_flagged_sql
@@ -322,6 +348,8 @@ class SqlTarget(Target):
                     sql.CHANGED, table, source, columns, keys, f, update=plan.update, casts=casts
                 )
             )
+            for statement in sql.plan_for_lookups_sql(sql.CHANGED, f)[1:]:
+                s.execute(statement)
             counts = s.rows(sql.captured_counts_sql(sql.CHANGED))[0]
             source, casts = sql.CHANGED, None
         else:
