@@ -115,8 +115,56 @@ def _watch(instance, stop: threading.Event, log) -> None:
             log.warning(f"checking for killed runs holding pool slots failed: {exc}")
 
 
-@dg.executor(name="sync_in_process", config_schema=IN_PROC_CONFIG)
+def default_parallel_steps() -> int:
+    """Steps of one run at a time: $SYNC_ASSETS_MAX_CONCURRENT (default 1)."""
+    value = os.environ.get(PARALLEL_ENV, "1")
+    try:
+        return max(1, int(value))
+    except ValueError:
+        raise ValueError(f"{PARALLEL_ENV}={value!r}: give a whole number of steps") from None
+
+
+PARALLEL_ENV = "SYNC_ASSETS_MAX_CONCURRENT"
+EXECUTOR_CONFIG = {
+    **IN_PROC_CONFIG.config_type.fields,
+    "max_concurrent": dg.Field(
+        dg.Int,
+        is_required=False,
+        description=(
+            "Steps of one run executing at once, in threads of the run's process (default "
+            "$SYNC_ASSETS_MAX_CONCURRENT, else 1); each asset's pool still admits one writer "
+            "per target."
+        ),
+    ),
+}
+
+
+@dg.executor(name="sync_executor", config_schema=EXECUTOR_CONFIG)
 def sync_executor(init_context):
-    """Steps in the run's own process (a step is one streamed copy, and a process per step
-    would cost seconds of start-up each), freeing the pool slots of killed runs."""
-    return FreeingDeadSlots(dg.in_process_executor.executor_creation_fn(init_context))
+    """Steps in the run's own process: one after another, or up to `max_concurrent` at once
+    in threads (threaded_executor.py); either way freeing the pool slots of killed runs."""
+    from dagster._core.execution.retries import RetryMode
+    from dagster._core.execution.step_dependency_config import StepDependencyConfig
+    from dagster._core.executor.init import InitExecutorContext
+
+    from sync_assets.threaded_executor import ThreadedExecutor
+
+    config = dict(init_context.executor_config)
+    parallel = config.pop("max_concurrent", None) or default_parallel_steps()
+    if parallel <= 1:
+        inner_context = InitExecutorContext(
+            job=init_context.job,
+            executor_def=dg.in_process_executor,
+            executor_config=config,
+            instance=init_context.instance,
+        )
+        return FreeingDeadSlots(dg.in_process_executor.executor_creation_fn(inner_context))
+    return FreeingDeadSlots(
+        ThreadedExecutor(
+            retries=RetryMode.from_config(config["retries"]),
+            max_concurrent=parallel,
+            step_dependency_config=StepDependencyConfig.from_config(
+                config.get("step_dependency_config")
+            ),
+        )
+    )

@@ -451,6 +451,21 @@ def state_table(flavor: Flavor) -> str:
     return table_name(STATE_SCHEMA, STATE_TABLE, flavor)
 
 
+def shared_ddl_lock_sql(flavor: Flavor) -> str | None:
+    """A lock, held to the end of its transaction, around creating what several objects'
+    writes share (the state table, a target schema): `CREATE ... IF NOT EXISTS` is not safe
+    against itself on PostgreSQL or SQL Server (two sessions both find the schema missing and
+    one fails on the catalog's unique index), which steps of one run running at once hit."""
+    if flavor.session_lock == "advisory":
+        return "SELECT pg_advisory_xact_lock(hashtextextended('sync_assets shared ddl', 0))"
+    if flavor.session_lock == "applock":
+        return (
+            "EXEC sp_getapplock @Resource = N'sync_assets shared ddl', @LockMode = 'Exclusive', "
+            "@LockOwner = 'Transaction'"
+        )
+    return None
+
+
 def state_ddl(flavor: Flavor) -> list[str]:
     """Create the state table when missing (one row per object, state as JSON text)."""
     table = state_table(flavor)
