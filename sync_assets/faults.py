@@ -18,6 +18,8 @@ import signal
 import threading
 import time
 
+from sync_assets import progress
+
 CRASH_ENV = "SYNC_ASSETS_CRASH_AT"
 # "<point>:<seconds>": sleep there instead (the two-writer tests hold a lock open with it)
 PAUSE_ENV = "SYNC_ASSETS_PAUSE_AT"
@@ -28,6 +30,7 @@ KILL_AFTER_ENV = "SYNC_ASSETS_KILL_AFTER"
 
 
 def crashpoint(name: str) -> None:
+    progress.reached(name)  # the run log's progress lines name the phase
     trace = os.environ.get(TRACE_ENV)
     if trace:
         with open(trace, "a") as out:

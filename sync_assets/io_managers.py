@@ -23,6 +23,7 @@ from sync_assets.connection_types import make_target, record
 from sync_assets.faults import crashpoint
 from sync_assets.metadata import write_metadata
 from sync_assets.partitions import keys_window
+from sync_assets.progress import Progress
 from sync_assets.retries import is_permanent
 from sync_assets.secrets import connection_secrets, redact
 from sync_assets.strategies.planner import SyncBatch
@@ -82,7 +83,9 @@ class SyncIOManager(dg.IOManager):
             else:
                 # the target's limits are checked on the rows it takes (bad_rows.py)
                 reader = guarded(counter.wrap(batch.reader), bad_rows, target.value_limits())
-                result = target.write(reader, batch.plan, batch.state.to_dict())
+                with Progress(context.log, f"object_id '{obj.object_id}'{partition}") as shown:
+                    counter.progress = shown
+                    result = target.write(reader, batch.plan, batch.state.to_dict())
             bad_rows.publish()
         except Exception as exc:
             bad_rows.discard()
@@ -157,6 +160,7 @@ class _RowCounter:
     def __init__(self):
         self.rows = 0
         self.source_error: Exception | None = None
+        self.progress: Progress | None = None
 
     def wrap(self, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
         def batches():
@@ -165,11 +169,15 @@ class _RowCounter:
                 try:
                     batch = reader.read_next_batch()
                 except StopIteration:
+                    if self.progress is not None and self.progress.phase == "reading":
+                        self.progress.phase = "applying"  # the whole stream is in the target
                     return
                 except Exception as exc:
                     self.source_error = exc
                     raise
                 self.rows += batch.num_rows
+                if self.progress is not None:  # the target may pull from its own threads
+                    self.progress.rows += batch.num_rows
                 yield batch
                 if i == 0:
                     crashpoint("mid_stream")  # tests: die after the target took the first batch
