@@ -2,6 +2,10 @@
 
     bash benchmarks/run.sh [--rows 1000000 5000000] [--rounds 3] [--cases full,incremental,hash,backfill]
 
+Cases: full; incremental (1% of rows updated uniformly, every file and page touched, plus
+0.5% inserted); incremental_clustered (the newest 1% updated, plus 0.5% inserted); hash;
+backfill (365 daily partitions).
+
 Starts a throwaway PostgreSQL server, builds a deterministic `orders` table per N, and runs
 each case for each tool, interleaved round by round. Every run is a whole process under
 `/usr/bin/time -v` (wall time, peak RSS); sync_assets also reports its step time. After
@@ -212,7 +216,7 @@ class Bench:
             str(out),
             self.target_db(tool, f"{case}_{target}"),
         ]
-        if case == "incremental":
+        if case.startswith("incremental"):
             cmd.append("--incremental")
         if case == "hash":  # dlt's nearest: the whole source merged with strategy upsert
             cmd.append("--upsert")
@@ -252,7 +256,7 @@ class Bench:
             ]
         cmd += (
             ["--mode", "incremental", "--primary-key", "id", "--update-key", "updated_at"]
-            if case == "incremental"
+            if case.startswith("incremental")
             else ["--mode", "full-refresh"]
         )
         wall, rss, _ = timed(cmd, env)
@@ -345,12 +349,17 @@ def matches(source: tuple, target: tuple) -> bool:
     )
 
 
-def mutate(uri: str, round_no: int, rows: int) -> None:
-    """1% updates and 0.5% inserts, all with a newer updated_at."""
+def mutate(uri: str, round_no: int, rows: int, pattern: str = "uniform") -> None:
+    """1% updates and 0.5% inserts, all with a newer updated_at. uniform: every 100th id (the
+    updates touch every file and page of the target); clustered: the newest 1% of ids (recent
+    rows change, the common case)."""
     with psycopg.connect(uri, autocommit=True) as con:
-        con.execute(
-            f"UPDATE orders SET amount = amount + 1, updated_at = now() WHERE id % 100 = {round_no}"
+        where = (
+            f"id % 100 = {round_no}"
+            if pattern == "uniform"
+            else f"id > (SELECT max(id) FROM orders) - {rows // 100}"
         )
+        con.execute(f"UPDATE orders SET amount = amount + 1, updated_at = now() WHERE {where}")
         top = con.execute("SELECT max(id) FROM orders").fetchone()[0]
         con.execute(f"""INSERT INTO orders SELECT g, (g % 50000)::int, 'placed', 1.00, 'late order ' || g, now(), now()
                         FROM generate_series({top + 1}::bigint, {top + rows // 200}) g""")
@@ -370,6 +379,8 @@ def run(args) -> Results:
                     full_case(bench, results, args.rounds, args.tools)
                 if "incremental" in args.cases:
                     incremental_case(bench, results, args.rounds, args.tools)
+                if "incremental_clustered" in args.cases:
+                    incremental_case(bench, results, args.rounds, args.tools, "clustered")
                 if "hash" in args.cases:
                     hash_case(bench, results, args.rounds, args.tools)
                 if "backfill" in args.cases:
@@ -385,6 +396,11 @@ def run(args) -> Results:
 CASE_OBJECTS = {
     "full": {"skip_unchanged": False},
     "incremental": {"sync_type": "incremental", "sync_column": "updated_at", "merge_keys": ["id"]},
+    "incremental_clustered": {
+        "sync_type": "incremental",
+        "sync_column": "updated_at",
+        "merge_keys": ["id"],
+    },
     "hash": {"sync_type": "hash", "merge_keys": ["id"]},
     "hash_native": {"sync_type": "hash", "merge_keys": ["id"], "hash_algo": "native"},
 }
@@ -439,22 +455,22 @@ def full_case(bench: Bench, results: Results, rounds: int, wanted) -> None:
         print(f"  {bench.rows:,} rows, round {r + 1}, full: done", file=sys.stderr, flush=True)
 
 
-def incremental_case(bench: Bench, results: Results, rounds: int, wanted) -> None:
-    """After an initial load (not timed), each round changes 1% of the rows and inserts 0.5%."""
-    tools = _tools(bench, "incremental", [w for w in wanted if w != "baseline"])
+def incremental_case(
+    bench: Bench, results: Results, rounds: int, wanted, pattern: str = "uniform"
+) -> None:
+    """After an initial load (not timed), each round changes 1% of the rows and inserts 0.5%
+    (`pattern`: see mutate)."""
+    case = "incremental" if pattern == "uniform" else f"incremental_{pattern}"
+    tools = _tools(bench, case, [w for w in wanted if w != "baseline"])
     targets = ["delta", "duckdb", "postgres"]
     for target in targets:
         for name, fn in tools.items():
             if supported(name, target, "incremental"):
                 fn(target, True)
     for r in range(rounds):
-        mutate(bench.src, r + 1, bench.rows)
-        run_tools(
-            bench, results, "incremental", targets, tools, bench.source_summary(), fresh=False
-        )
-        print(
-            f"  {bench.rows:,} rows, round {r + 1}, incremental: done", file=sys.stderr, flush=True
-        )
+        mutate(bench.src, r + 1, bench.rows, pattern)
+        run_tools(bench, results, case, targets, tools, bench.source_summary(), fresh=False)
+        print(f"  {bench.rows:,} rows, round {r + 1}, {case}: done", file=sys.stderr, flush=True)
 
 
 def hash_case(bench: Bench, results: Results, rounds: int, wanted) -> None:
@@ -514,13 +530,14 @@ def memory_case(bench: Bench, results: Results) -> None:
 
 def print_table(results: Results) -> None:
     header = (
-        f"{'case':13} {'target':9} {'tool':15} {'rows':>9} {'min s':>7} {'median s':>8} {'step s':>7} "
+        f"{'case':21} {'target':9} {'tool':15} {'rows':>9} {'min s':>7} {'median s':>8} {'step s':>7} "
         f"{'rest s':>7} {'rows/s':>11} {'peak MB':>8} {'sync MB':>8}  check"
     )
     print(header + "\n" + "-" * len(header))
     for (case, target, tool, rows), res in results.items():
         moved = {
             "incremental": rows // 100 + rows // 200,
+            "incremental_clustered": rows // 100 + rows // 200,
             "hash": rows // 100,
             "hash_native": rows // 100,
         }.get(case, rows)
@@ -532,7 +549,7 @@ def print_table(results: Results) -> None:
         )
         sync_rss = max((r.sync_rss for r in res.runs if r.sync_rss is not None), default=None)
         print(
-            f"{case:13} {target:9} {tool:15} {moved:>9} {min(res.walls):>7.2f} {median:>8.2f} {_f(step):>7} "
+            f"{case:21} {target:9} {tool:15} {moved:>9} {min(res.walls):>7.2f} {median:>8.2f} {_f(step):>7} "
             f"{_f(overhead):>7} {moved / median:>11,.0f} {max(r.rss for r in res.runs):>8.0f} {_f(sync_rss, 0):>8}  "
             f"{'ok' if all(res.checks) else 'MISMATCH'}"
         )
@@ -588,7 +605,9 @@ def print_targets(results: Results) -> None:
                     + (f"; {name} / ours = {fastest / ours:.2f} (target >= 1.5)" if fastest else "")
                 )
         for case, target, limit in [
-            ("incremental", t, 10) for t in ("delta", "duckdb", "postgres")
+            (c, t, 15)
+            for c in ("incremental", "incremental_clustered")
+            for t in ("delta", "duckdb", "postgres")
         ] + [(c, t, 25) for c in ("hash", "hash_native") for t in ("duckdb", "postgres")]:
             line = _against_full(med, peer, case, target, rows, limit)
             if line:
