@@ -32,6 +32,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from benchmarks import many_tables  # noqa: E402
 from benchmarks.pg_full_sync import create_orders  # noqa: E402
 from sync_assets_tests.pg_server import PostgresServer  # noqa: E402
 
@@ -385,6 +386,9 @@ def run(args) -> Results:
                     hash_case(bench, results, args.rounds, args.tools)
                 if "backfill" in args.cases:
                     backfill_case(bench, results, args.rounds)
+        if "many" in args.cases:
+            with tempfile.TemporaryDirectory(prefix="bench_many_", dir=args.workdir) as tmp:
+                many_case(server, Path(tmp), results, args)
         for rows in args.memory_rows:
             with tempfile.TemporaryDirectory(prefix=f"bench_{rows}_", dir=args.workdir) as tmp:
                 memory_case(Bench(server, rows, Path(tmp)), results)
@@ -518,6 +522,64 @@ def backfill_case(bench: Bench, results: Results, rounds: int) -> None:
     print(f"  {bench.rows:,} rows, backfill: done", file=sys.stderr, flush=True)
 
 
+def many_case(server: PostgresServer, work: Path, results: Results, args) -> None:
+    """40 tables in one run per tool, initial load then incremental (many_tables.py); each
+    round starts from fresh targets."""
+    src = server.create_database("many_src")
+    total = many_tables.build(src, args.many_scale)
+    threads = args.many_threads
+    env = dict(os.environ, SLING_DISABLE_TELEMETRY="true", RUNTIME__DLTHUB_TELEMETRY="false")
+    binary = next(
+        (ROOT / ".venv-bench").glob(
+            "lib/python*/site-packages/sling_linux_amd64/bin/sling-linux-amd64"
+        )
+    )
+    for r in range(args.rounds):
+        targets = {
+            t: server.create_database(f"many_{t.replace('-', '_')}_{r}")
+            for t in ("sync_assets", "sling", "dlt")
+        }
+        outs = {t: many_tables.fresh(work / f"{t}_{r}") for t in targets}
+        home = outs["sync_assets"] / "home"
+        home.mkdir()
+        shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+        configs = many_tables.sync_assets_config(outs["sync_assets"], src, targets["sync_assets"])
+        commands = {
+            "sync_assets": (
+                [APP_PY, "-m", "dagster", "asset", "materialize", "-m", "sync_assets.definitions", "--select", "*"],
+                dict(env, SYNC_ASSETS_CONFIGS=str(configs), DAGSTER_HOME=str(home),
+                     SYNC_ASSETS_MAX_CONCURRENT=str(threads)),
+            ),
+            "sling": (
+                [str(binary), "run", "-r", str(many_tables.sling_replication(outs["sling"], threads))],
+                dict(env, SLING_HOME_DIR=str(outs["sling"] / ".sling"), SRC=src + "?sslmode=disable",
+                     TGT=targets["sling"] + "?sslmode=disable"),
+            ),
+            "dlt": (
+                [PEER_PY, str(PEERS / "dlt_many.py"), src, targets["dlt"], str(outs["dlt"]),
+                 str(many_tables.TABLES), str(threads)],
+                env,
+            ),
+        }  # fmt: skip
+        for phase in ("initial", "incremental"):
+            if phase == "incremental":
+                many_tables.mutate(src)
+            expected = many_tables.summaries(src, "public")
+            for tool, (cmd, tool_env) in commands.items():
+                if tool not in args.tools and not (tool == "dlt" and "dlt-pyarrow" in args.tools):
+                    continue
+                wall, rss, _ = timed(cmd, tool_env)
+                got = many_tables.summaries(targets[tool], "bench")
+                ok = all(
+                    int(got[i][0]) == int(expected[i][0])
+                    and int(got[i][1] or 0) == int(expected[i][1])
+                    for i in expected
+                )
+                key = (f"many {phase}", "postgres", tool, total)
+                results.setdefault(key, Result()).add(Run(wall, rss), ok)
+        print(f"  many tables ({total:,} rows), round {r + 1}: done", file=sys.stderr, flush=True)
+
+
 def memory_case(bench: Bench, results: Results) -> None:
     """One full copy per target by sync_assets at a large N, for peak memory (and time)."""
     source = bench.source_summary()
@@ -621,6 +683,17 @@ def print_targets(results: Results) -> None:
                 lines.append(
                     f"backfill {target:8} {rows:>9,}: {back / full:.1f}x the full copy (target <= 10)"
                 )
+    for phase in ("initial", "incremental"):
+        for total in sorted({k[3] for k in results if k[0] == f"many {phase}"}):
+            ours = med(f"many {phase}", "postgres", "sync_assets", total)
+            peers = [(med(f"many {phase}", "postgres", t, total), t) for t in ("sling", "dlt")]
+            peers = [p for p in peers if p[0]]
+            if ours and peers:
+                fastest, name = min(peers)
+                lines.append(
+                    f"many tables {phase:11} {total:>10,} rows: {name} / ours = {fastest / ours:.2f} "
+                    f"(target >= 1.5); ours {ours:.2f} s, per object {ours / many_tables.TABLES:.2f} s"
+                )
     overheads = [
         r.wall - r.step
         for (c, _, tool, _), res in results.items()
@@ -694,6 +767,12 @@ def main() -> None:
         help="also run one sync_assets full copy per target at these N (e.g. 20000000), for memory",
     )
     parser.add_argument("--workdir", default=None, help="where outputs go (default: system temp)")
+    parser.add_argument(
+        "--many-scale", type=float, default=1.0, help="many: table sizes x this (1: 100k-500k rows)"
+    )
+    parser.add_argument(
+        "--many-threads", type=int, default=2, help="many: steps / streams / workers at once"
+    )
     args = parser.parse_args()
     args.cases, args.tools = args.cases.split(","), args.tools.split(",")
     print(versions(), flush=True)

@@ -196,11 +196,13 @@ class Syncer:
         database = getattr(self.target, "database", None)
         if self.spec.sync_tables is not None:
             objects = {o.object_id: o for o in self.project.sync_objects}
-            return {
-                table: qualified(database, target_schema(obj, self.target), obj.target.object)
-                for table, object_id in self.project.semantic_tables.get(model_id, {}).items()
-                if (obj := objects[object_id])
-            }.get
+            synced = {}
+            for table, object_id in self.project.semantic_tables.get(model_id, {}).items():
+                obj = objects[object_id]
+                synced[table] = qualified(
+                    database, target_schema(obj, self.target), obj.target.object
+                )
+            return synced.get
         names = {}
         for t in model.tables:
             entity = next((p for p in t.partitions if p.entity), None)

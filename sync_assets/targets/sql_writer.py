@@ -182,11 +182,10 @@ class SqlTarget(Target):
     def write(self, reader: pa.RecordBatchReader, plan: WritePlan, state: dict) -> WriteResult:
         reader = self.prepare(with_soft_delete(reader, plan))
         columns = [n for n in reader.schema.names if n != DELETED_FLAG]
-        if not plan.dry_run:
-            self._shared_ddl()
         with self.session(autocommit=not self.flavor.ddl_in_transaction) as s:
             try:
                 if not plan.dry_run:
+                    self._shared_ddl(s)
                     for statement in sql.state_ddl(self.flavor):
                         s.execute(statement)
                     if plan.state_seen is not None:  # a row for the commit to lock
@@ -215,22 +214,23 @@ class SqlTarget(Target):
                 s.cleanup()
         return result
 
-    def _shared_ddl(self) -> None:
+    def _shared_ddl(self, s: SqlSession) -> None:
         """The state table and the target's schema, created first in a short transaction of
-        their own under the flavor's lock, so concurrent writes of other objects never race
-        to create them (the write's own `IF NOT EXISTS` statements then find them)."""
+        their own under the flavor's lock (committed before the write's transaction starts,
+        on the write's connection: a connection costs ~50 ms here), so concurrent writes of
+        other objects never race to create them (the write's own `IF NOT EXISTS` statements
+        then find them)."""
         lock = sql.shared_ddl_lock_sql(self.flavor)
-        if lock is None:
+        if lock is None or not self.flavor.ddl_in_transaction:
             return
-        with self.session() as s:
-            s.begin()
-            s.execute(lock)
-            for statement in [
-                *sql.state_ddl(self.flavor),
-                sql.create_schema_sql(self.schema, self.flavor),
-            ]:
-                s.execute(statement)
-            s.commit()
+        s.begin()
+        s.execute(lock)
+        for statement in [
+            *sql.state_ddl(self.flavor),
+            sql.create_schema_sql(self.schema, self.flavor),
+        ]:
+            s.execute(statement)
+        s.commit()
 
     def _claim_binds(self) -> tuple:
         return self.object_id, self.state_name, self.object_id
