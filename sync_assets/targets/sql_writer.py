@@ -185,9 +185,9 @@ class SqlTarget(Target):
         with self.session(autocommit=not self.flavor.ddl_in_transaction) as s:
             try:
                 if not plan.dry_run:
-                    self._shared_ddl(s)
-                    for statement in sql.state_ddl(self.flavor):
-                        s.execute(statement)
+                    if not self._shared_ddl(s):
+                        for statement in sql.state_ddl(self.flavor):
+                            s.execute(statement)
                     if plan.state_seen is not None:  # a row for the commit to lock
                         s.execute(sql.state_claim_sql(self.flavor), *self._claim_binds())
                 ddl, schema, created = self._table_ddl(s, reader.schema)
@@ -214,15 +214,16 @@ class SqlTarget(Target):
                 s.cleanup()
         return result
 
-    def _shared_ddl(self, s: SqlSession) -> None:
+    def _shared_ddl(self, s: SqlSession) -> bool:
         """The state table and the target's schema, created first in a short transaction of
         their own under the flavor's lock (committed before the write's transaction starts,
         on the write's connection: a connection costs ~50 ms here), so concurrent writes of
-        other objects never race to create them (the write's own `IF NOT EXISTS` statements
-        then find them)."""
+        other objects never race to create them (a new table's `CREATE SCHEMA IF NOT
+        EXISTS` then finds its schema). False when the flavor has no such lock: the write
+        creates the state table itself."""
         lock = sql.shared_ddl_lock_sql(self.flavor)
         if lock is None or not self.flavor.ddl_in_transaction:
-            return
+            return False
         s.begin()
         s.execute(lock)
         for statement in [
@@ -231,6 +232,7 @@ class SqlTarget(Target):
         ]:
             s.execute(statement)
         s.commit()
+        return True
 
     def _claim_binds(self) -> tuple:
         return self.object_id, self.state_name, self.object_id
