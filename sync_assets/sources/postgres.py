@@ -8,6 +8,7 @@ from urllib.parse import quote, urlencode
 import pyarrow as pa
 
 from sync_assets.config.models import PostgresConnection, SourceSpec
+from sync_assets.sources import postgres_pool
 from sync_assets.sources.base import Source, SourceSession
 from sync_assets.sources.postgres_types import (
     SourceValueError,
@@ -21,11 +22,9 @@ from sync_assets.types import MAX_LENGTH
 
 
 def connect(uri: str):
-    """An ADBC PostgreSQL connection (the URI holds the password: never log it)."""
-    # imported on first use: the driver manager costs ~1 s of start-up for every process
-    import adbc_driver_postgresql.dbapi as adbc_pg
-
-    return adbc_pg.connect(uri)
+    """A new ADBC PostgreSQL connection (the URI holds the password: never log it); sessions
+    take theirs from `postgres_pool` instead."""
+    return postgres_pool.connect(uri)
 
 
 def postgres_uri(conn: PostgresConnection) -> str:
@@ -129,28 +128,17 @@ class PostgresSession(SourceSession):
         return plain_reader(cur.fetch_record_batch(), self.lengths, self.bad_rows)
 
 
-def end_session(con) -> None:
-    """End a session's transaction (rolled back: a committed one is already over) and close
-    the connection. On a connection the server dropped mid-read the rollback fails; the
-    read's own error is what the run reports, so that failure is not raised over it (the
-    server has ended the transaction itself)."""
-    try:
-        con.rollback()
-    except Exception:
-        if not _lost(con):
-            raise
-    finally:
-        con.close()
-
-
-def _lost(con) -> bool:
-    """Whether the connection no longer works (a trivial query fails on it)."""
-    try:
-        with con.cursor() as cur:
-            cur.execute("SELECT 1")
-        return False
-    except Exception:
-        return True
+def end_session(uri: str, con, cursors=()) -> None:
+    """End a session: close its cursors, and give the connection back to the pool with its
+    transaction rolled back (a committed one is already over), or close it if that fails.
+    On a connection the server dropped mid-read the rollback fails; the read's own error is
+    what the run reports, so nothing is raised over it."""
+    for cur in cursors:
+        try:
+            cur.close()
+        except Exception:
+            pass  # its stream died with the connection; the release below finds out
+    postgres_pool.release(uri, con)
 
 
 class PostgresSource(Source):
@@ -162,7 +150,9 @@ class PostgresSource(Source):
 
     @contextmanager
     def session(self, spec: SourceSpec):
-        con = connect(postgres_uri(self.conn))
+        uri = postgres_uri(self.conn)
+        con = postgres_pool.acquire(uri)
+        session = None
         try:
             with con.cursor() as cur:
                 # probe and read must see one snapshot: the watermark stored with the
@@ -172,4 +162,4 @@ class PostgresSource(Source):
             session = PostgresSession(con, lengths)  # held here until the stream is consumed
             yield session
         finally:
-            end_session(con)
+            end_session(uri, con, session._open if session else ())

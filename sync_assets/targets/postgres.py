@@ -15,8 +15,8 @@ import pyarrow as pa
 from sync_assets.bad_rows import Limits
 from sync_assets.config.models import PostgresConnection
 from sync_assets.secrets import redact
+from sync_assets.sources import postgres_pool
 from sync_assets.sources.postgres import (
-    connect,
     end_session,
     plain_reader,
     plain_schema,
@@ -194,25 +194,34 @@ class PostgresTarget(SqlTarget):
             return reader
         return cast_reader(reader, schema)  # safe casts that name a value that does not fit
 
-    def _connect(self):
+    def _connect(self, uri: str):
         try:
-            return connect(postgres_uri(self.conn))
+            return postgres_pool.acquire(uri)  # reused: a new connection costs ~50 ms
         except Exception as exc:  # the driver's message may echo the URI
             raise ConnectionError(redact(str(exc), [self.conn.password])) from None
 
     @contextmanager
     def session(self, autocommit: bool = False):
         # ADBC connections are in a transaction until commit: autocommit sessions only read
-        con = self._connect()
+        uri = postgres_uri(self.conn)
+        con = self._connect(uri)
+        session = None
         try:
-            yield PostgresSqlSession(con)
+            session = PostgresSqlSession(con)
+            yield session
         finally:
-            end_session(con)  # a dropped connection's rollback does not hide the error
+            # a dropped connection's rollback does not hide the error
+            end_session(uri, con, [session.cur] if session else ())
 
     def read(self, window: TargetWindow | None = None, columns=None) -> pa.RecordBatchReader:
-        con = self._connect()
-        session = PostgresSqlSession(con)
-        schema = session.table_schema(self.schema, self.table)
-        session.cur.execute(self.select_sql(schema, window, columns))
-        reader = plain_reader(session.cur.fetch_record_batch())
-        return closing(reader, session.cur.close, con.close)
+        uri = postgres_uri(self.conn)
+        con = self._connect(uri)
+        try:
+            session = PostgresSqlSession(con)
+            schema = session.table_schema(self.schema, self.table)
+            session.cur.execute(self.select_sql(schema, window, columns))
+            reader = plain_reader(session.cur.fetch_record_batch())
+        except BaseException:
+            end_session(uri, con)
+            raise
+        return closing(reader, lambda: end_session(uri, con, [session.cur]))
