@@ -1,0 +1,69 @@
+"""Reused PostgreSQL connections come back clean, and a dead one is never handed out."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import pytest
+
+from sync_assets.sources import postgres_pool as pool
+
+
+@pytest.fixture
+def uri(pg_server):
+    pool.close_all()
+    yield pg_server.create_database(f"pool_{uuid.uuid4().hex[:8]}")
+    pool.close_all()
+
+
+def _one(con, sql: str):
+    with con.cursor() as cur:
+        cur.execute(sql)
+        return cur.fetchall()[0][0]
+
+
+def test_a_reused_connection_has_no_temp_tables_locks_or_open_transaction(uri):
+    with pool.pooled(uri) as con:
+        first = _one(con, "SELECT pg_backend_pid()")
+        with con.cursor() as cur:
+            cur.execute("CREATE TEMP TABLE __sync_staged AS SELECT 1 AS a")
+            cur.execute("SELECT pg_advisory_lock(42)")
+        con.commit()
+        with con.cursor() as cur:
+            cur.execute("CREATE TABLE half (a int)")  # never committed
+    with pool.pooled(uri) as con:
+        assert _one(con, "SELECT pg_backend_pid()") == first  # the same server session
+        assert _one(con, "SELECT to_regclass('pg_temp.__sync_staged')") is None
+        assert _one(con, "SELECT to_regclass('half')") is None
+        assert _one(con, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == 0
+        # SET TRANSACTION must be the first statement of the session's transaction
+        con.rollback()
+        with con.cursor() as cur:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        assert _one(con, "SELECT current_setting('transaction_isolation')") == "repeatable read"
+
+
+def test_a_connection_the_server_dropped_is_replaced(uri, pg_server):
+    with pool.pooled(uri) as con:
+        pid = _one(con, "SELECT pg_backend_pid()")
+    with psycopg.connect(pg_server.uri(), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    with pool.pooled(uri) as con:
+        assert _one(con, "SELECT 1") == 1
+        assert _one(con, "SELECT pg_backend_pid()") != pid
+
+
+def test_idle_connections_are_capped_in_all(pg_server, monkeypatch):
+    pool.close_all()
+    monkeypatch.setattr(pool, "MAX_IDLE", 2)
+    uris = [pg_server.create_database(f"cap_{uuid.uuid4().hex[:8]}") for _ in range(3)]
+    held = [(u, pool.acquire(u)) for u in uris]
+    for u, con in held:
+        pool.release(u, con)
+    try:
+        idle = sum(len(stack) for stack in pool._idle.values())
+        assert idle == 2
+        assert uris[0] not in pool._idle  # the oldest went first
+    finally:
+        pool.close_all()
