@@ -31,6 +31,11 @@ class SourceSession(ABC):
     def stream(self, sql: str, batch_size: int) -> pa.RecordBatchReader:
         """A query's rows as Arrow record batches, never materialised whole."""
 
+    def indexed(self, column: str) -> bool:
+        """Whether the source table has an index led by `column`, which answers max() and
+        IS NULL without a scan (default: not known, so the probe scans once)."""
+        return False
+
 
 class Source(ABC):
     """A source system. `dialect` is the SQL dialect of filter_condition and mappings."""

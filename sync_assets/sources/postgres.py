@@ -91,9 +91,10 @@ def with_lengths(schema: pa.Schema, driver: pa.Schema, lengths: dict[str, int]) 
 
 
 class PostgresSession(SourceSession):
-    def __init__(self, con, lengths: dict[str, int] | None = None):
+    def __init__(self, con, lengths: dict[str, int] | None = None, relation: str | None = None):
         self.con = con
         self.lengths = lengths or {}  # varchar(n) lengths of the source table's columns
+        self.relation = relation  # the source table (None for a query)
         self._open = []  # cursors whose streams are still being read (a dropped cursor closes its stream)
 
     def _cursor(self):
@@ -119,6 +120,19 @@ class PostgresSession(SourceSession):
             cur.execute(self._readable(sql))
             reader = plain_reader(cur.fetch_record_batch())
             return reader.read_all()
+
+    def indexed(self, column: str) -> bool:
+        if self.relation is None:
+            return False
+        with self._cursor() as cur:
+            cur.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                "JOIN pg_am am ON am.oid = c.relam JOIN pg_attribute a ON a.attrelid = i.indrelid "
+                "AND a.attnum = i.indkey[0] WHERE i.indrelid = to_regclass($1) AND am.amname = "
+                "'btree' AND i.indpred IS NULL AND a.attname = $2)",
+                (self.relation, column),
+            )
+            return bool(cur.fetchall()[0][0])
 
     def stream(self, sql: str, batch_size: int) -> pa.RecordBatchReader:
         readable = self._readable(sql)
@@ -158,8 +172,12 @@ class PostgresSource(Source):
                 # probe and read must see one snapshot: the watermark stored with the
                 # data then describes exactly the rows that were read.
                 cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            lengths = varchar_lengths(con, spec) if spec.object and not spec.query else {}
-            session = PostgresSession(con, lengths)  # held here until the stream is consumed
+            table = spec.object and not spec.query
+            lengths = varchar_lengths(con, spec) if table else {}
+            relation = qualified(spec.schema_ or "public", spec.object) if table else None
+            session = PostgresSession(
+                con, lengths, relation
+            )  # held here until the stream is consumed
             yield session
         finally:
             end_session(uri, con, session._open if session else ())

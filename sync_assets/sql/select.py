@@ -100,20 +100,28 @@ def fingerprint_expr(dialect: str) -> str:
     return "sum(hash(q)::HUGEINT)::VARCHAR"
 
 
-def probe_sql(select: str, sync_column: str | None, dialect: str, *, fingerprint: bool) -> str:
+def probe_sql(
+    select: str, sync_column: str | None, dialect: str, *, fingerprint: bool, indexed=False
+) -> str:
     """Row count, max(sync_column), the rows where it is NULL, and (optionally) a content
     fingerprint, in one scan.
 
-    Without the fingerprint the probe is `max(col)` over a flattened subquery, which
-    PostgreSQL answers from an index on the watermark column.
+    `indexed` (the sync column leads an index; no count or fingerprint wanted): max() and
+    the NULL count as two subqueries over the flattened select, which the engine answers
+    from the index without reading the table, so a run's probe costs what its change costs.
     """
+    # the watermark column may not be carried to the target, so select it beside the row
+    wm = f"SELECT {quote_ident(sync_column)} AS __sync_wm, " if sync_column else "SELECT "
+    inner = select.replace("SELECT ", wm, 1)
+    if indexed and sync_column and not fingerprint:
+        return (
+            f"SELECT (SELECT max(q.__sync_wm) FROM ({inner}) q) AS hi, "
+            f"(SELECT count(*) FROM ({inner}) q WHERE q.__sync_wm IS NULL) AS n_null"
+        )
     cols = ["COUNT_BIG(*) AS n_rows" if dialect == "tsql" else "count(*) AS n_rows"]
     if fingerprint:
         cols.append(f"{fingerprint_expr(dialect)} AS fingerprint")
-    inner = select
     if sync_column:
-        # the watermark column may not be carried to the target, so select it beside the row
-        inner = select.replace("SELECT ", f"SELECT {quote_ident(sync_column)} AS __sync_wm, ", 1)
         cols.append("max(q.__sync_wm) AS hi")
         # rows whose sync column is NULL have no place in the watermark order: counted so a
         # run can say what it did with them

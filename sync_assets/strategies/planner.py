@@ -165,10 +165,14 @@ class Planner:
                 "beyond the last range: raise partition.end (the ranges are a fixed set)"
             )
 
-    def probe(self, fingerprint: bool) -> dict:
-        """Row count, high watermark and (optionally) content fingerprint, in one scan."""
+    def probe(self, fingerprint: bool, rows: bool = True) -> dict:
+        """Row count, high watermark, NULL sync-column rows and (optionally) content
+        fingerprint, in one scan; without `rows` (no count wanted) and with an index led by
+        the sync column, from that index instead (no `n_rows` then)."""
+        column = self.obj.sync_column
+        indexed = not rows and not fingerprint and bool(column) and self.session.indexed(column)
         sql = probe_sql(
-            self.select([]), self.obj.sync_column, self.dialect, fingerprint=fingerprint
+            self.select([]), column, self.dialect, fingerprint=fingerprint, indexed=indexed
         )
         return self.session.fetch_small(sql).to_pylist()[0]
 

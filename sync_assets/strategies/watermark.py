@@ -23,7 +23,7 @@ from sync_assets.targets.base import WritePlan
 
 def plan(p: Planner) -> SyncBatch:
     obj = p.obj
-    probe = p.probe(fingerprint=False)
+    probe = p.probe(fingerprint=False, rows=False)
     hi, nulls = probe["hi"], int(probe.get("n_null") or 0)
     typ = p.types[obj.sync_column]
     marks = {k: from_json_value(p.state.watermarks.get(k), typ) for k in p.keys()}
