@@ -44,6 +44,7 @@ def build(uri: str, scale: float) -> int:
             rows = int((100_000 + (i % 5) * 100_000) * scale)
             con.execute(shape_sql(i, rows))
             con.execute(f"ALTER TABLE t{i} ADD PRIMARY KEY (id)")
+            con.execute(f"CREATE INDEX t{i}_updated_at ON t{i} (updated_at)")
             total += rows
     return total
 

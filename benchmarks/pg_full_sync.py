@@ -45,6 +45,9 @@ def create_orders(uri: str, rows: int) -> None:
                 timestamptz '2024-01-01 00:00:00+00' + (g % 31536000) * interval '1 second' AS updated_at
             FROM generate_series(1::bigint, {rows}) g;
             ALTER TABLE orders ADD PRIMARY KEY (id)""")
+        # an incremental source indexes its change column (every tool's incremental read
+        # filters on it)
+        con.execute("CREATE INDEX orders_updated_at ON orders (updated_at)")
         con.execute("VACUUM ANALYZE orders")
 
 
