@@ -175,9 +175,8 @@ class PostgresSource(Source):
             table = spec.object and not spec.query
             lengths = varchar_lengths(con, spec) if table else {}
             relation = qualified(spec.schema_ or "public", spec.object) if table else None
-            session = PostgresSession(
-                con, lengths, relation
-            )  # held here until the stream is consumed
+            # held here until the stream is consumed
+            session = PostgresSession(con, lengths, relation)
             yield session
         finally:
             end_session(uri, con, session._open if session else ())
