@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import psycopg
@@ -67,3 +68,21 @@ def test_idle_connections_are_capped_in_all(pg_server, monkeypatch):
         assert uris[0] not in pool._idle  # the oldest went first
     finally:
         pool.close_all()
+
+
+def test_idle_connections_are_closed_without_further_use(uri, pg_server, monkeypatch):
+    """A process that stops using a server (a sensor in the daemon) does not keep its
+    connections: the sweeper closes them once idle past IDLE_S."""
+    monkeypatch.setattr(pool, "IDLE_S", 0.4)
+    with pool.pooled(uri) as con:
+        pid = _one(con, "SELECT pg_backend_pid()")
+    deadline = time.monotonic() + 10
+    with psycopg.connect(pg_server.uri(), autocommit=True) as admin:
+        while time.monotonic() < deadline:
+            alive = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,))
+            if alive.fetchone()[0] == 0:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the idle connection was never closed")
+    assert not pool._idle

@@ -26,6 +26,7 @@ IDLE_S = 60.0  # an idle connection older than this is closed, not reused
 # idle connections kept in all (the oldest closed first): steps of one run use one or two at
 # a time, and a process that meets many databases must not hold a connection to each
 MAX_IDLE = 8
+SWEEP_S = 5.0  # how often idle connections are checked for age
 RESET = ("DISCARD TEMP", "SELECT pg_advisory_unlock_all()")
 
 _lock = threading.Lock()
@@ -105,8 +106,33 @@ def release(uri: str, con) -> None:
     with _lock:
         _idle.setdefault(uri, []).append((time.monotonic(), con))
         surplus = _surplus()
+        _start_sweeper()
     for old in surplus:
         _close(old)
+
+
+_sweeper: tuple[int, threading.Thread] | None = None  # (pid, thread)
+
+
+def _start_sweeper() -> None:
+    """A daemon thread that closes connections idle past IDLE_S even when no session comes
+    (a sensor that ran once in the daemon); one per process, started on first release
+    (under _lock)."""
+    global _sweeper
+    if _sweeper and _sweeper[0] == os.getpid() and _sweeper[1].is_alive():
+        return
+    thread = threading.Thread(target=_sweep, name="postgres-pool-sweeper", daemon=True)
+    _sweeper = (os.getpid(), thread)
+    thread.start()
+
+
+def _sweep() -> None:
+    while True:
+        time.sleep(SWEEP_S)
+        with _lock:
+            expired = _surplus()
+        for con in expired:
+            _close(con)
 
 
 def _surplus() -> list:
