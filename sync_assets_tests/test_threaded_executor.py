@@ -86,7 +86,7 @@ def test_steps_run_two_at_a_time_and_pools_keep_one_writer(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
-    for attempt in range(3):
+    for attempt in range(2):  # the initial load, then a rerun whose steps skip
         done = _materialize(project, home)
         assert done.returncode == 0, done.stderr[-3000:]
         assert "steps at once, in threads" in done.stderr
