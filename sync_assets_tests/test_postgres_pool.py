@@ -86,3 +86,55 @@ def test_idle_connections_are_closed_without_further_use(uri, pg_server, monkeyp
         else:
             raise AssertionError("the idle connection was never closed")
     assert not pool._idle
+
+
+def _schema(con, sql: str):
+    with con.cursor() as cur:
+        cur.execute(sql)
+        return cur.fetch_arrow_table().schema
+
+
+def test_a_type_created_after_the_type_table_was_loaded_is_decoded(uri):
+    """Connections share the driver's type table; a type created later must not arrive as
+    opaque bytes, on a new connection or on an idle one taken again."""
+    held = pool.acquire(uri)  # a connection that stays open across the change
+    with pool.pooled(uri) as con:  # this one goes idle, with the old table
+        _one(con, "SELECT 1")
+    database = pool._databases[uri][0]
+    with psycopg.connect(uri, autocommit=True) as admin:
+        admin.execute("CREATE TYPE mood AS ENUM ('sad', 'ok')")
+        admin.execute("CREATE DOMAIN small AS int2")
+        admin.execute("CREATE TYPE pair AS (a int, b text)")
+        admin.execute("CREATE TABLE t (m mood, s small, p pair)")
+        admin.execute("INSERT INTO t VALUES ('ok', 7, ROW(1, 'x'))")
+    try:
+        for _ in range(2):  # the idle connection, then a new one
+            with pool.pooled(uri) as con:
+                schema = _schema(con, "SELECT * FROM t")
+                assert str(schema.field("m").type) == "string"
+                assert str(schema.field("s").type) == "int16"
+                assert str(schema.field("p").type) == "struct<a: int32, b: string>"
+        assert pool._databases[uri][0] is not database  # the table was loaded again
+        with psycopg.connect(uri, autocommit=True) as admin:
+            admin.execute("ALTER TYPE pair ADD ATTRIBUTE c date")
+        with pool.pooled(uri) as con:
+            assert "c: date32" in str(_schema(con, "SELECT * FROM t").field("p").type)
+    finally:
+        pool.release(uri, held)  # the old table's last user: it closes with it
+
+
+def test_staging_tables_keep_the_type_table(uri):
+    """A write's temporary staging tables are not types the table needs: no reload."""
+    with pool.pooled(uri) as con:
+        with con.cursor() as cur:
+            cur.execute("CREATE TEMP TABLE __sync_staged AS SELECT 1 AS a")
+            cur.execute("CREATE TABLE kept (a int)")
+        con.commit()
+    database = pool._databases[uri][0]
+    first = pool.acquire(uri)
+    second = pool.acquire(uri)  # a new connection as well as the idle one
+    try:
+        assert pool._databases[uri][0] is database
+    finally:
+        pool.release(uri, first)
+        pool.release(uri, second)

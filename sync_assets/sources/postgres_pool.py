@@ -8,9 +8,18 @@ So a connection given back is kept, per URI and process, and handed to the next 
 A connection goes back clean: its transaction rolled back, its temporary tables (the
 staging tables `__sync_staged` / `__sync_changed`) dropped and committed away, its session
 advisory locks released. One that fails any of that, or the check when it is taken again (a
-trivial query), is closed instead: a connection the server dropped is never
-handed out. Idle connections older than `IDLE_S` are closed rather than reused, so a long
-process (the daemon's sensors) does not hold server connections for ever.
+query), is closed instead: a connection the server dropped is never handed out. Idle
+connections older than `IDLE_S` are closed rather than reused, so a long process (the
+daemon's sensors) does not hold server connections for ever.
+
+Of those ~50 ms, ~47 are the driver loading its type table (every type's OID and how to
+decode it, read from the catalogue) into the ADBC database object, before the connection
+itself (~3 ms). So new connections to one URI share one database object and its table. A
+type created after the table was loaded (an enum, a domain, a composite type, an extension's
+type) would then arrive as opaque bytes, read as text: a silently different type. So every
+connection, new or reused, is checked when handed out against a fingerprint of the
+catalogue's user types (`TYPES`); when they changed, the connection is closed and a new
+database object loads the table again.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ import os
 import sys
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 
 IDLE_S = 60.0  # an idle connection older than this is closed, not reused
@@ -28,15 +38,105 @@ IDLE_S = 60.0  # an idle connection older than this is closed, not reused
 MAX_IDLE = 8
 SWEEP_S = 5.0  # how often idle connections are checked for age
 RESET = ("DISCARD TEMP", "SELECT pg_advisory_unlock_all()")
+# What the driver's type table depends on, beyond the built-in types: user and extension
+# types (OIDs from 16384, FirstNormalObjectId) other than tables' row types and arrays (so
+# the staging tables a write creates change nothing), and the attributes of composite types.
+TYPES = (
+    "SELECT count(*), coalesce(max(t.oid::int8), 0), (SELECT coalesce(sum(hashtext("
+    "a.attname)::int8 + a.atttypid::int8 + a.attnum), 0) FROM pg_catalog.pg_attribute a "
+    "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid WHERE c.relkind = 'c' AND NOT "
+    "a.attisdropped) FROM pg_catalog.pg_type t LEFT JOIN pg_catalog.pg_class r ON r.oid = "
+    "t.typrelid WHERE t.oid >= 16384 AND t.typcategory <> 'A' AND (r.relkind IS NULL OR "
+    "r.relkind = 'c')"
+)
 
 _lock = threading.Lock()
 _idle: dict[str, list[tuple[float, object]]] = {}  # uri -> [(given back at, connection)]
+_databases: dict[str, tuple[object, tuple]] = {}  # uri -> (shared database, its TYPES)
+_types: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # connection -> its TYPES
 _pid = os.getpid()
 
 
 def connect(uri: str):
-    """A new connection (the URI holds the password: never log it)."""
-    return _driver().connect(uri)
+    """A new connection (the URI holds the password: never log it), sharing the process's
+    type table for `uri` while the catalogue's types are unchanged."""
+    with _lock:
+        _forget_parent()
+        entry = _databases.get(uri)
+    if entry is not None:
+        con = _open(entry[0])
+        if _current(con, entry[1]):
+            return con
+        with _lock:
+            if _databases.get(uri) is entry:  # types changed: load the table again
+                del _databases[uri]
+                _close(entry[0])
+    database = _driver_database(uri)  # held by the pool from here
+    try:
+        con = _open(database)
+        types = _fingerprint(con)
+    except Exception:
+        _close(database)
+        raise
+    with _lock:
+        old = _databases.get(uri)
+        _databases[uri] = (database, types)
+    if old is not None:
+        _close(old[0])  # closes once its last connection has closed
+    _types[con] = types
+    return con
+
+
+def _driver_database(uri: str):
+    """A shared ADBC database object for `uri`: it loads the driver's type table (~47 ms)."""
+    _driver()
+    import adbc_driver_manager.dbapi as dbapi
+    import adbc_driver_postgresql
+
+    # the dbapi's own holder of a database that several connections share (the one
+    # Connection.adbc_clone uses): closed when the pool and every connection let go
+    return dbapi._SharedDatabase(adbc_driver_postgresql.connect(uri))
+
+
+def _open(database):
+    """A connection of `database` (~3 ms): as the driver's dbapi.connect makes one."""
+    import adbc_driver_manager
+    import adbc_driver_manager.dbapi as dbapi
+
+    return dbapi.Connection(database, adbc_driver_manager.AdbcConnection(database._db))
+
+
+def _fingerprint(con) -> tuple:
+    """The catalogue's TYPES, read on `con` (rolled back after, so the caller's next
+    statement, e.g. SET TRANSACTION, begins the transaction)."""
+    try:
+        with con.cursor() as cur:
+            cur.execute(TYPES)
+            types = tuple(cur.fetchall()[0])
+        con.rollback()
+        return types
+    except Exception:
+        _close(con)
+        raise
+
+
+def _current(con, types: tuple) -> bool:
+    """Whether `con` works and its type table matches the catalogue; closed if not. Raises
+    if the check itself fails (a server that is down: the caller's connect says so)."""
+    if _fingerprint(con) == types:
+        _types[con] = types
+        return True
+    _close(con)
+    return False
+
+
+def _forget_parent() -> None:
+    """In a forked child, forget the parent's connections (never share a socket); under _lock."""
+    global _pid
+    if os.getpid() != _pid:
+        _idle.clear()
+        _databases.clear()
+        _pid = os.getpid()
 
 
 def _driver():
@@ -57,13 +157,10 @@ def _driver():
 
 
 def _take(uri: str):
-    """An idle connection to `uri` that still works, or None."""
-    global _pid
+    """An idle connection to `uri` that still works and knows the catalogue's types, or None."""
     while True:
         with _lock:
-            if os.getpid() != _pid:  # a forked child must not share its parent's sockets
-                _idle.clear()
-                _pid = os.getpid()
+            _forget_parent()
             stack = _idle.get(uri)
             if not stack:
                 return None
@@ -72,15 +169,12 @@ def _take(uri: str):
             _close(con)
             continue
         try:
-            # a trivial query (the driver begins its transaction lazily, so a bare rollback
-            # may not reach the server): fails on a connection the server dropped
-            with con.cursor() as cur:
-                cur.execute("SELECT 1")
-                cur.fetchall()
-            con.rollback()  # SET TRANSACTION must come first in the session's transaction
-            return con
+            # a query (the driver begins its transaction lazily, so a bare rollback may not
+            # reach the server): fails on a connection the server dropped
+            if _current(con, _types.get(con, ())):
+                return con
         except Exception:
-            _close(con)
+            pass  # closed: try the next one, or a new connection
 
 
 def acquire(uri: str):
@@ -161,10 +255,13 @@ def pooled(uri: str):
 
 
 def close_all() -> None:
-    """Close every idle connection (at exit, and in tests that stop their server)."""
+    """Close every idle connection and forget the type tables (at exit, and in tests that
+    stop their server)."""
     with _lock:
         cons = [con for stack in _idle.values() for _, con in stack]
+        cons += [database for database, _ in _databases.values()]
         _idle.clear()
+        _databases.clear()
     for con in cons:
         _close(con)
 
