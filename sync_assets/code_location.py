@@ -57,8 +57,6 @@ def build_definitions(project: ProjectConfig, base_dir: str | Path) -> dg.Defini
     semantic_assets, semantic_jobs, semantic_sensors = semantic_definitions(project, base_dir)
     return dg.Definitions(
         assets=synced + source_specs(project) + semantic_assets,
-        # Dagster's own check: did the target's columns change since the last materialization
-        asset_checks=dg.build_column_schema_change_checks(assets=synced) if synced else [],
         resources=resources,
         jobs=([job] if job else [])
         + [connections_job(project, Path(base_dir))]

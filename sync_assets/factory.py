@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from sync_assets import schema_change
 from sync_assets.automation import STRATEGY_TAG
 from sync_assets.checks import check_specs, run_checks
 from sync_assets.config.models import ProjectConfig, SyncObject
@@ -51,11 +52,12 @@ def build_asset(obj: SyncObject, project: ProjectConfig, base_dir: str) -> dg.As
     io_key = io_manager_key(obj.target.connection)
     spec = spec_for(obj, project).with_io_manager_key(io_key)
     checks = check_specs(obj, spec.key, spec.partitions_def)
+    schema_check = schema_change.spec(spec.key, spec.partitions_def)
 
     @dg.multi_asset(
         name=obj.object_id,
         specs=[spec],
-        check_specs=checks,
+        check_specs=[*checks, schema_check],
         backfill_policy=backfill_policy_for(obj),
         required_resource_keys={io_key},
         pool=pool_for(obj, project),
@@ -71,6 +73,7 @@ def build_asset(obj: SyncObject, project: ProjectConfig, base_dir: str) -> dg.As
             window = Window(*keys_window(obj.partition, keys), keys)
         secrets = connection_secrets(source_conn) + connection_secrets(target_conn)
         run = _Run(obj, run_obj, config, context, target, window, secrets)
+        columns_before = schema_change.previous(context.instance, spec.key)  # before the write
         # one writer from reading the state to the commit, across processes (locks.py); the
         # batch holds the lock, and the IO manager releases it when it closes the batch
         held = ExitStack()
@@ -85,6 +88,7 @@ def build_asset(obj: SyncObject, project: ProjectConfig, base_dir: str) -> dg.As
         crashpoint("planned")
         # the IO manager writes the batch when the output is yielded; checks read the result
         yield dg.Output(batch, output_name=spec.key.to_python_identifier())
+        yield schema_change.result(columns_before, batch.column_schema)
         if checks:
             with _naming_failures(obj, window, "running the asset checks", secrets):
                 results = list(

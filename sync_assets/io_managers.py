@@ -105,17 +105,18 @@ class SyncIOManager(dg.IOManager):
         crashpoint("committed")
         if not result.committed:
             _fill_unchanged(result, target, batch.plan.window)
-        context.add_output_metadata(
-            write_metadata(
-                obj,
-                target,
-                batch,
-                result,
-                counter.rows,
-                time.monotonic() - started,
-                len(context.asset_partition_keys) if context.has_asset_partitions else 0,
-            )
+        meta = write_metadata(
+            obj,
+            target,
+            batch,
+            result,
+            counter.rows,
+            time.monotonic() - started,
+            len(context.asset_partition_keys) if context.has_asset_partitions else 0,
         )
+        schema = meta.get("dagster/column_schema")
+        batch.column_schema = schema.value if schema is not None else None  # for the check
+        context.add_output_metadata(meta)
 
     def load_input(self, context: dg.InputContext) -> pa.RecordBatchReader:
         key = context.upstream_output.asset_key if context.upstream_output else context.asset_key

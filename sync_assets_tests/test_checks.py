@@ -144,19 +144,48 @@ def test_checks_of_a_partition_range_run(tmp_path, target_conn):
 
 @pytest.mark.parametrize("target_kind", ["duckdb"])
 def test_column_schema_change_check(tmp_path, target_conn):
-    """Dagster's column-schema change check runs beside every sync asset."""
+    """Dagster's column-schema change check comes with every sync asset, evaluated in its
+    step (schema_change.py): one step per object, no check step after them all."""
     from sync_assets_tests.harness import duck
 
     project, src = items_project(tmp_path, target_conn, sync_type="full")
 
     def run() -> dict:
         defs = project.definitions()
-        nodes = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)] + list(
-            defs.asset_checks
-        )
+        assert not defs.asset_checks  # no separate check definitions
+        nodes = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
         result = dg.materialize(nodes, resources=dict(defs.resources), instance=project.instance)
-        return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+        assert len(result.get_step_success_events()) == 1
+        return {
+            e.check_name: (e.passed, e.severity, e.description)
+            for e in result.get_asset_check_evaluations()
+        }
 
-    assert run() == {"column_schema_change": True}
+    warn = dg.AssetCheckSeverity.WARN
+    assert run() == {
+        "column_schema_change": (True, warn, "The asset has been materialized fewer than 2 times")
+    }
+    assert run()["column_schema_change"][0] is True  # unchanged
     duck(src, "ALTER TABLE items ADD COLUMN channel VARCHAR DEFAULT 'web'")
-    assert run() == {"column_schema_change": False}
+    passed, severity, text = run()["column_schema_change"]
+    assert not passed and severity == warn
+    assert text.endswith("Added columns: channel"), text
+
+
+def test_column_schema_change_verdicts():
+    """Removed columns and type changes, in the words of Dagster's own check."""
+    from sync_assets import schema_change
+
+    def schema(**columns):
+        return dg.TableSchema(columns=[dg.TableColumn(n, t) for n, t in columns.items()])
+
+    before = schema(id="BIGINT", name="VARCHAR", amount="DECIMAL(12,2)")
+    same = schema_change.result(before, schema(id="BIGINT", name="VARCHAR", amount="DECIMAL(12,2)"))
+    assert same.passed
+    changed = schema_change.result(before, schema(id="BIGINT", amount="DECIMAL(18,2)"))
+    assert not changed.passed
+    assert changed.description == (
+        "Column schema changed between previous and latest materialization.\n\n"
+        "Removed columns: name\n\nColumn type changes:\n- amount: DECIMAL(12,2) -> DECIMAL(18,2)"
+    )
+    assert not schema_change.result(before, None).passed  # no column schema recorded

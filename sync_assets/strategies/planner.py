@@ -51,6 +51,8 @@ class SyncBatch:
     bad_rows: object = None  # bad_rows.BadRows: this run's refused or quarantined rows
     obj: SyncObject | None = None  # the object as this run syncs it (its strategy's variant)
     strategy: str | None = None  # the name of that strategy, for objects with `strategies`
+    # the target's columns after the write (dagster/column_schema), set by the IO manager
+    column_schema: object = None
     # what the stream holds open (source session, read-ahead thread), released by close()
     resources: ExitStack = field(default_factory=ExitStack, repr=False)
 
