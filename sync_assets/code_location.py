@@ -23,11 +23,8 @@ from sync_assets.specs import asset_key, source_specs
 
 # backfill_policy is marked beta; we rely on it deliberately (see specs.backfill_policy_for)
 warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_policy.*")
-# and so are Dagster's column-schema change checks, and partitioned checks (checks.py), which
-# check each partition where the sync ran
-warnings.filterwarnings(
-    "ignore", category=dg.BetaWarning, message=".*build_column_schema_change_checks.*"
-)
+# and so are partitioned checks (checks.py, schema_change.py), which check each partition
+# where the sync ran
 warnings.filterwarnings(
     "ignore", category=dg.PreviewWarning, message=".*partitions_def on an AssetCheckSpec.*"
 )
