@@ -73,13 +73,14 @@ def build_asset(obj: SyncObject, project: ProjectConfig, base_dir: str) -> dg.As
             window = Window(*keys_window(obj.partition, keys), keys)
         secrets = connection_secrets(source_conn) + connection_secrets(target_conn)
         run = _Run(obj, run_obj, config, context, target, window, secrets)
-        columns_before = schema_change.previous(context.instance, spec.key)  # before the write
         # one writer from reading the state to the commit, across processes (locks.py); the
         # batch holds the lock, and the IO manager releases it when it closes the batch
         held = ExitStack()
         with _naming_failures(obj, window, "waiting for the target's writer lock", secrets):
             held.enter_context(target.writer_lock())
         try:
+            # what the last materialization recorded, read under the lock: before this write
+            columns_before = schema_change.previous(context.instance, spec.key)
             batch = run.plan(source_conn, base_dir)
         except BaseException:
             held.close()
