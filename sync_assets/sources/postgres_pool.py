@@ -67,10 +67,8 @@ def connect(uri: str):
         con = _open(entry[0])
         if _current(con, entry[1]):
             return con
-        with _lock:
-            if _databases.get(uri) is entry:  # types changed: load the table again
-                del _databases[uri]
-                _close(entry[0])
+    # none yet, or the types changed: a new database object loads the table (and replaces
+    # the old one below)
     database = _driver_database(uri)  # held by the pool from here
     try:
         con = _open(database)
