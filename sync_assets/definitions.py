@@ -9,10 +9,8 @@ installed component registry (dagster-snowflake's alone takes ~2.5 s) in each ru
 
 from __future__ import annotations
 
-from sync_assets import process_exit
 from sync_assets.code_location import build_definitions, load_definitions
 
 __all__ = ["build_definitions", "defs", "load_definitions"]
 
 defs = load_definitions()
-process_exit.install()
