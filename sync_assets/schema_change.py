@@ -14,7 +14,6 @@ from __future__ import annotations
 import dagster as dg
 
 NAME = "column_schema_change"
-_NO_PREVIOUS = "The asset has been materialized fewer than 2 times"
 
 
 def spec(key: dg.AssetKey, partitions_def) -> dg.AssetCheckSpec:
@@ -27,19 +26,21 @@ def spec(key: dg.AssetKey, partitions_def) -> dg.AssetCheckSpec:
     )
 
 
-def previous(instance: dg.DagsterInstance, key: dg.AssetKey) -> dg.TableSchema | str:
-    """The column schema of the asset's latest materialization so far, or why there is none
-    to compare with (a message)."""
+def previous(instance: dg.DagsterInstance, key: dg.AssetKey) -> dg.TableSchema | str | None:
+    """The column schema of the asset's latest materialization so far: None when there is
+    none, a message when it recorded no column schema."""
     records = instance.fetch_materializations(key, limit=1).records
     if not records:
-        return _NO_PREVIOUS
+        return None
     value = records[0].asset_materialization.metadata.get("dagster/column_schema")
     if not isinstance(value, dg.TableSchemaMetadataValue):
         return "Previous materialization has no column schema metadata"
     return value.schema
 
 
-def result(before: dg.TableSchema | str, after: dg.TableSchema | None) -> dg.AssetCheckResult:
+def result(
+    before: dg.TableSchema | str | None, after: dg.TableSchema | None
+) -> dg.AssetCheckResult:
     """The check's verdict on this materialization's columns (`after`)."""
     passed, text = _verdict(before, after)
     return dg.AssetCheckResult(
@@ -47,9 +48,9 @@ def result(before: dg.TableSchema | str, after: dg.TableSchema | None) -> dg.Ass
     )
 
 
-def _verdict(before: dg.TableSchema | str, after: dg.TableSchema | None) -> tuple[bool, str]:
-    if before == _NO_PREVIOUS:
-        return True, before
+def _verdict(before: dg.TableSchema | str | None, after: dg.TableSchema | None) -> tuple[bool, str]:
+    if before is None:
+        return True, "The asset has been materialized fewer than 2 times"
     if after is None:
         return False, "Latest materialization has no column schema metadata"
     if isinstance(before, str):
